@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+import os
+import textwrap
+
+import pytest
+
+from ansible_collections.voipops.voip.plugins.module_utils.estate import (
+    load_estate, normalize_mac, parse_duration, format_duration, parse_number_range, parse_days,
+)
+from ansible_collections.voipops.voip.plugins.module_utils.source import SourceErrors
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+LAB_ESTATE = os.path.join(ROOT, "inventories", "lab", "estate.yml")
+
+BASE = """\
+version: 1
+sites:
+  - name: ams
+    subnets: [10.1.0.0/16]
+    extensions: ["2000-2999"]
+    dids: ["+31201234000-+31201234999"]
+    timezone: Europe/Amsterdam
+    handset_maintainer: phonecare
+    handset_depends_on: [cs1]
+suppliers:
+  - name: acme
+    coverage: 24x7
+    sla:
+      P1: {response: 15m, resolve: 4h}
+      P2: {response: 30m, resolve: 8h}
+      P3: {response: 4h, resolve: 2d}
+      P4: {response: 1d, resolve: 10d}
+  - name: phonecare
+    coverage: business_hours
+    sla:
+      P1: {response: 1h, resolve: 4h}
+      P2: {response: 2h, resolve: 1d}
+      P3: {response: 1d, resolve: 3d}
+      P4: {response: 2d, resolve: 10d}
+callservers:
+  - name: cs1
+    site: ams
+    maintainer: acme
+    address: 10.1.0.10
+"""
+
+
+def write(tmp_path, extra="", base=BASE, csv=None):
+    path = tmp_path / "estate.yml"
+    path.write_text(base + textwrap.dedent(extra))
+    if csv is not None:
+        (tmp_path / "handsets.csv").write_text(textwrap.dedent(csv))
+    return str(path)
+
+
+def errors_of(path):
+    with pytest.raises(SourceErrors) as info:
+        load_estate(path)
+    return info.value.errors
+
+
+def test_lab_estate_loads_with_everything_linked():
+    est = load_estate(LAB_ESTATE)
+    assert set(est.sites) == {"ams", "rtm"}
+    assert {s["coverage"] for s in est.suppliers.values()} == {"24x7", "business_hours"}
+    hs = est.component("hs-1002")
+    assert hs["mac"] == "00:04:f2:10:01:02"  # Cisco-dotted input -> unix_expanded
+    assert hs["maintainer"] == "phonecare" and hs["depends_on"] == ["cs1", "lan-ams"]
+    # from the CSV file, with its own line number
+    csv_hs = est.component("hs-3001")
+    assert csv_hs["source"]["file"].endswith("handsets.csv") and csv_hs["source"]["line"] == 4
+    assert csv_hs["depends_on"] == ["cs1", "wan-rtm"]
+    # trunks depend on their gateway implicitly; the WAN chain is transitive
+    assert "mgw1" in est.component("e1-mgw1-1")["depends_on"]
+    assert {"mgw2", "pri-mgw2-0", "hs-3001"} <= est.descendants("wan-ams")
+    assert est.level("lan-ams") == 0 and est.level("hs-1001") == 2
+    assert est.approved_versions("yealink", "T54W") == ["96.86.0.100", "96.86.0.110"]
+    assert est.approved_versions("yealink", "T46U") == ["96.86.0.110"]
+    assert est.approved_versions("cisco", "8841") is None
+
+
+def test_every_error_is_reported_with_file_line_and_field(tmp_path):
+    path = write(tmp_path, """\
+    gateways:
+      - name: mgw1
+        kind: router
+        site: ams
+        maintainer: nobody
+        address: 10.2.0.1
+        depends_on: [cs9]
+    handsets:
+      - name: hs-1
+        mac: "00:15:65:zz:00:01"
+        vendor: yealink
+        model: T54W
+        site: ams
+        user: "5000"
+    """)
+    errs = errors_of(path)
+    by_field = dict((e.field, e) for e in errs)
+    assert set(by_field) >= {"kind", "maintainer", "address", "depends_on", "mac", "user"}
+    assert by_field["kind"].line == 32 and "router" in by_field["kind"].message
+    assert by_field["address"].line == 35 and "not inside the subnets of site 'ams'" in by_field["address"].message
+    assert by_field["maintainer"].line == 34 and "unknown supplier 'nobody'" in by_field["maintainer"].message
+    assert by_field["depends_on"].line == 36 and "cs9" in by_field["depends_on"].message
+    assert by_field["mac"].line == 39 and by_field["mac"].obj == "handset 'hs-1'"
+    assert by_field["user"].line == 43 and "outside the number plan" in by_field["user"].message
+    assert all(e.path == path for e in errs)
+    text = str(SourceErrors(errs))
+    assert "estate.yml line 39, handset 'hs-1': mac: '00:15:65:zz:00:01' is not a MAC address" in text
+
+
+def test_dependency_cycle_is_rejected(tmp_path):
+    path = write(tmp_path, """\
+    links:
+      - {name: lan1, kind: lan, a: {external: sw1}, site: ams, maintainer: acme, depends_on: [lan2]}
+      - {name: lan2, kind: lan, a: {external: sw2}, site: ams, maintainer: acme, depends_on: [lan3]}
+      - {name: lan3, kind: lan, a: {external: sw3}, site: ams, maintainer: acme, depends_on: [lan1]}
+    """)
+    (err,) = errors_of(path)
+    assert "dependency cycle" in err.message and err.field == "depends_on"
+    assert "lan1 -> lan2 -> lan3 -> lan1" in err.message
+
+
+def test_csv_errors_name_the_csv_file_and_line(tmp_path):
+    path = write(tmp_path, "handsets_csv: handsets.csv\n", csv="""\
+    name,mac,vendor,model,site,user
+    hs-1,00:15:65:00:00:01,yealink,T54W,ams,2001
+    hs-2,00:15:65:00:00:01x,yealink,T54W,ams,2002
+    hs-1,00:15:65:00:00:03,yealink,T54W,ams,2003
+    hs-4,00:15:65:00:00:04,yealink,T54W,nowhere,2004
+    """)
+    errs = errors_of(path)
+    assert [(os.path.basename(e.path), e.line, e.field) for e in errs] == [
+        ("handsets.csv", 3, "mac"), ("handsets.csv", 4, "name"), ("handsets.csv", 5, "site")]
+    assert "duplicate name" in errs[1].message and "line 2" in errs[1].message
+
+
+def test_missing_csv_points_at_the_estate_key(tmp_path):
+    path = write(tmp_path, "handsets_csv: missing.csv\n")
+    (err,) = errors_of(path)
+    assert err.path == path and err.field == "handsets_csv" and "cannot read" in err.message
+
+
+def test_overlapping_number_ranges_and_bad_sla(tmp_path):
+    base = BASE.replace('extensions: ["2000-2999"]', 'extensions: ["2000-2999", "2500-2600"]')
+    base = base.replace("P3: {response: 4h, resolve: 2d}", "P3: {response: 4x, resolve: 2d}")
+    errs = errors_of(write(tmp_path, base=base))
+    msgs = [(e.field, e.message) for e in errs]
+    assert ("extensions", "2500-2600 overlaps 2000-2999 of site 'ams'") in msgs
+    assert any(f == "sla.P3.response" and "not a duration" in m for f, m in msgs)
+
+
+def test_unknown_field_and_timezone(tmp_path):
+    base = BASE.replace("Europe/Amsterdam", "Europe/Amsterdan").replace("address: 10.1.0.10", "adress: 10.1.0.10")
+    errs = errors_of(write(tmp_path, base=base))
+    fields = sorted(e.field for e in errs)
+    assert fields == ["address", "adress", "timezone"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("30m", {"days": 0, "minutes": 30}), ("4h", {"days": 0, "minutes": 240}), ("2d", {"days": 2, "minutes": 0}),
+    ("1d4h", {"days": 1, "minutes": 240}), ("1h30m", {"days": 0, "minutes": 90}), (45, {"days": 0, "minutes": 45}),
+])
+def test_durations(text, expected):
+    assert parse_duration(text) == expected
+    assert parse_duration(format_duration(expected)) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "h", "4 hours", "-1h", "1.5h", True])
+def test_bad_durations(bad):
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_number_ranges():
+    rng = parse_number_range("+31201234000-+31201234999", e164=True)
+    assert "+31201234567" in rng and "+31201235000" not in rng and "31201234567" not in rng
+    assert len(rng) == 1000 and str(rng) == "+31201234000-+31201234999"
+    assert "0999" not in parse_number_range("1000-1999") and "1500" in parse_number_range("1000-1999")
+    for bad, e164 in (("2999-2000", False), ("200-2999", False), ("31201234000", True), ("+1234", True), ("12a", False)):
+        with pytest.raises(ValueError):
+            parse_number_range(bad, e164=e164)
+
+
+def test_macs_and_days():
+    assert normalize_mac("0015.65AA.BBCC") == "00:15:65:aa:bb:cc"
+    assert normalize_mac("00-15-65-aa-bb-cc") == "00:15:65:aa:bb:cc"
+    for bad in ("00:15:65:aa:bb", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "hello"):
+        with pytest.raises(ValueError):
+            normalize_mac(bad)
+    assert parse_days("mon-fri") == [0, 1, 2, 3, 4]
+    assert parse_days("fri-mon") == [0, 4, 5, 6]
+    assert parse_days(["sat", "sunday"]) == [5, 6]
