@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kamailio driver: JSON-RPC over HTTP (xhttp + jsonrpcs) and, for user data, Kamailio's own tables.
+
+This is the only code that talks to Kamailio.  Everything above it (modules, roles) speaks in
+plain records: registrations, gateways, statistics.
+
+Kamailio facts this relies on (see docs/architecture.md):
+- JSON-RPC 2.0 over HTTP POST to ``http://host:port/RPC``; errors come back as HTTP 500 with a JSON
+  ``error`` object; a request Kamailio cannot parse gets NO reply, so every call has a timeout.
+- ``ul.dump`` returns ``{"Domains": [{"Domain": {"Domain": "location", "AoRs": [{"Info": {"AoR": ..,
+  "Contacts": [{"Contact": {...}}]}}]}}]}``.
+- ``dispatcher.list`` returns ``{"NRSETS": n, "RECORDS": [{"SET": {"ID": 1, "TARGETS": [{"DEST":
+  {"URI": .., "FLAGS": "AP", "PRIORITY": .., "ATTRS": {"BODY": .., "DUID": ..}, "LATENCY": {...}}}]}}]}``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import itertools
+import json
+import traceback
+
+try:
+    import requests
+
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised by ansible-test's import sanity
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+
+class KamailioError(Exception):
+    """A failed exchange with Kamailio; the message always names the URL and what to do."""
+
+    def __init__(self, message, url=None, method=None, code=None):
+        self.url = url
+        self.method = method
+        self.code = code
+        super(KamailioError, self).__init__(message)
+
+
+# Dispatcher FLAGS: first letter = state, second = probing.  (Kamailio dispatcher module docs.)
+_DS_STATE = {"A": "active", "I": "inactive", "D": "disabled", "T": "trying"}
+
+# Statistics that a person reading a health report cares about (name in stats.fetch -> label).
+KEY_STATS = (
+    "core:rcv_requests", "core:rcv_replies", "core:fwd_requests", "core:drop_requests",
+    "core:err_requests", "core:bad_msg_hdr", "core:unsupported_methods",
+    "shmem:used_size", "shmem:free_size", "shmem:real_used_size", "shmem:max_used_size",
+    "sl:1xx_replies", "sl:200_replies", "sl:4xx_replies", "sl:5xx_replies",
+    "tmx:UAS_transactions", "tmx:active_transactions", "tmx:5xx_transactions", "tmx:4xx_transactions",
+    "usrloc:registered_users", "usrloc:location-contacts", "usrloc:location-users",
+    "registrar:accepted_regs", "registrar:rejected_regs",
+    "dispatcher:*",
+)
+
+
+def _contact_record(aor, contact):
+    """Flatten one ul.dump contact into a record with snake_case keys."""
+    return {
+        "aor": aor,
+        "contact": contact.get("Address"),
+        "expires": contact.get("Expires"),
+        "q": contact.get("Q"),
+        "call_id": contact.get("Call-ID"),
+        "cseq": contact.get("CSeq"),
+        "user_agent": contact.get("User-Agent") or "",
+        "received": contact.get("Received") or "",
+        "path": contact.get("Path") or "",
+        "socket": contact.get("Socket") or "",
+        "methods": contact.get("Methods"),
+        "ruid": contact.get("Ruid"),
+        "instance": contact.get("Instance") or "",
+        "reg_id": contact.get("Reg-Id"),
+        "last_keepalive": contact.get("Last-Keepalive"),
+        "last_modified": contact.get("Last-Modified"),
+    }
+
+
+def parse_ul_dump(result):
+    """``ul.dump`` result -> list of contact records (pure, for tests and re-use)."""
+    records = []
+    for domain in (result or {}).get("Domains", []) or []:
+        dom = domain.get("Domain", domain)
+        for aor_entry in dom.get("AoRs", []) or []:
+            info = aor_entry.get("Info", aor_entry)
+            aor = info.get("AoR")
+            for contact_entry in info.get("Contacts", []) or []:
+                records.append(_contact_record(aor, contact_entry.get("Contact", contact_entry)))
+    return records
+
+
+def parse_dispatcher_list(result):
+    """``dispatcher.list`` result -> list of gateway records (pure)."""
+    gateways = []
+    for rec in (result or {}).get("RECORDS", []) or []:
+        dset = rec.get("SET", rec)
+        setid = dset.get("ID")
+        for target in dset.get("TARGETS", []) or []:
+            dest = target.get("DEST", target)
+            flags = str(dest.get("FLAGS", ""))
+            attrs = dest.get("ATTRS") or {}
+            latency = dest.get("LATENCY") or {}
+            gateways.append({
+                "setid": setid,
+                "uri": dest.get("URI"),
+                "flags": flags,
+                "state": _DS_STATE.get(flags[:1], "unknown"),
+                "probing": flags[1:2] == "P",
+                "priority": dest.get("PRIORITY"),
+                "duid": attrs.get("DUID") or "",
+                "attrs": attrs.get("BODY") or "",
+                "latency_avg_ms": latency.get("AVG"),
+                "latency_timeouts": latency.get("TIMEOUT"),
+            })
+    return gateways
+
+
+def parse_stats(result, wanted=KEY_STATS):
+    """``stats.fetch ["all"]`` result -> {name: int} for the statistics people read."""
+    stats = {}
+    flat = result or {}
+    for name, value in flat.items():
+        group = name.split(":", 1)[0]
+        if name in wanted or ("%s:*" % group) in wanted:
+            try:
+                stats[name] = int(value)
+            except (TypeError, ValueError):
+                stats[name] = value
+    return stats
+
+
+class KamailioRPC(object):
+    """A JSON-RPC 2.0 client for Kamailio's jsonrpcs module over HTTP."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, url, timeout=5.0, validate_certs=True, session=None):
+        if not HAS_REQUESTS:
+            raise KamailioError("the Python library 'requests' is required to talk to Kamailio")
+        self.url = url
+        self.timeout = float(timeout)
+        self.validate_certs = validate_certs
+        self.session = session or requests.Session()
+
+    def call(self, method, *params):
+        """Call one RPC method; returns its ``result`` or raises KamailioError."""
+        payload = {"jsonrpc": "2.0", "method": method, "id": next(self._ids)}
+        if params:
+            payload["params"] = list(params)
+        try:
+            resp = self.session.post(self.url, data=json.dumps(payload),
+                                     headers={"Content-Type": "application/json"},
+                                     timeout=self.timeout, verify=self.validate_certs)
+        except requests.exceptions.Timeout:
+            raise KamailioError("Kamailio JSON-RPC at %s did not answer %s within %.1f s: check that Kamailio runs "
+                                "and that xhttp/jsonrpcs listen there" % (self.url, method, self.timeout),
+                                url=self.url, method=method)
+        except requests.exceptions.ConnectionError as exc:
+            raise KamailioError("cannot connect to Kamailio JSON-RPC at %s (%s): is Kamailio running and is this "
+                                "the right host and port?" % (self.url, _short_reason(exc)), url=self.url, method=method)
+        except requests.exceptions.RequestException as exc:
+            raise KamailioError("Kamailio JSON-RPC at %s failed: %s" % (self.url, exc), url=self.url, method=method)
+        try:
+            body = resp.json()
+        except ValueError:
+            raise KamailioError("Kamailio JSON-RPC at %s answered %s with HTTP %d and no JSON body (is this the /RPC "
+                                "path of jsonrpcs?)" % (self.url, method, resp.status_code),
+                                url=self.url, method=method, code=resp.status_code)
+        if isinstance(body, dict) and body.get("error"):
+            err = body["error"]
+            raise KamailioError("Kamailio JSON-RPC %s at %s failed: %s %s" % (
+                method, self.url, err.get("code", ""), err.get("message", err)),
+                url=self.url, method=method, code=err.get("code"))
+        if resp.status_code >= 400:
+            raise KamailioError("Kamailio JSON-RPC at %s answered %s with HTTP %d" % (
+                self.url, method, resp.status_code), url=self.url, method=method, code=resp.status_code)
+        return body.get("result") if isinstance(body, dict) else body
+
+    # ---- read helpers --------------------------------------------------------------------
+    def version(self):
+        return self.call("core.version")
+
+    def uptime(self):
+        return self.call("core.uptime")
+
+    def statistics(self):
+        return parse_stats(self.call("stats.fetch", "all"))
+
+    def registrations(self, table="location"):
+        result = self.call("ul.dump")
+        records = parse_ul_dump(result)
+        return records
+
+    def dispatcher(self):
+        try:
+            return parse_dispatcher_list(self.call("dispatcher.list"))
+        except KamailioError as exc:
+            # Kamailio answers an error when dispatcher has no destinations loaded.
+            if "No Destination Sets" in str(exc) or "no destination" in str(exc).lower():
+                return []
+            raise
+
+    def unregister(self, aor, table="location"):
+        """Drop every live contact of an AoR (``ul.rm``).  Returns True if there was one."""
+        try:
+            self.call("ul.rm", table, aor)
+            return True
+        except KamailioError as exc:
+            if exc.code in (404, "404") or "not found" in str(exc).lower():
+                return False
+            raise
+
+
+def _short_reason(exc):
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "No route to host", "timed out"):
+        if marker in text:
+            return marker
+    return text.split(":")[-1].strip()[:120] or exc.__class__.__name__
+
+
+class KamailioDriver(object):
+    """The callserver driver for Kamailio (interface: callservers/base.py)."""
+
+    platform = "kamailio"
+
+    def __init__(self, rpc_url, timeout=5.0, db_url=None, validate_certs=True):
+        self.rpc = KamailioRPC(rpc_url, timeout=timeout, validate_certs=validate_certs)
+        self.db_url = db_url
+
+    def info(self, gather=("version", "uptime", "statistics", "registrations", "gateways")):
+        """One consistent read of the callserver's state, for callserver_info and the health audit."""
+        gather = set(gather)
+        facts = {"platform": self.platform, "rpc_url": self.rpc.url}
+        if "version" in gather:
+            facts["version"] = self.rpc.version()
+        if "uptime" in gather:
+            up = self.rpc.uptime()
+            facts["uptime_seconds"] = int(up.get("uptime", 0)) if isinstance(up, dict) else None
+            facts["started"] = up.get("now") if isinstance(up, dict) else None
+        if "statistics" in gather:
+            facts["statistics"] = self.rpc.statistics()
+        if "registrations" in gather:
+            contacts = self.rpc.registrations()
+            aors = {}
+            for c in contacts:
+                aors.setdefault(c["aor"], []).append(c)
+            facts["registrations"] = {
+                "contacts": len(contacts),
+                "aors": len(aors),
+                "by_aor": aors,
+            }
+        if "gateways" in gather:
+            gws = self.rpc.dispatcher()
+            facts["gateways"] = gws
+            facts["gateways_summary"] = {
+                "total": len(gws),
+                "active": sum(1 for g in gws if g["state"] == "active"),
+                "inactive": sum(1 for g in gws if g["state"] == "inactive"),
+                "disabled": sum(1 for g in gws if g["state"] == "disabled"),
+            }
+        return facts
