@@ -1,0 +1,533 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SNMP engine of the collection: many agents at once, v2c and v3, numeric OIDs.
+
+Built on pysnmp 7 (asyncio):
+
+- **SNMPv2c** goes through pysnmp's protocol layer (``pysnmp.proto.api.v2c`` PDUs, pyasn1 BER codec)
+  over one asyncio UDP endpoint per agent.  That skips the SNMPv3 message-processing machinery that
+  v2c does not need and that makes pysnmp's hlapi CPU-bound with hundreds of agents.
+- **SNMPv3** (noAuthNoPriv / authNoPriv / authPriv, MD5/SHA-1/SHA-2, DES/3DES/AES) goes through
+  ``pysnmp.hlapi.v3arch.asyncio`` with one shared ``SnmpEngine`` per poll.
+
+Both speak the same walk algorithm: every column/subtree a target needs is walked *in parallel in one
+GETBULK* (one varbind per unfinished column, max-repetitions sized to a varbind budget), and scalars
+ride along as GETBULK non-repeaters (GETNEXT of the scalar's parent).  A target with ``system +
+interfaces + ds1`` and small tables costs a single request/response.
+
+Public API (all synchronous for callers; asyncio stays inside)::
+
+    poller = SnmpPoller(timeout=2, retries=1, concurrency=64)
+    results = poller.poll(targets, ["system", "interfaces", "ds1"])   # decoded facts per target
+    values = poller.run(poller.aget(target, ["1.3.6.1.2.1.1.5.0"]))    # raw {oid: value}
+    values = poller.run(poller.awalk(target, ["1.3.6.1.2.1.2.2.1.2"]))
+
+A target is a dict (see :func:`normalize_target`).  Values are plain Python: ``int`` (INTEGER,
+Counter32/64, Gauge32, TimeTicks), ``bytes`` (OCTET STRING, Opaque, BITS), ``str`` (OBJECT IDENTIFIER,
+IpAddress as dotted quad).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import asyncio
+import random
+import time
+import traceback
+
+try:
+    from pyasn1.codec.ber import decoder as _ber_decoder
+    from pyasn1.codec.ber import encoder as _ber_encoder
+    from pyasn1.type import univ as _univ
+    from pysnmp.proto import rfc1902 as _rfc1902
+    from pysnmp.proto import rfc1905 as _rfc1905
+    from pysnmp.proto.api import v2c as _v2c
+    HAS_PYSNMP = True
+    PYSNMP_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - reported by the modules with missing_required_lib
+    HAS_PYSNMP = False
+    PYSNMP_IMPORT_ERROR = traceback.format_exc()
+
+from ansible_collections.voipops.voip.plugins.module_utils import snmp_decode
+
+DEFAULT_PORT = 161
+DEFAULT_TIMEOUT = 2.0
+DEFAULT_RETRIES = 1
+DEFAULT_CONCURRENCY = 64
+# varbinds asked for per GETBULK (spread over the unfinished columns); responses stay well under 64 KiB
+DEFAULT_BULK_BUDGET = 160
+MAX_REPETITIONS = 100
+MAX_REQUESTS_PER_TARGET = 2000
+
+AUTH_PROTOCOLS = ("md5", "sha", "sha224", "sha256", "sha384", "sha512")
+PRIV_PROTOCOLS = ("des", "3des", "aes", "aes192", "aes256")
+VERSIONS = ("2c", "3")
+
+
+class SnmpError(Exception):
+    """A target did not answer, or answered with an error (message names the target)."""
+
+
+class _Marker(object):
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+END_OF_MIB = _Marker("endOfMibView")
+NO_SUCH = _Marker("noSuchObject")
+
+
+# --------------------------------------------------------------------------- targets
+def normalize_target(target, defaults=None):
+    """Merge ``defaults`` into ``target`` and check it.  Returns a new dict; raises ``ValueError``.
+
+    Keys: ``host`` (required), ``port`` (161), ``name`` (default ``host:port``), ``version`` (``2c``/``3``),
+    ``community`` (v2c), ``user``/``auth_protocol``/``auth_key``/``priv_protocol``/``priv_key`` (v3),
+    ``context`` (v3 context name), ``timeout``, ``retries``.  A v3 security level follows from the keys
+    given: ``auth_key`` -> authNoPriv, plus ``priv_key`` -> authPriv.
+    """
+    t = dict((k, v) for k, v in (defaults or {}).items() if v is not None)
+    t.update(dict((k, v) for k, v in target.items() if v is not None))
+    errors = []
+    if not t.get("host"):
+        errors.append("host is required")
+    try:
+        t["port"] = int(t.get("port") or DEFAULT_PORT)
+        if not 0 < t["port"] < 65536:
+            raise ValueError()
+    except (TypeError, ValueError):
+        errors.append("port %r is not a UDP port" % (t.get("port"),))
+    version = str(t.get("version") or "2c").lower().lstrip("v")
+    if version == "2":
+        version = "2c"
+    if version not in VERSIONS:
+        errors.append("version %r is not one of %s" % (t.get("version"), ", ".join(VERSIONS)))
+    t["version"] = version
+    if version == "2c":
+        if not t.get("community"):
+            errors.append("community is required for SNMP v2c")
+    elif version == "3":
+        if not t.get("user"):
+            errors.append("user is required for SNMP v3")
+        if t.get("priv_key") and not t.get("auth_key"):
+            errors.append("priv_key needs auth_key (authPriv)")
+        for key, allowed, default in (("auth_protocol", AUTH_PROTOCOLS, "sha"), ("priv_protocol", PRIV_PROTOCOLS, "aes")):
+            value = str(t.get(key) or default).lower().replace("-", "")
+            value = {"sha1": "sha", "aes128": "aes"}.get(value, value)
+            if value not in allowed:
+                errors.append("%s %r is not one of %s" % (key, t.get(key), ", ".join(allowed)))
+            t[key] = value
+        for key in ("auth_key", "priv_key"):
+            if t.get(key) and len(str(t[key])) < 8:
+                errors.append("%s must be at least 8 characters (RFC 3414)" % key)
+    for key, default, conv in (("timeout", DEFAULT_TIMEOUT, float), ("retries", DEFAULT_RETRIES, int)):
+        try:
+            t[key] = conv(t[key]) if t.get(key) is not None else default
+            if t[key] < 0:
+                raise ValueError()
+        except (TypeError, ValueError):
+            errors.append("%s %r must be a non-negative number" % (key, t.get(key)))
+    if not t.get("name"):
+        t["name"] = "%s:%s" % (t.get("host"), t.get("port"))
+    if errors:
+        raise ValueError("SNMP target %s: %s" % (t.get("name"), "; ".join(errors)))
+    return t
+
+
+# --------------------------------------------------------------------------- values
+def _oid_str(oid):
+    return ".".join([str(x) for x in oid.asTuple()])
+
+
+def to_python(value):
+    """pyasn1 SNMP value -> plain Python value (see module doc)."""
+    if HAS_PYSNMP:
+        if isinstance(value, _univ.Integer):
+            return int(value)
+        if isinstance(value, _rfc1902.IpAddress):
+            return ".".join(str(b) for b in bytearray(value.asOctets()))
+        if isinstance(value, _univ.OctetString):
+            return value.asOctets()
+        if isinstance(value, _univ.ObjectIdentifier):
+            return _oid_str(value)
+        if isinstance(value, _rfc1905.EndOfMibView):
+            return END_OF_MIB
+        if isinstance(value, (_rfc1905.NoSuchObject, _rfc1905.NoSuchInstance)):
+            return NO_SUCH
+    return NO_SUCH
+
+
+def _oid_tuple(oid):
+    return tuple(int(x) for x in oid.split("."))
+
+
+def _check_oid(oid):
+    oid = str(oid).strip().lstrip(".")
+    try:
+        parts = _oid_tuple(oid)
+    except ValueError:
+        raise ValueError("%r is not a numeric OID (use 1.3.6.1..., MIB names are not resolved)" % oid)
+    if len(parts) < 2:
+        raise ValueError("%r is too short to be an OID" % oid)
+    return oid
+
+
+# --------------------------------------------------------------------------- transports
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self):
+        self.waiters = {}
+        self.transport = None
+        self.error = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        try:
+            msg, _rest = _ber_decoder.decode(data, asn1Spec=_V2C_MESSAGE)
+            pdu = _v2c.apiMessage.get_pdu(msg)
+            req_id = int(_v2c.apiPDU.get_request_id(pdu))
+        except Exception:  # noqa: BLE001 - garbage on the wire is ignored, the request times out
+            return
+        fut = self.waiters.pop(req_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(pdu)
+
+    def error_received(self, exc):
+        # ICMP port unreachable on loopback: nobody listens
+        self.error = exc
+        for fut in list(self.waiters.values()):
+            if not fut.done():
+                fut.set_exception(exc)
+        self.waiters.clear()
+
+    def connection_lost(self, exc):
+        pass
+
+
+if HAS_PYSNMP:
+    _V2C_MESSAGE = _v2c.Message()
+
+
+class V2cSession(object):
+    """SNMPv2c to one agent over its own UDP socket (pysnmp PDUs, pyasn1 codec)."""
+
+    def __init__(self, target):
+        self.target = target
+        self.name = target["name"]
+        self.timeout = target["timeout"]
+        self.retries = target["retries"]
+        self.community = target["community"]
+        self.transport = None
+        self.protocol = None
+        self.requests = 0
+
+    async def open(self):
+        loop = asyncio.get_running_loop()
+        try:
+            self.transport, self.protocol = await loop.create_datagram_endpoint(
+                _UdpProtocol, remote_addr=(self.target["host"], self.target["port"]))
+        except OSError as exc:
+            raise SnmpError("%s: cannot open UDP socket: %s" % (self.name, exc))
+
+    def close(self):
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def _message(self, pdu):
+        msg = _v2c.Message()
+        _v2c.apiMessage.set_defaults(msg)
+        _v2c.apiMessage.set_community(msg, self.community)
+        _v2c.apiMessage.set_pdu(msg, pdu)
+        return _ber_encoder.encode(msg)
+
+    async def _exchange(self, pdu):
+        req_id = random.randint(1, 0x7FFFFFFF)
+        _v2c.apiPDU.set_request_id(pdu, req_id)
+        data = self._message(pdu)
+        loop = asyncio.get_running_loop()
+        for _attempt in range(self.retries + 1):
+            fut = loop.create_future()
+            self.protocol.waiters[req_id] = fut
+            self.requests += 1
+            self.transport.sendto(data)
+            try:
+                rsp = await asyncio.wait_for(fut, self.timeout)
+            except asyncio.TimeoutError:
+                continue
+            except OSError as exc:
+                raise SnmpError("%s: %s" % (self.name, exc))
+            finally:
+                self.protocol.waiters.pop(req_id, None)
+            status = int(_v2c.apiPDU.get_error_status(rsp))
+            if status:
+                index = int(_v2c.apiPDU.get_error_index(rsp, muteErrors=True))
+                raise SnmpError("%s: agent answered %s (error index %d)" % (
+                    self.name, _rfc1905.errorStatus.namedValues.getName(status) or status, index))
+            return [(_oid_str(o), to_python(v)) for o, v in _v2c.apiPDU.get_varbinds(rsp)]
+        raise SnmpError("%s: no SNMP response within %.1fs x %d tries (host %s port %d, community or ACL wrong, "
+                        "or agent down)" % (self.name, self.timeout, self.retries + 1, self.target["host"],
+                                            self.target["port"]))
+
+    async def get(self, oids):
+        pdu = _v2c.GetRequestPDU()
+        _v2c.apiPDU.set_defaults(pdu)
+        _v2c.apiPDU.set_varbinds(pdu, [(_v2c.ObjectIdentifier(o), _v2c.null) for o in oids])
+        return await self._exchange(pdu)
+
+    async def bulk(self, non_repeaters, max_repetitions, oids):
+        pdu = _v2c.GetBulkRequestPDU()
+        _v2c.apiBulkPDU.set_defaults(pdu)
+        _v2c.apiBulkPDU.set_non_repeaters(pdu, non_repeaters)
+        _v2c.apiBulkPDU.set_max_repetitions(pdu, max_repetitions)
+        _v2c.apiBulkPDU.set_varbinds(pdu, [(_v2c.ObjectIdentifier(o), _v2c.null) for o in oids])
+        return await self._exchange(pdu)
+
+
+class V3Session(object):
+    """SNMPv3 (USM) to one agent through pysnmp's hlapi and a shared SnmpEngine."""
+
+    def __init__(self, target, engine):
+        self.target = target
+        self.name = target["name"]
+        self.engine = engine
+        self.requests = 0
+        self.transport = None
+        from pysnmp.hlapi.v3arch import asyncio as hl
+        self.hl = hl
+        auth = {
+            "md5": hl.usmHMACMD5AuthProtocol, "sha": hl.usmHMACSHAAuthProtocol,
+            "sha224": hl.usmHMAC128SHA224AuthProtocol, "sha256": hl.usmHMAC192SHA256AuthProtocol,
+            "sha384": hl.usmHMAC256SHA384AuthProtocol, "sha512": hl.usmHMAC384SHA512AuthProtocol,
+        }
+        priv = {
+            "des": hl.usmDESPrivProtocol, "3des": hl.usm3DESEDEPrivProtocol, "aes": hl.usmAesCfb128Protocol,
+            "aes192": hl.usmAesCfb192Protocol, "aes256": hl.usmAesCfb256Protocol,
+        }
+        kwargs = {}
+        if target.get("auth_key"):
+            kwargs["authKey"] = str(target["auth_key"])
+            kwargs["authProtocol"] = auth[target["auth_protocol"]]
+            if target.get("priv_key"):
+                kwargs["privKey"] = str(target["priv_key"])
+                kwargs["privProtocol"] = priv[target["priv_protocol"]]
+        self.auth = hl.UsmUserData(str(target["user"]), **kwargs)
+        self.context = hl.ContextData(contextName=target.get("context") or "")
+
+    async def open(self):
+        try:
+            self.transport = await self.hl.UdpTransportTarget.create(
+                (self.target["host"], self.target["port"]), timeout=self.target["timeout"],
+                retries=self.target["retries"])
+        except Exception as exc:  # noqa: BLE001 - pysnmp raises its own error types for resolution failures
+            raise SnmpError("%s: %s" % (self.name, exc))
+
+    def close(self):
+        pass
+
+    def _result(self, res):
+        error_indication, error_status, error_index, var_binds = res
+        if error_indication:
+            raise SnmpError("%s: %s" % (self.name, error_indication))
+        if error_status and int(error_status):
+            raise SnmpError("%s: agent answered %s (error index %s)" % (
+                self.name, error_status.prettyPrint() if hasattr(error_status, "prettyPrint") else error_status,
+                error_index))
+        return [(_oid_str(vb[0]), to_python(vb[1])) for vb in var_binds]
+
+    def _vbs(self, oids):
+        return [self.hl.ObjectType(self.hl.ObjectIdentity(o)) for o in oids]
+
+    async def get(self, oids):
+        self.requests += 1
+        res = await self.hl.get_cmd(self.engine, self.auth, self.transport, self.context, *self._vbs(oids),
+                                    lookupMib=False)
+        return self._result(res)
+
+    async def bulk(self, non_repeaters, max_repetitions, oids):
+        self.requests += 1
+        res = await self.hl.bulk_cmd(self.engine, self.auth, self.transport, self.context, non_repeaters,
+                                     max_repetitions, *self._vbs(oids), lookupMib=False)
+        return self._result(res)
+
+
+# --------------------------------------------------------------------------- walking
+async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET):
+    """Fetch ``scalars`` (exact instances) and walk every subtree in ``columns``; ``{oid: value}``.
+
+    All unfinished subtrees share each GETBULK; scalars go as non-repeaters of the first one
+    (GETNEXT of the parent returns the ``.0`` instance).  Missing objects are left out.
+    """
+    result = {}
+    scalars = list(scalars)
+    pending = list(columns)
+    if scalars and not pending:
+        for oid, value in await session.get(scalars):
+            if value is not NO_SUCH and value is not END_OF_MIB:
+                result[oid] = value
+        return result
+    last = dict((c, c) for c in pending)
+    first = True
+    requests = 0
+    while pending:
+        requests += 1
+        if requests > MAX_REQUESTS_PER_TARGET:
+            raise SnmpError("%s: walk did not finish after %d requests (agent loops?)" % (session.name, requests - 1))
+        nr = scalars if first else []
+        reps = max(1, min(MAX_REPETITIONS, budget // len(pending)))
+        req = [s.rsplit(".", 1)[0] for s in nr] + [last[c] for c in pending]
+        rsp = await session.bulk(len(nr), reps, req)
+        for i, scalar in enumerate(nr):
+            if i < len(rsp) and rsp[i][0] == scalar and rsp[i][1] is not END_OF_MIB and rsp[i][1] is not NO_SUCH:
+                result[scalar] = rsp[i][1]
+        rest = rsp[len(nr):]
+        k = len(pending)
+        done = set()
+        progressed = False
+        for j, (oid, value) in enumerate(rest):
+            col = pending[j % k]
+            if col in done:
+                continue
+            if value is END_OF_MIB or not oid.startswith(col + "."):
+                done.add(col)
+                continue
+            if oid == last[col] or _oid_tuple(oid) < _oid_tuple(last[col]):
+                done.add(col)  # agent went backwards: stop this column rather than loop
+                continue
+            result[oid] = value
+            last[col] = oid
+            progressed = True
+        if not progressed and len(done) == 0:
+            raise SnmpError("%s: empty GETBULK response" % session.name)
+        pending = [c for c in pending if c not in done]
+        first = False
+    return result
+
+
+# --------------------------------------------------------------------------- poller
+class SnmpPoller(object):
+    """Poll many agents concurrently on one asyncio loop."""
+
+    def __init__(self, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, concurrency=DEFAULT_CONCURRENCY,
+                 budget=DEFAULT_BULK_BUDGET):
+        self.defaults = {"timeout": timeout, "retries": retries}
+        self.concurrency = max(1, int(concurrency))
+        self.budget = max(1, int(budget))
+        self._engine = None
+        self._sem = None
+
+    # -- sessions
+    def _engine_for_loop(self):
+        if self._engine is None:
+            from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+            self._engine = SnmpEngine()
+        return self._engine
+
+    def _close_engine(self):
+        if self._engine is not None:
+            try:
+                self._engine.close_dispatcher()
+            except Exception:  # noqa: BLE001 - best effort at shutdown
+                pass
+            self._engine = None
+
+    async def _session(self, target):
+        t = normalize_target(target, self.defaults)
+        session = V2cSession(t) if t["version"] == "2c" else V3Session(t, self._engine_for_loop())
+        await session.open()
+        return session
+
+    # -- raw access
+    async def aget(self, target, oids):
+        session = await self._session(target)
+        try:
+            return await collect(session, scalars=[_check_oid(o) for o in oids])
+        finally:
+            session.close()
+
+    async def awalk(self, target, subtrees):
+        session = await self._session(target)
+        try:
+            return await collect(session, columns=[_check_oid(o) for o in subtrees], budget=self.budget)
+        finally:
+            session.close()
+
+    # -- fact groups
+    async def apoll_one(self, target, groups, extra_get=(), extra_walk=()):
+        """Poll one target; never raises for agent problems: the error goes into the result."""
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.concurrency)
+        started = time.monotonic()
+        try:
+            t = normalize_target(target, self.defaults)
+        except ValueError as exc:
+            return {"name": target.get("name") or target.get("host"), "host": target.get("host"),
+                    "port": target.get("port"), "ok": False, "error": str(exc), "facts": {}}
+        result = {"name": t["name"], "host": t["host"], "port": t["port"], "version": t["version"],
+                  "ok": False, "error": None, "facts": {}}
+        scalars, columns = snmp_decode.requests_for(groups)
+        scalars = scalars + [o for o in (_check_oid(x) for x in extra_get) if o not in scalars]
+        columns = columns + [o for o in (_check_oid(x) for x in extra_walk) if o not in columns]
+        async with self._sem:
+            session = None
+            try:
+                session = await self._session(t)
+                values = await collect(session, scalars, columns, budget=self.budget)
+            except SnmpError as exc:
+                result["error"] = str(exc)
+                return result
+            except (OSError, asyncio.TimeoutError) as exc:
+                result["error"] = "%s: %s" % (t["name"], exc or exc.__class__.__name__)
+                return result
+            finally:
+                if session is not None:
+                    result["requests"] = session.requests
+                    session.close()
+        result["facts"] = snmp_decode.decode(groups, values)
+        if extra_get or extra_walk:
+            wanted = set(_check_oid(x) for x in extra_get)
+            prefixes = tuple(_check_oid(x) + "." for x in extra_walk)
+            result["values"] = dict((oid, _jsonable(v)) for oid, v in sorted(values.items(), key=lambda kv: _oid_tuple(kv[0]))
+                                    if oid in wanted or oid.startswith(prefixes))
+        result["ok"] = True
+        result["elapsed"] = round(time.monotonic() - started, 3)
+        return result
+
+    async def apoll(self, targets, groups, extra_get=(), extra_walk=()):
+        self._sem = asyncio.Semaphore(self.concurrency)
+        try:
+            return await asyncio.gather(*[self.apoll_one(t, groups, extra_get, extra_walk) for t in targets])
+        finally:
+            self._close_engine()
+            self._sem = None
+
+    def poll(self, targets, groups=("system",), extra_get=(), extra_walk=()):
+        """Poll every target for ``groups``; results in the order of ``targets``."""
+        for g in groups:
+            if g not in snmp_decode.GROUPS:
+                raise ValueError("unknown fact group %r (known: %s)" % (g, ", ".join(snmp_decode.GROUP_NAMES)))
+        return self.run(self.apoll(list(targets), list(groups), extra_get, extra_walk))
+
+    def run(self, coro):
+        """Run a coroutine of this poller on a fresh event loop."""
+        try:
+            return asyncio.run(coro)
+        finally:
+            self._close_engine()
+
+
+def _jsonable(value):
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return "0x" + value.hex()
+    if value is END_OF_MIB or value is NO_SUCH:
+        return None
+    return value
