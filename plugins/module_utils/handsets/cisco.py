@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cisco IP Phone 6800/7800/8800 Multiplatform (MPP, "3PCC") desk phones.
+
+- Files: the Profile Rule we set resyncs to ``$MA.xml`` (``$MA`` = MAC in lower-case hex), an XML
+  ``<flat-profile>`` whose elements are the parameter names (``Display_Name_1_``, ``User_ID_1_``, ...).
+  ``Upgrade_Rule`` holds the firmware URL.
+- User-Agent: HTTP ``Cisco-CP-8841-3PCC/11.3.7 (00562b043615)``; SIP ``Cisco/CP-8841-3PCC-11.3.7``.
+- NOTIFY: ``Event: resync`` (enabled by ``Resync_From_SIP``), ``Event: reboot``.
+- Firmware: ``sip<family>.<version with dashes>MPP.loads`` e.g. ``sip88xx.11-3-7MPP.loads``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import xml.etree.ElementTree as ET
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register, mac_hex
+
+_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- voipops.voip: {{ handset.name }} ({{ handset.model }} {{ handset.mac }}) -->
+<flat-profile>
+  <Provision_Enable ua="na">Yes</Provision_Enable>
+  <Resync_From_SIP ua="na">Yes</Resync_From_SIP>
+  <Profile_Rule ua="na">{{ prov_url }}$MA.xml</Profile_Rule>
+{% if firmware %}
+  <Upgrade_Rule ua="na">{{ firmware.url }}</Upgrade_Rule>
+{% endif %}
+  <Line_Enable_1_ ua="na">Yes</Line_Enable_1_>
+  <Station_Display_Name ua="na">{{ account.label }}</Station_Display_Name>
+  <Display_Name_1_ ua="na">{{ account.display_name }}</Display_Name_1_>
+  <User_ID_1_ ua="na">{{ account.username }}</User_ID_1_>
+  <Auth_ID_1_ ua="na">{{ account.auth_user }}</Auth_ID_1_>
+  <Password_1_ ua="na">{{ account.password }}</Password_1_>
+  <Proxy_1_ ua="na">{{ registrar.host }}:{{ registrar.port }}</Proxy_1_>
+  <SIP_Transport_1_ ua="na">{{ registrar.transport | upper }}</SIP_Transport_1_>
+  <Register_Expires_1_ ua="na">{{ registrar.expires }}</Register_Expires_1_>
+  <Primary_NTP_Server ua="na">{{ ntp_server }}</Primary_NTP_Server>
+  <Time_Zone ua="na">GMT{{ tz_hhmm }}</Time_Zone>
+  <Language_Selection ua="na">{{ language_name }}</Language_Selection>
+</flat-profile>
+"""
+
+_LOADS = re.compile(r"^sip(?P<family>\d\dxx)\.(?P<version>\d+(?:-\d+)+)MPP\.loads$")
+
+
+@register
+class CiscoProfile(HandsetProfile):
+    vendor = "cisco"
+    display_name = "Cisco"
+    MODELS = {"CP-6841-3PCC": "68xx", "CP-6851-3PCC": "68xx", "CP-7821-3PCC": "78xx", "CP-7841-3PCC": "78xx",
+              "CP-7861-3PCC": "78xx", "CP-8811-3PCC": "88xx", "CP-8841-3PCC": "88xx", "CP-8845-3PCC": "88xx",
+              "CP-8851-3PCC": "88xx", "CP-8861-3PCC": "88xx"}
+    FIRMWARE = {"68xx": {"version": "11.3.7"}, "78xx": {"version": "11.3.7"}, "88xx": {"version": "11.3.7"}}
+    UA_PATTERNS = (
+        re.compile(r"^Cisco-(?P<model>CP-\d{4}-3PCC)/(?P<version>\d+(?:\.\d+)+)\S*(?:\s+\((?P<mac>[0-9a-fA-F]{12})\))?"),
+        re.compile(r"^Cisco/(?P<model>CP-\d{4}-3PCC)-(?P<version>\d+(?:\.\d+)+)"),
+    )
+    NOTIFY_EVENTS = {"resync": "resync", "reboot": "reboot"}
+    LANGUAGE_NAMES = {"en": "English", "nl": "Dutch", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian"}
+    TEMPLATES = {"profile.xml": _PROFILE}
+
+    def canonical_model(self, model):
+        found = super(CiscoProfile, self).canonical_model(model)
+        if found is None and model is not None:
+            text = str(model).upper().replace("CP-", "").replace("CP", "").replace("-3PCC", "").replace("3PCC", "")
+            found = super(CiscoProfile, self).canonical_model("CP-%s-3PCC" % text.strip("- "))
+        return found
+
+    def extra_context(self, ctx):
+        offset = ctx["timezone"]["offset_seconds"]
+        sign = "-" if offset < 0 else "+"
+        offset = abs(offset)
+        ctx["tz_hhmm"] = "%s%02d:%02d" % (sign, offset // 3600, (offset % 3600) // 60)
+        ctx["language_name"] = self.language(ctx["language"])
+
+    def device_files(self, ctx):
+        return [("%s.xml" % ctx["handset"]["mac_hex"], "profile.xml")]
+
+    def boot_requests(self, mac, model):
+        return ["%s.xml" % mac_hex(mac)]
+
+    def user_agent(self, model, version, mac, kind="sip"):
+        if kind == "http":
+            return "Cisco-%s/%s (%s)" % (model, version, mac_hex(mac))
+        return "Cisco/%s-%s" % (model, version)
+
+    def parse_config(self, files):
+        values = {}
+        for text in files.values():
+            if not text:
+                continue
+            root = ET.fromstring(text.encode("utf-8"))
+            for node in root:
+                values[node.tag] = (node.text or "").strip()
+        host, _, port = values.get("Proxy_1_", "").partition(":")
+        return {
+            "username": values.get("User_ID_1_"),
+            "auth_user": values.get("Auth_ID_1_") or values.get("User_ID_1_"),
+            "password": values.get("Password_1_"),
+            "display_name": values.get("Display_Name_1_"),
+            "registrar": host or None,
+            "port": int(port or 5060),
+            "transport": (values.get("SIP_Transport_1_") or "UDP").lower(),
+            "expires": int(values.get("Register_Expires_1_") or 3600),
+            "firmware_url": values.get("Upgrade_Rule") or None,
+        }
+
+    def firmware_path(self, family, version):
+        return "sip%s.%sMPP.loads" % (family, version.replace(".", "-"))
+
+    def firmware_from_path(self, relpath):
+        m = _LOADS.match(relpath)
+        if not m or m.group("family") not in self.FIRMWARE:
+            return None
+        return m.group("family"), m.group("version").replace("-", ".")

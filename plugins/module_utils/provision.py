@@ -1,0 +1,490 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Handset provisioning files: validate -> plan (want vs have) -> apply atomically.
+
+- :func:`validate` checks the whole input (handsets, users, settings) and raises
+  :class:`~.source.SourceErrors` naming file/line (or list index), handset and field for EVERY problem.
+- :func:`build_want` renders every file with the vendor profiles (pure: data in, {path: text} out).
+- :func:`plan` compares with what is on disk (and with the index of files we wrote before, so files of
+  handsets that are gone are removed, and nothing we did not write is ever touched).
+- :func:`apply` writes each changed file atomically (temporary file in the same directory, chmod, rename),
+  removes stale ones, and rewrites the index last.
+
+The index ``.voipops-handsets.json`` in the provisioning root lists the files this module owns and caches
+firmware checksums (keyed by size and mtime) so a no-change run does not re-hash images.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import tempfile
+
+from ansible_collections.voipops.voip.plugins.module_utils.source import (
+    ErrorCollector, SourceError, SourceErrors, line_of, load_csv, load_yaml)
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+
+INDEX_NAME = ".voipops-handsets.json"
+MANIFEST_PATH = "firmware/manifest.json"
+MASK = "********"
+
+DEFAULT_SETTINGS = {
+    "registrar_port": 5060,
+    "transport": "udp",
+    "expires": 3600,
+    "ntp_server": "pool.ntp.org",
+    "timezone": "UTC",
+    "language": "en",
+    "firmware": "latest",
+}
+
+
+def version_key(version):
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\-]", str(version)))
+
+
+# ------------------------------------------------------------------------------------- firmware
+def scan_firmware(root, cache=None):
+    """Firmware images under ``<root>/firmware/<vendor>/`` recognised by their vendor profile.
+
+    Returns (images, cache): images = [{vendor, family, version, file, size, sha256}], sorted;
+    ``cache`` maps file -> [size, mtime_ns, sha256] so unchanged images are not hashed again.
+    """
+    cache = dict(cache or {})
+    new_cache = {}
+    images = []
+    fw_root = os.path.join(root, "firmware")
+    for profile in base.all_profiles():
+        vdir = os.path.join(fw_root, profile.vendor)
+        if not os.path.isdir(vdir):
+            continue
+        for dirpath, _dirs, names in os.walk(vdir):
+            for name in names:
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, vdir).replace(os.sep, "/")
+                found = profile.firmware_from_path(rel)
+                if not found:
+                    continue
+                family, version = found
+                st = os.stat(full)
+                key = "firmware/%s/%s" % (profile.vendor, rel)
+                hit = cache.get(key)
+                if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+                    digest = hit[2]
+                else:
+                    sha = hashlib.sha256()
+                    with open(full, "rb") as handle:
+                        for chunk in iter(lambda: handle.read(1 << 20), b""):
+                            sha.update(chunk)
+                    digest = sha.hexdigest()
+                new_cache[key] = [st.st_size, st.st_mtime_ns, digest]
+                images.append({"vendor": profile.vendor, "family": family, "version": version,
+                               "file": key, "size": st.st_size, "sha256": digest})
+    images.sort(key=lambda i: (i["vendor"], i["family"], version_key(i["version"])))
+    return images, new_cache
+
+
+def _images_by_family(images):
+    out = {}
+    for img in images:
+        out.setdefault((img["vendor"], img["family"]), {})[img["version"]] = img
+    return out
+
+
+# ------------------------------------------------------------------------------------- input
+HANDSET_CSV_REQUIRED = ("name", "mac", "vendor", "model", "user")
+
+
+def load_handsets(path):
+    """Handsets from a CSV file (one row per handset) or a YAML file (``handsets:`` list or a top-level list)."""
+    if str(path).lower().endswith(".csv"):
+        return load_csv(path, required=HANDSET_CSV_REQUIRED)
+    data = load_yaml(path)
+    if isinstance(data, dict):
+        if "handsets" not in data:
+            raise SourceError("no 'handsets' list in this file", path=path, line=getattr(data, "line", None))
+        data = data["handsets"]
+    if not isinstance(data, list):
+        raise SourceError("'handsets' must be a list", path=path, line=getattr(data, "line", None))
+    return data
+
+
+# ------------------------------------------------------------------------------------- validate
+def _where(rec, index, what):
+    path = getattr(rec, "path", None)
+    name = rec.get("name") if isinstance(rec, dict) else None
+    obj = "%s '%s'" % (what, name) if name else "%s #%d" % (what, index + 1)
+    if not path:
+        obj = "%ss[%d] %s" % (what, index, ("'%s'" % name) if name else "")
+        obj = obj.strip()
+    return path, obj
+
+
+def validate(handsets, users, settings, images=()):
+    """Validate everything; return (records, users_by_ext, settings).  Raises SourceErrors with every error."""
+    errors = ErrorCollector()
+    s = dict(DEFAULT_SETTINGS)
+    s.update(dict((k, v) for k, v in (settings or {}).items() if v is not None))
+
+    # settings
+    for key in ("registrar", "provisioning_url"):
+        if not s.get(key):
+            errors.add("is required", obj="settings", field=key)
+    if s.get("transport") not in base.TRANSPORTS:
+        errors.add("must be one of %s" % ", ".join(base.TRANSPORTS), obj="settings", field="transport")
+    if s.get("language") not in base.LANGUAGES:
+        errors.add("'%s' is not a supported language (%s)" % (s.get("language"), ", ".join(base.LANGUAGES)),
+                   obj="settings", field="language")
+    try:
+        s["timezone_info"] = base.timezone_info(s.get("timezone"))
+    except base.ProfileError as exc:
+        errors.add(str(exc), obj="settings", field="timezone")
+    for key in ("registrar_port", "expires"):
+        try:
+            s[key] = int(s[key])
+            if s[key] <= 0 or (key == "registrar_port" and s[key] > 65535):
+                raise ValueError()
+        except (TypeError, ValueError):
+            errors.add("'%s' is not a valid number" % s.get(key), obj="settings", field=key)
+    for key in ("registrar", "ntp_server", "provisioning_url", "domain"):
+        if s.get(key) and not base.check_safe(s[key]):
+            errors.add("contains control characters", obj="settings", field=key)
+    if s.get("firmware") not in ("latest", "none"):
+        errors.add("must be 'latest' or 'none'", obj="settings", field="firmware")
+    url = str(s.get("provisioning_url") or "")
+    if url and not url.endswith("/"):
+        s["provisioning_url"] = url + "/"
+
+    # users
+    by_ext = {}
+    for index, rec in enumerate(users or []):
+        path = getattr(rec, "path", None)
+        if not isinstance(rec, dict):
+            errors.add("must be a mapping", path=path, line=line_of(users, index), obj="users[%d]" % index)
+            continue
+        ext = rec.get("extension", rec.get("username"))
+        obj = "user '%s'" % ext if ext not in (None, "") else "users[%d]" % index
+        if ext in (None, ""):
+            errors.add("is required", path=path, line=line_of(rec), obj=obj, field="extension")
+            continue
+        ext = str(ext)
+        if ext in by_ext:
+            errors.add("duplicate user '%s'" % ext, path=path, line=line_of(rec, "extension"), obj=obj, field="extension")
+            continue
+        if not rec.get("sip_password"):
+            errors.add("is required (the SIP password the handset registers with)", path=path,
+                       line=line_of(rec), obj=obj, field="sip_password")
+        for field in ("extension", "display_name", "sip_password", "username", "auth_user"):
+            val = rec.get(field)
+            if val is not None and not base.check_safe(val):
+                errors.add("contains control characters", path=path, line=line_of(rec, field), obj=obj, field=field)
+        by_ext[ext] = {
+            "extension": ext,
+            "username": str(rec.get("username") or ext),
+            "auth_user": str(rec.get("auth_user") or rec.get("username") or ext),
+            "password": str(rec.get("sip_password") or ""),
+            "display_name": str(rec.get("display_name") or ext),
+            "label": str(rec.get("label") or rec.get("display_name") or ext),
+        }
+
+    # handsets
+    fams = _images_by_family(images)
+    records = []
+    names = {}
+    macs = {}
+    for index, rec in enumerate(handsets or []):
+        path, obj = _where(rec, index, "handset") if isinstance(rec, dict) else (None, "handsets[%d]" % index)
+        if not isinstance(rec, dict):
+            errors.add("must be a mapping", obj=obj)
+            continue
+        ok = True
+        name = rec.get("name")
+        if not name:
+            errors.add("is required", path=path, line=line_of(rec), obj=obj, field="name")
+            ok = False
+        elif not base.check_safe(name):
+            errors.add("contains control characters", path=path, line=line_of(rec, "name"), obj=obj, field="name")
+            ok = False
+        elif name in names:
+            errors.add("duplicate handset name (also at %s)" % names[name], path=path, line=line_of(rec, "name"),
+                       obj=obj, field="name")
+            ok = False
+        else:
+            names[name] = ("line %s" % line_of(rec, "name")) if line_of(rec, "name") else "#%d" % (index + 1)
+        try:
+            mac = base.normalize_mac(rec.get("mac"))
+            if mac in macs:
+                errors.add("MAC %s is already used by handset '%s'" % (mac, macs[mac]), path=path,
+                           line=line_of(rec, "mac"), obj=obj, field="mac")
+                ok = False
+            else:
+                macs[mac] = name
+        except ValueError as exc:
+            errors.add("%s" % exc if rec.get("mac") else "is required", path=path, line=line_of(rec, "mac"),
+                       obj=obj, field="mac")
+            ok = False
+            mac = None
+        profile = base.get_profile(rec.get("vendor"))
+        model = None
+        if profile is None:
+            errors.add("unknown vendor '%s' (known: %s)" % (rec.get("vendor"), ", ".join(p.vendor for p in base.all_profiles())),
+                       path=path, line=line_of(rec, "vendor"), obj=obj, field="vendor")
+            ok = False
+        else:
+            model = profile.canonical_model(rec.get("model"))
+            if model is None:
+                errors.add("unknown %s model '%s' (known: %s)" % (profile.display_name, rec.get("model"),
+                                                                 ", ".join(sorted(profile.MODELS))),
+                           path=path, line=line_of(rec, "model"), obj=obj, field="model")
+                ok = False
+        user = rec.get("user")
+        if user in (None, ""):
+            errors.add("is required (the extension this handset registers as)", path=path, line=line_of(rec),
+                       obj=obj, field="user")
+            ok = False
+        elif str(user) not in by_ext:
+            errors.add("user '%s' does not exist on the callserver (no such extension in users)" % user,
+                       path=path, line=line_of(rec, "user"), obj=obj, field="user")
+            ok = False
+        firmware = None
+        if ok:
+            family = profile.family(model)
+            available = fams.get((profile.vendor, family), {})
+            pin = rec.get("firmware")
+            if pin not in (None, ""):
+                pin = str(pin)
+                if pin not in available:
+                    errors.add("firmware %s for %s %s is not on the provisioning server (have: %s)" % (
+                        pin, profile.display_name, family, ", ".join(sorted(available, key=version_key)) or "none"),
+                        path=path, line=line_of(rec, "firmware"), obj=obj, field="firmware")
+                    ok = False
+                else:
+                    firmware = available[pin]
+            elif s.get("firmware") == "latest" and available:
+                firmware = available[max(available, key=version_key)]
+        if ok:
+            records.append({"name": str(name), "mac": mac, "vendor": profile.vendor, "model": model,
+                            "family": profile.family(model), "user": str(user), "site": rec.get("site"),
+                            "firmware": firmware})
+    if errors:
+        raise SourceErrors(errors.errors)
+    return records, by_ext, s
+
+
+# ------------------------------------------------------------------------------------- render
+def _context(rec, account, s):
+    fw = rec["firmware"]
+    firmware = None
+    if fw:
+        firmware = {"version": fw["version"], "path": fw["file"], "url": s["provisioning_url"] + fw["file"],
+                    "size": fw["size"], "sha256": fw["sha256"]}
+    mac = rec["mac"]
+    return {
+        "handset": {"name": rec["name"], "mac": mac, "mac_hex": base.mac_hex(mac), "mac_hex_upper": base.mac_hex(mac, True),
+                    "model": rec["model"], "family": rec["family"], "vendor": rec["vendor"], "site": rec.get("site")},
+        "account": account,
+        "registrar": {"host": s["registrar"], "port": s["registrar_port"], "transport": s["transport"],
+                      "domain": s.get("domain") or s["registrar"], "expires": s["expires"]},
+        "ntp_server": s["ntp_server"],
+        "timezone": s["timezone_info"],
+        "language": s["language"],
+        "prov_url": s["provisioning_url"],
+        "firmware": firmware,
+    }
+
+
+def build_want(records, users, s, images=(), mask=False, owners=None):
+    """Render every file: returns {relative path: text} (``mask=True`` renders secrets as MASK).
+
+    ``owners``, when a dict, receives {relative path: [handset names]} (several for a common file).
+    """
+    env = base.jinja_env()
+    want = {}
+    owners = owners if owners is not None else {}
+    get_template = env.get_template
+    for rec in records:
+        profile = base.get_profile(rec["vendor"])
+        account = users[rec["user"]]
+        if mask:
+            account = dict(account, password=MASK)
+        ctx = _context(rec, account, s)
+        profile.extra_context(ctx)
+        for fname, tname in profile.common_files(rec["model"], ctx):
+            text = get_template("%s/%s" % (profile.vendor, tname)).render(ctx)
+            if fname in want and want[fname] != text:
+                raise base.ProfileError("common file %s would differ between handsets '%s' and '%s'" % (
+                    fname, owners[fname][0], rec["name"]))
+            want[fname] = text
+            owners.setdefault(fname, []).append(rec["name"])
+        for fname, tname in profile.device_files(ctx):
+            if fname in want:
+                raise base.ProfileError("file %s would be written for both '%s' and '%s'" % (fname, owners[fname][0], rec["name"]))
+            want[fname] = get_template("%s/%s" % (profile.vendor, tname)).render(ctx)
+            owners[fname] = [rec["name"]]
+    if images:
+        want[MANIFEST_PATH] = json.dumps({"version": 1, "images": list(images)}, indent=1, sort_keys=True) + "\n"
+    return want
+
+
+# ------------------------------------------------------------------------------------- plan / apply
+def read_index(root):
+    try:
+        with open(os.path.join(root, INDEX_NAME), "r") as handle:
+            data = json.load(handle)
+        if isinstance(data, dict):
+            return data
+    except (IOError, OSError, ValueError):
+        pass
+    return {"version": 1, "files": [], "firmware_cache": {}}
+
+
+def plan(root, want, index):
+    """Compare ``want`` with the disk: {create: [...], update: [...], remove: [...], unchanged: n, before: {path: text}}."""
+    create, update, before = [], [], {}
+    unchanged = 0
+    for rel in sorted(want):
+        full = os.path.join(root, rel)
+        try:
+            with open(full, "rb") as handle:
+                have = handle.read()
+        except (IOError, OSError):
+            create.append(rel)
+            continue
+        data = want[rel].encode("utf-8")
+        if have == data:
+            unchanged += 1
+        else:
+            update.append(rel)
+            before[rel] = have.decode("utf-8", "replace")
+    remove = sorted(rel for rel in index.get("files", []) if rel not in want and os.path.lexists(os.path.join(root, rel)))
+    return {"create": create, "update": update, "remove": remove, "unchanged": unchanged, "before": before}
+
+
+def _safe_rel(rel):
+    if rel.startswith("/") or ".." in rel.split("/"):
+        raise base.ProfileError("refusing to write outside the provisioning root: %s" % rel)
+
+
+def write_atomic(path, data, mode=0o640, gid=None):
+    """Write ``data`` (bytes) to ``path`` via a temporary file in the same directory and a rename."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        if gid is not None:
+            os.fchown(fd, -1, gid)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.close(fd)
+        fd = None
+        os.rename(tmp, path)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def apply(root, want, the_plan, fw_cache, mode=0o640, gid=None):
+    """Write created/updated files, remove stale ones, then the index.  Returns nothing."""
+    for rel in the_plan["create"] + the_plan["update"]:
+        _safe_rel(rel)
+        write_atomic(os.path.join(root, rel), want[rel].encode("utf-8"), mode=mode, gid=gid)
+    for rel in the_plan["remove"]:
+        _safe_rel(rel)
+        try:
+            os.unlink(os.path.join(root, rel))
+        except OSError:
+            pass
+    index = {"version": 1, "files": sorted(want), "firmware_cache": fw_cache}
+    write_atomic(os.path.join(root, INDEX_NAME), (json.dumps(index, sort_keys=True) + "\n").encode("utf-8"),
+                 mode=mode, gid=gid)
+
+
+def index_needs_update(index, want, fw_cache):
+    return sorted(index.get("files", [])) != sorted(want) or index.get("firmware_cache", {}) != fw_cache
+
+
+def unified_diffs(the_plan, masked_want, mask_before):
+    """Ansible diff list for every created/updated/removed file, secrets masked."""
+    diffs = []
+    for rel in the_plan["create"]:
+        diffs.append({"before_header": "%s (absent)" % rel, "after_header": rel, "before": "", "after": masked_want[rel]})
+    for rel in the_plan["update"]:
+        diffs.append({"before_header": rel, "after_header": rel, "before": mask_before(rel, the_plan["before"][rel]),
+                      "after": masked_want[rel]})
+    for rel in the_plan["remove"]:
+        diffs.append({"before_header": rel, "after_header": "%s (absent)" % rel, "before": "(removed)\n", "after": ""})
+    return diffs
+
+
+_SECRET_PATTERNS = (
+    re.compile(r"(account\.\d+\.password\s*=\s*)(.*)"),                    # Yealink
+    re.compile(r"(reg\.\d+\.auth\.password=\")([^\"]*)(\")"),             # Poly
+    re.compile(r"(<user_pass\b[^>]*>)([^<]*)(<)"),                         # Snom
+    re.compile(r"(<P34>)([^<]*)(<)"),                                      # Grandstream
+    re.compile(r"(<Password_\d+_\b[^>]*>)([^<]*)(<)"),                     # Cisco MPP
+)
+
+
+def mask_secrets(text):
+    """Replace every password value we render (any vendor format) with MASK."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + MASK + (m.group(3) if m.lastindex >= 3 else ""), text)
+    return text
+
+
+def text_diff(before, after, name):
+    """A unified diff as one string (used in tests and docs)."""
+    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), name, name))
+
+
+class Provisioner(object):
+    """The whole run: validate, render, plan, and (unless check mode) apply."""
+
+    def __init__(self, root, handsets, users, settings, mode=0o640, gid=None):
+        self.root = root
+        self.handsets = handsets
+        self.users = users
+        self.settings = settings
+        self.mode = mode
+        self.gid = gid
+
+    def run(self, check_mode=False, want_diff=False):
+        index = read_index(self.root)
+        images, fw_cache = scan_firmware(self.root, index.get("firmware_cache"))
+        records, users, s = validate(self.handsets, self.users, self.settings, images)
+        owners = {}
+        want = build_want(records, users, s, images, owners=owners)
+        the_plan = plan(self.root, want, index)
+        changed = bool(the_plan["create"] or the_plan["update"] or the_plan["remove"])
+        touched = set()
+        for rel in the_plan["create"] + the_plan["update"]:
+            touched.update(owners.get(rel, ()))
+        result = {
+            "changed_handsets": sorted(touched),
+            "changed": changed,
+            "handsets": len(records),
+            "files": {"created": the_plan["create"], "updated": the_plan["update"], "removed": the_plan["remove"],
+                      "unchanged": the_plan["unchanged"]},
+            "firmware": images,
+        }
+        if want_diff and changed:
+            masked = build_want(records, users, s, images, mask=True)
+            result["diff"] = unified_diffs(the_plan, masked, lambda rel, text: mask_secrets(text))
+        if not check_mode and (changed or index_needs_update(index, want, fw_cache)):
+            if not os.path.isdir(self.root):
+                os.makedirs(self.root, 0o755)
+            apply(self.root, want, the_plan, fw_cache, mode=self.mode, gid=self.gid)
+        return result

@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: handset_provision
+short_description: Render every handset's provisioning files into the provisioning server root
+version_added: 0.1.0
+description:
+  - Renders, for every handset of the estate, the files its vendor's phones fetch at boot and on re-sync
+    (Yealink C(y0000000000XX.cfg) + C(<mac>.cfg), Poly C(<mac>.cfg) + C(phone<mac>.cfg), Snom
+    C(snom<model>-<MAC>.htm) + C(<MAC>.xml), Grandstream C(cfg<mac>.xml), Cisco MPP C(<mac>.xml)).
+  - Each file carries the SIP account of the handset's user, the registrar and transport, NTP, time zone,
+    language, display name and, when a firmware image for the handset's family is present under
+    C(<root>/firmware/<vendor>/), the firmware URL.  A C(firmware/manifest.json) lists every image with its
+    size and SHA-256.
+  - The whole input is validated first; a bad MAC, an unknown vendor or model, a handset bound to a user
+    that does not exist or a pinned firmware that is not on the server fails the task naming every error,
+    and nothing is written.
+  - Files are written atomically (temporary file and rename) with O(mode); files written by an earlier run
+    for handsets that are gone are removed.  Files this module did not write are never touched.
+author: voipops maintainers (@voipops)
+extends_documentation_fragment:
+  - voipops.voip.attributes
+  - voipops.voip.attributes.CHANGES
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff shows every created, updated and removed file with passwords replaced by C(********).
+  idempotent:
+    support: full
+options:
+  root:
+    description: The provisioning server's document root (the lab's C(provisioning.root)).
+    type: path
+    required: true
+  provisioning_url:
+    description: The URL at which O(root) is served (the lab's C(provisioning.url)); firmware URLs are built from it.
+    type: str
+    required: true
+  registrar:
+    description: Host name or address of the SIP registrar the handsets register with.
+    type: str
+    required: true
+  registrar_port:
+    description: SIP port of the registrar.
+    type: int
+    default: 5060
+  transport:
+    description: SIP transport.
+    type: str
+    choices: [udp, tcp, tls]
+    default: udp
+  domain:
+    description: SIP domain (defaults to O(registrar)).
+    type: str
+  expires:
+    description: Registration expiry the handsets ask for, in seconds.
+    type: int
+    default: 3600
+  ntp_server:
+    description: NTP server for the handsets.
+    type: str
+    default: pool.ntp.org
+  timezone:
+    description: IANA time zone name, rendered in each vendor's own form (offset, POSIX rule, ...).
+    type: str
+    default: UTC
+  language:
+    description: Handset display language (ISO 639-1).
+    type: str
+    choices: [en, nl, de, fr, es, it]
+    default: en
+  firmware:
+    description:
+      - V(latest) points each handset at the newest image of its family found under C(<root>/firmware/<vendor>/),
+        unless the handset pins a C(firmware) version.
+      - V(none) writes no firmware URL except for handsets that pin one.
+    type: str
+    choices: [latest, none]
+    default: latest
+  handsets:
+    description:
+      - The estate's handsets, each C({name, mac, vendor, model, site, user, firmware}); C(user) is the extension.
+      - Either O(handsets) or O(handsets_file) is required.
+    type: list
+    elements: dict
+  handsets_file:
+    description:
+      - A YAML file with a C(handsets) list (or a top-level list) or a CSV file with columns
+        C(name,mac,vendor,model,user) (and optionally C(site,firmware)); errors then name file and line.
+    type: path
+  users:
+    description:
+      - The callserver's users, as returned by M(voipops.voip.callserver_users) or read from an estate file.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      extension:
+        description: The extension (SIP user name unless O(users[].username) is given).
+        type: str
+        required: true
+      display_name:
+        description: Name shown on the handset.
+        type: str
+      sip_password:
+        description: SIP digest password.
+        type: str
+        required: true
+      username:
+        description: SIP user name, when it differs from the extension.
+        type: str
+      auth_user:
+        description: Digest authentication user name, when it differs from the user name.
+        type: str
+      label:
+        description: Line key label (defaults to the display name).
+        type: str
+  mode:
+    description: File mode of the written files.
+    type: raw
+    default: '0640'
+  group:
+    description: Group that owns the written files (for example the web server's group), so O(mode) C(0640) is readable by it.
+    type: str
+notes:
+  - Files are replaced by rename, so the web server never serves a half-written file.
+  - The index C(.voipops-handsets.json) in O(root) records the files this module owns.
+"""
+
+EXAMPLES = r"""
+- name: Provision every handset of the estate
+  voipops.voip.handset_provision:
+    root: /srv/prov
+    provisioning_url: http://prov.example.org/
+    registrar: sip.example.org
+    timezone: Europe/Amsterdam
+    language: nl
+    handsets_file: inventories/prod/handsets.csv
+    users: "{{ callserver_users.users }}"
+  register: prov
+
+- name: Re-sync the handsets whose files changed
+  voipops.voip.handset_resync:
+    rpc_url: http://127.0.0.1:5071/RPC
+    handsets: "{{ prov.changed_handsets }}"
+  when: prov.changed
+"""
+
+RETURN = r"""
+handsets:
+  description: Number of handsets rendered.
+  returned: always
+  type: int
+  sample: 50
+files:
+  description: Files created, updated and removed (paths relative to O(root)), and how many were unchanged.
+  returned: always
+  type: dict
+  sample: {"created": ["001565aabbcc.cfg"], "updated": [], "removed": [], "unchanged": 99}
+changed_handsets:
+  description: Names of the handsets whose own files were created or updated (candidates for a re-sync).
+  returned: always
+  type: list
+  elements: str
+  sample: ["hs-0001"]
+firmware:
+  description: The firmware manifest, one entry per image found under C(<root>/firmware/).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"vendor": "yealink", "family": "T5xW", "version": "96.86.0.100", "size": 1048576,
+            "sha256": "9f86d0...", "file": "firmware/yealink/T54W(T57W,T53W,T53,T53C,T54,T57)-96.86.0.100.rom"}]
+errors:
+  description: Every input error (file, line, object, field, message) when the input is rejected.
+  returned: failure
+  type: list
+  elements: dict
+"""
+
+import grp
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils import provision
+from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            root=dict(type="path", required=True),
+            provisioning_url=dict(type="str", required=True),
+            registrar=dict(type="str", required=True),
+            registrar_port=dict(type="int", default=5060),
+            transport=dict(type="str", choices=["udp", "tcp", "tls"], default="udp"),
+            domain=dict(type="str"),
+            expires=dict(type="int", default=3600),
+            ntp_server=dict(type="str", default="pool.ntp.org"),
+            timezone=dict(type="str", default="UTC"),
+            language=dict(type="str", choices=["en", "nl", "de", "fr", "es", "it"], default="en"),
+            firmware=dict(type="str", choices=["latest", "none"], default="latest"),
+            handsets=dict(type="list", elements="dict"),
+            handsets_file=dict(type="path"),
+            users=dict(type="list", elements="dict", required=True, options=dict(
+                extension=dict(type="str", required=True),
+                display_name=dict(type="str"),
+                sip_password=dict(type="str", required=True, no_log=True),
+                username=dict(type="str"),
+                auth_user=dict(type="str"),
+                label=dict(type="str"),
+            )),
+            mode=dict(type="raw", default="0640"),
+            group=dict(type="str"),
+        ),
+        required_one_of=[("handsets", "handsets_file")],
+        mutually_exclusive=[("handsets", "handsets_file")],
+        supports_check_mode=True,
+    )
+    if not base.HAS_JINJA2:
+        module.fail_json(msg=missing_required_lib("jinja2"), exception=base.JINJA2_IMPORT_ERROR)
+    if not base.HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=base.NETADDR_IMPORT_ERROR)
+    p = module.params
+    try:
+        mode = int(str(p["mode"]), 8) if not isinstance(p["mode"], int) else p["mode"]
+    except ValueError:
+        module.fail_json(msg="mode '%s' is not an octal file mode" % p["mode"])
+    gid = None
+    if p["group"]:
+        try:
+            gid = grp.getgrnam(p["group"]).gr_gid
+        except KeyError:
+            module.fail_json(msg="group '%s' does not exist" % p["group"])
+    try:
+        handsets = p["handsets"] if p["handsets"] is not None else provision.load_handsets(p["handsets_file"])
+        settings = dict((k, p[k]) for k in ("registrar", "registrar_port", "transport", "domain", "expires",
+                                            "ntp_server", "timezone", "language", "firmware", "provisioning_url"))
+        runner = provision.Provisioner(p["root"], handsets, p["users"], settings, mode=mode, gid=gid)
+        result = runner.run(check_mode=module.check_mode, want_diff=module._diff)
+    except SourceErrors as exc:
+        module.fail_json(msg=str(exc), errors=exc.as_list())
+    except (SourceError, base.ProfileError) as exc:
+        module.fail_json(msg=str(exc))
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot write the provisioning files: %s" % exc, exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
