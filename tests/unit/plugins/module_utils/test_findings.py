@@ -1,0 +1,215 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Findings: check families on realistic module results, routing, root causes, order, diff."""
+import copy
+import os
+
+import pytest
+
+from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
+from ansible_collections.voipops.voip.plugins.module_utils import findings as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+NOW = "2026-11-27T16:30:00Z"  # Friday 17:30 in Amsterdam
+
+
+@pytest.fixture(scope="module")
+def estate():
+    return load_estate(os.path.join(ROOT, "inventories", "lab", "estate.yml"))
+
+
+UAS = {
+    "hs-1001": ("sip:1001@voip.lab", "Yealink SIP-T54W 96.86.0.100"),
+    "hs-1002": ("sip:1002@voip.lab", "PolycomVVX-VVX_450-UA/6.4.6.2410"),
+    "hs-1003": ("sip:1003@voip.lab", "snomD785/10.1.159.12"),
+    "hs-1004": ("sip:1004@voip.lab", "Grandstream GRP2614 1.0.13.3"),
+    "hs-3001": ("sip:3001@voip.lab", "Yealink SIP-T54W 96.86.0.110"),
+}
+
+
+def contacts(skip=(), extra=()):
+    out = []
+    for name, (aor, ua) in sorted(UAS.items()):
+        if name in skip:
+            continue
+        out.append({"aor": aor, "contact": "sip:%s@127.0.0.1:40%s" % (aor[4:8], aor[7]), "expires": 3500,
+                    "user_agent": ua, "received": "", "socket": "udp:127.0.0.1:5060", "call_id": "c-" + name, "cseq": 2})
+    out.extend(extra)
+    return out
+
+
+def ds1(los_on_second=False):
+    return [{"index": 2, "if_index": 2, "name": "E1 0/0", "line_status": 1, "alarms": [], "severity": "ok", "state": "up"},
+            {"index": 3, "if_index": 3, "name": "E1 0/1", "line_status": 64 if los_on_second else 1,
+             "alarms": ["LOS"] if los_on_second else [], "severity": "critical" if los_on_second else "ok",
+             "state": "down" if los_on_second else "up"}]
+
+
+def interfaces(second_down=False):
+    def iface(i, name, oper):
+        return {"index": i, "name": name, "admin_status": "up", "oper_status": oper, "fault": oper != "up"}
+    return [iface(1, "eth0", "up"), iface(2, "E1 0/0", "up"), iface(3, "E1 0/1", "down" if second_down else "up")]
+
+
+def snmp_results(mgw1_los=False, mgw2_ok=True, cpu=12.0, kamailio_procs=8):
+    cs1 = {"name": "cs1", "host": "127.0.0.1", "port": 1161, "ok": True, "error": None, "facts": {
+        "host": {"processor_load_avg": cpu, "storage": []},
+        "ucd": {"memory": {"real_used_percent": 41.0}, "disks": [{"path": "/", "percent_used": 52}],
+                "processes": [{"name": "kamailio", "count": kamailio_procs, "error": kamailio_procs == 0,
+                               "error_message": "No kamailio process running" if kamailio_procs == 0 else None}]}}}
+    mgw1 = {"name": "mgw1", "ok": True, "facts": {"interfaces": interfaces(mgw1_los), "ds1": ds1(mgw1_los)}}
+    mgw2 = {"name": "mgw2", "ok": mgw2_ok, "error": None if mgw2_ok else "mgw2: timeout after 2.0s",
+            "facts": {"interfaces": interfaces(), "ds1": ds1()[:1]} if mgw2_ok else {}}
+    return [cs1, mgw1, mgw2]
+
+
+def dispatcher(mgw1="active", mgw2="active"):
+    return [{"setid": 1, "uri": "sip:127.0.0.1:5080", "flags": "AP" if mgw1 == "active" else "IP", "state": mgw1},
+            {"setid": 1, "uri": "sip:127.0.0.1:5081", "flags": "AP" if mgw2 == "active" else "IP", "state": mgw2}]
+
+
+def probes(down=()):
+    out = []
+    for name, port in (("cs1", 5060), ("mgw1", 5080), ("mgw2", 5081)):
+        if name in down:
+            out.append({"name": name, "uri": "sip:127.0.0.1:%d" % port, "ok": False, "status_code": None,
+                        "error": "timeout after 2s"})
+        else:
+            out.append({"name": name, "uri": "sip:127.0.0.1:%d" % port, "ok": True, "status_code": 200, "rtt_ms": 0.4})
+    return out
+
+
+def run_checks(estate, down=(), reg_skip=(), reg_extra=(), **snmp):
+    return [F.from_sip_probe(probes(down), estate),
+            F.from_rpc([{"name": "cs1", "ok": "cs1" not in down, "error": None if "cs1" not in down else "connection refused"}], estate),
+            F.from_dispatcher(dispatcher(**{k: "inactive" for k in down if k.startswith("mgw")}), estate, callserver="cs1"),
+            F.from_snmp(snmp_results(**snmp), estate),
+            F.from_registrations([] if "cs1" in down else contacts(reg_skip, reg_extra), estate, callserver="cs1")]
+
+
+def by_kind(audit):
+    return dict(((f["component"], f["kind"]), f) for f in audit["findings"])
+
+
+def test_clean_lab_has_no_findings(estate):
+    audit = F.build_audit(run_checks(estate), estate, NOW)
+    assert audit["status"] == "ok" and audit["findings"] == [] and audit["tickets"] == []
+    checked = set(c for chk in audit["checks"] for c in chk["checked"])
+    # every component the checks can see was checked (and passed)
+    assert {"cs1", "mgw1", "mgw2", "e1-mgw1-0", "e1-mgw1-1", "pri-mgw2-0", "hs-1001", "hs-3001"} <= checked
+
+
+def test_e1_loss_of_signal_is_one_p1_ticket_for_the_carrier(estate):
+    audit = F.build_audit(run_checks(estate, mgw1_los=True), estate, NOW)
+    assert len(audit["tickets"]) == 1
+    (f,) = audit["findings"]
+    assert (f["component"], f["kind"], f["supplier"], f["priority"]) == ("e1-mgw1-1", "e1_alarm", "telco", "P1")
+    assert f["details"]["alarms"] == ["LOS"] and "interface" in f["details"]
+    # telco is 24x7: P1 response 30m, resolve 6h from 17:30 local
+    assert f["response_due"] == "2026-11-27T18:00:00+01:00" and f["resolve_due"] == "2026-11-27T23:30:00+01:00"
+    assert audit["status"] == "critical" and audit["suppliers"]["telco"]["tickets"] == [f["id"]]
+    assert audit["sites"]["ams"]["status"] == "critical" and audit["sites"]["rtm"]["status"] == "ok"
+
+
+def test_callserver_down_is_one_ticket_with_the_phones_behind_it(estate):
+    audit = F.build_audit(run_checks(estate, down=("cs1",)), estate, NOW)
+    kinds = by_kind(audit)
+    root = kinds[("cs1", "sip_unreachable")]
+    assert audit["tickets"] == [root["id"]]
+    assert root["priority"] == "P1" and root["supplier"] == "acme" and root["impact"] == "estate"
+    assert {"hs-1001", "hs-1002", "hs-1003", "hs-1004", "hs-3001", "sip-telco"} <= set(root["affected"])
+    children = [kinds[k] for k in kinds if kinds[k]["id"] != root["id"]]
+    assert {(c["component"], c["kind"]) for c in children} == {
+        ("cs1", "rpc_unreachable"), ("hs-1001", "not_registered"), ("hs-1002", "not_registered"),
+        ("hs-1003", "not_registered"), ("hs-1004", "not_registered"), ("hs-3001", "not_registered")}
+    assert all(c["root_cause"] == root["id"] and c["response_due"] is None for c in children)
+    assert sorted(root["children"]) == sorted(c["id"] for c in children)
+    assert audit["summary"]["tickets"] == 1 and audit["summary"]["suppressed"] == 6
+
+
+def test_independent_faults_are_ordered_by_priority_then_dependency(estate):
+    # mgw2 dead (site rtm, P1 for acme), one phone unregistered (P4, phonecare business hours)
+    audit = F.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, reg_skip=("hs-1001",)), estate, NOW)
+    tickets = [f for f in audit["findings"] if f["root_cause"] is None]
+    assert [(t["order"], t["component"], t["kind"], t["priority"]) for t in tickets] == [
+        (1, "mgw2", "sip_unreachable", "P1"), (2, "hs-1001", "not_registered", "P4")]
+    kinds = by_kind(audit)
+    # mgw2's dispatcher state and SNMP silence are the same fault, as children
+    assert kinds[("mgw2", "dispatcher_inactive")]["root_cause"] == tickets[0]["id"]
+    assert kinds[("mgw2", "snmp_unreachable")]["root_cause"] == tickets[0]["id"]
+    # phonecare works business hours: P4 response 2d = two 10h business days from Friday 17:30 -> Tuesday 17:30
+    hs = tickets[1]
+    assert hs["supplier"] == "phonecare" and hs["coverage"] == "business_hours"
+    assert hs["response_due"] == "2026-12-01T17:30:00+01:00"
+
+
+def test_firmware_unknown_devices_and_stale(estate):
+    stale = {"aor": "sip:1004@voip.lab", "expires": 0, "user_agent": "Grandstream GRP2614 1.0.13.3"}
+    intruder = {"aor": "sip:1099@voip.lab", "expires": 300, "user_agent": "Yealink SIP-T46U 66.86.0.15",
+                "received": "sip:10.9.9.9:5060"}
+    regs = contacts(skip=("hs-1004",), extra=[stale, intruder])
+    regs[0] = dict(regs[0], user_agent="Yealink SIP-T54W 96.85.0.5")  # hs-1001 on an old release
+    audit = F.build_audit([F.from_registrations(regs, estate, callserver="cs1")], estate, NOW)
+    kinds = by_kind(audit)
+    fw = kinds[("hs-1001", "firmware_not_approved")]
+    assert fw["details"]["firmware"] == "96.85.0.5" and fw["priority"] == "P4" and fw["supplier"] == "phonecare"
+    assert kinds[("hs-1004", "stale_registration")]["severity"] == "warning"
+    unknown = kinds[("cs1", "unknown_devices")]
+    assert [d["aor"] for d in unknown["details"]["devices"]] == ["sip:1099@voip.lab"]
+    assert unknown["supplier"] == "acme"
+    assert ("hs-3001", "firmware_not_approved") not in kinds  # 96.86.0.110 is approved
+    assert len(audit["findings"]) == 3
+
+
+def test_callserver_host_thresholds_and_missing_process(estate):
+    audit = F.build_audit([F.from_snmp(snmp_results(cpu=97.0, kamailio_procs=0), estate)], estate, NOW)
+    kinds = by_kind(audit)
+    assert kinds[("cs1", "cpu_high")]["severity"] == "major"
+    proc = kinds[("cs1", "process:kamailio")]
+    assert proc["severity"] == "critical" and proc["priority"] == "P1"
+
+
+def test_certificates(estate):
+    certs = [{"name": "cs1", "host": "127.0.0.1", "port": 5061, "not_after": "2026-12-01T00:00:00Z"},
+             {"name": "mgw1", "host": "127.0.0.1", "port": 443, "not_after": "2026-11-01T00:00:00Z"},
+             {"name": "mgw2", "host": "127.0.0.1", "port": 443, "not_after": "2027-11-01T00:00:00Z"}]
+    res = F.from_certificates(certs, estate, NOW)
+    kinds = dict(((f["component"], f["kind"]), f) for f in res["findings"])
+    assert kinds[("cs1", "cert_expiring:5061")]["severity"] == "major"
+    assert kinds[("mgw1", "cert_expired:443")]["severity"] == "critical"
+    assert len(kinds) == 2 and res["checked"] == ["cs1", "mgw1", "mgw2"]
+
+
+def test_ids_are_stable_and_diff_against_previous(estate):
+    first = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, NOW)
+    # next morning: the E1 persists, the phone is back, the callserver CPU is high
+    later = "2026-11-28T07:00:00Z"
+    second = F.build_audit(run_checks(estate, mgw1_los=True, cpu=85.0), estate, later, previous=copy.deepcopy(first))
+    e1_first = by_kind(first)[("e1-mgw1-1", "e1_alarm")]
+    e1 = by_kind(second)[("e1-mgw1-1", "e1_alarm")]
+    assert e1["id"] == e1_first["id"] and e1["status"] == "persisting"
+    assert e1["first_seen"] == "2026-11-27T16:30:00Z"  # SLA clock started at the first sighting
+    assert e1["resolve_due"] == e1_first["resolve_due"] and e1["overdue"] is True
+    cpu = by_kind(second)[("cs1", "cpu_high")]
+    assert cpu["status"] == "new" and second["changes"]["new"] == [cpu["id"]]
+    assert [r["component"] for r in second["changes"]["resolved"]] == ["hs-1002"]
+    assert second["summary"]["overdue"] == 1 and second["previous_generated_at"] == first["generated_at"]
+
+
+def test_tickets_at_or_above(estate):
+    audit = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1001",)), estate, NOW)
+    assert [t["priority"] for t in F.tickets_at_or_above(audit, "P1")] == ["P1"]
+    assert [t["priority"] for t in F.tickets_at_or_above(audit, "P4")] == ["P1", "P4"]
+
+
+def test_version_compare():
+    assert F.compare_versions("96.86.0.9", "96.86.0.100") == -1
+    assert F.compare_versions("10.1.159.12", "10.1.159.12") == 0
+    assert F.compare_versions("1.0.13.3", "1.0.9") == 1
+    assert F.compare_versions("8.5.2b", "8.5.2a") == 1
+
+
+def test_generic_ua_parse():
+    assert F.generic_ua_parse("Yealink SIP-T54W 96.86.0.100") == {
+        "vendor": "yealink", "model": "T54W", "firmware": "96.86.0.100", "mac": None}
+    assert F.generic_ua_parse("friendly-scanner") is None
