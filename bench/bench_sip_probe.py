@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bench: SIP OPTIONS probes per second with ``probe_many`` against a loopback responder fleet.
+
+Responder fleet: ONE separate Python process binding N UDP ports on 127.0.0.1 (epoll, answers every
+OPTIONS with 200 OK), so the prober and the responders each get a core.
+Baseline: ``sipsak -s sip:127.0.0.1:PORT`` in a shell loop over a sample of the same targets (the
+per-probe rate of the sample is the baseline rate; sipsak is one process per probe).
+Results: ``sip_probe`` (probes/s, 1,000 targets), ``sip_probe_10k`` (seconds for 10,000 targets).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+RESPONDER = r'''
+import json, os, resource, select, socket, sys
+n = int(sys.argv[1])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+ep = select.epoll()
+socks = {}
+ports = []
+for _ in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.setblocking(False)
+    socks[s.fileno()] = s
+    ep.register(s.fileno(), select.EPOLLIN)
+    ports.append(s.getsockname()[1])
+sys.stdout.write(json.dumps(ports) + "\n")
+sys.stdout.flush()
+KEEP = (b"via:", b"v:", b"from:", b"f:", b"call-id:", b"i:", b"cseq:")
+TAIL = b"Server: bench-responder/1.0\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\nContent-Length: 0\r\n\r\n"
+while True:
+    for fd, _ev in ep.poll():
+        s = socks[fd]
+        while True:
+            try:
+                data, addr = s.recvfrom(65535)
+            except BlockingIOError:
+                break
+            head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+            out = [b"SIP/2.0 200 OK"]
+            for line in head[1:]:
+                low = line[:8].lower()
+                if low.startswith(KEEP):
+                    out.append(line)
+                elif low.startswith((b"to:", b"t:")):
+                    out.append(line + b";tag=bench")
+            s.sendto(b"\r\n".join(out) + b"\r\n" + TAIL, addr)
+'''
+
+
+def _start_responder(n):
+    proc = subprocess.Popen([sys.executable, "-c", RESPONDER, str(n)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait()
+        raise RuntimeError("responder fleet failed to start")
+    return proc, json.loads(line)
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _import_sip():
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    import conftest  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel  (collection symlink)
+    from ansible_collections.voipops.voip.plugins.module_utils import sip  # pylint: disable=import-outside-toplevel
+    return sip
+
+
+def _probe(sip, targets, concurrency):
+    t0 = time.perf_counter()
+    results = asyncio.run(sip.probe_many(targets, concurrency=concurrency, timeout=5.0, bind_host="127.0.0.1"))
+    elapsed = time.perf_counter() - t0
+    ok = sum(1 for r in results if r["status"] == "ok")
+    return elapsed, ok
+
+
+def _sipsak_rate(ports, sample, budget_s=30.0):
+    sipsak = shutil.which("sipsak")
+    if not sipsak:
+        return None, 0
+    script = 'for p in "$@"; do %s -s "sip:bench@127.0.0.1:$p" >/dev/null 2>&1 && echo ok; done' % sipsak
+    chosen = ports[:sample]
+    t0 = time.perf_counter()
+    out = subprocess.run(["sh", "-c", script, "sh"] + [str(p) for p in chosen], capture_output=True, text=True,
+                         timeout=budget_s * 2, check=False)
+    elapsed = time.perf_counter() - t0
+    return len(chosen) / elapsed, out.stdout.count("ok")
+
+
+def run():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sip = _import_sip()
+    n_fleet = 10000 if hard >= 10500 else 1000
+    proc, ports = _start_responder(n_fleet)
+    out = []
+    try:
+        targets_1k = ["127.0.0.1:%d" % p for p in ports[:1000]]
+        _probe(sip, targets_1k[:200], 200)  # warm-up (imports, caches)
+        elapsed, ok = _probe(sip, targets_1k, 1000)
+        ours = ok / elapsed
+        base_rate, base_ok = _sipsak_rate(ports, 200)
+        out.append({
+            "name": "sip_probe", "value": round(ours, 1), "unit": "probes/s",
+            "baseline": "sipsak -s loop over 200 of the same targets (%d answered), rate extrapolated" % base_ok,
+            "baseline_value": round(base_rate, 1) if base_rate else None,
+            "ratio": round(ours / base_rate, 1) if base_rate else None,
+            "detail": "probe_many, 1,000 distinct UDP targets on 127.0.0.1, %d answered 200 in %.3f s" % (ok, elapsed),
+        })
+        if n_fleet >= 10000:
+            targets = ["127.0.0.1:%d" % p for p in ports]
+            elapsed10, ok10 = _probe(sip, targets, 2000)
+            out.append({
+                "name": "sip_probe_10k", "value": round(elapsed10, 3), "unit": "s",
+                "baseline": "sipsak loop (extrapolated from its measured rate)",
+                "baseline_value": round(len(targets) / base_rate, 1) if base_rate else None,
+                "ratio": round((len(targets) / base_rate) / elapsed10, 1) if base_rate else None,
+                "detail": "10,000 distinct UDP targets, concurrency 2,000: %d answered 200" % ok10,
+            })
+    finally:
+        _stop(proc)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

@@ -1,0 +1,926 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A lean asyncio SIP engine (RFC 3261 / 3581 / 2617 / 7616) for probing and driving a VoIP estate.
+
+No maintained SIP library fits Python 3.11 + asyncio + bulk operation, so this is a small one,
+built for thousands of concurrent transactions in one process on one socket per transport.
+
+Messages (``sip_message.py``, re-exported here)
+    ``SipRequest(method, uri, headers, body)``, ``SipResponse(code, reason, headers, body)``,
+    ``SipResponse.for_request(req, code)``, ``parse_message(bytes) -> msg``, ``StreamFramer``,
+    ``Headers`` (case-insensitive, compact forms, repeated + comma lists), ``SipUri``, ``NameAddr``,
+    ``Via``, and ``SipParseError`` - the one error every malformed input raises.
+
+Digest (``sip_digest.py``, re-exported here)
+    Client: ``DigestChallenge.parse(value)``, ``digest_response(...)``, ``authorization_value(...)``.
+    Server: ``DigestServer(realm).challenge()`` / ``.check(authorization, method, password=|ha1=)``.
+
+Endpoint
+    ``ep = await SipEndpoint.create(host="0.0.0.0", port=0, handler=None, user_agent=..., listen_tcp=False)``
+    One UDP socket (per address family) carries every client and server transaction; responses are
+    matched on the Via branch.  TCP/TLS connections are pooled per destination and framed on
+    Content-Length; incoming requests on them are answered on the same connection.
+
+    - ``resp = await ep.request("OPTIONS", "sip:127.0.0.1:5060", timeout=5, credentials=(user, pw))``
+      runs a non-INVITE client transaction (UDP retransmission on Timer E: T1 doubling up to T2,
+      overall ``timeout`` instead of Timer F), answers one 401/407 Digest challenge (two if ``stale``),
+      and returns the final :class:`SipResponse` (``resp.rtt_ms`` is set).  Failures raise
+      :class:`SipTransportError` whose ``status`` is ``timeout``, ``refused`` (ICMP port unreachable
+      on UDP, RST on TCP), ``tls_error``, ``dns_error`` or ``error``.
+    - ``handler(request, source)`` receives incoming requests (plain function or coroutine).  Return a
+      :class:`SipResponse` (or ``None`` and call ``source.reply(resp)`` later).  Retransmitted requests
+      are absorbed and the cached final response is re-sent.  Without a handler, OPTIONS gets 200 and
+      everything else 501.  ``source`` has ``transport``, ``addr`` (ip, port) and ``reply(resp)``.
+    - ``await ep.register(registrar_uri, user, domain, password, expires=3600)`` - digest REGISTER.
+    - ``ep.close()``.
+
+    ICMP port-unreachable on one shared unconnected UDP socket: Linux queues it on the socket error
+    queue when ``IP_RECVERR`` is set; the queue entry names the original destination, which maps back
+    to the pending transactions.  The kernel rate-limits ICMP (``net.ipv4.icmp_msgs_per_sec``, 1000/s),
+    so beyond that rate some dead ports are reported on a retransmission, or as ``timeout``.
+
+Bulk
+    ``results = await probe_many(targets, concurrency=1000, timeout=5.0, transport="udp", ...)``
+    ``results = await notify_many(targets, event="check-sync", credentials=..., ...)``
+    ``results = await request_many(targets, method, ...)``
+    A target is ``sip:host:port;transport=tcp``, ``sips:host``, ``host:port``, ``[v6]:port`` or a dict
+    ``{"uri": ..., "transport":, "credentials": {"username":, "password":} , "event":, "headers": {...},
+    "dest": "host:port"}`` (``dest`` sends to another address than the URI's, e.g. a received address).
+    Each result is a dict: target, uri, host, port, transport, status (``ok`` = final code in
+    ``expect_codes``; ``error`` = other response or local failure; ``timeout``, ``refused``,
+    ``tls_error``, ``dns_error``), reachable (any response), code, reason, rtt_ms, server, user_agent,
+    allow, supported, authenticated, error.  ``summarize(results)`` gives totals and rtt min/avg/max.
+    ``run_sync(coro)`` runs one of these from synchronous code (Ansible modules).
+
+Hosts are resolved with A/AAAA lookups (no NAPTR/SRV).  Only non-INVITE client transactions exist.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import asyncio
+import errno
+import inspect
+import os
+import socket
+import ssl
+import struct
+import time
+
+from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (  # noqa: F401  (re-exported API)
+    COMPACT_FORMS, Headers, NameAddr, SipMessage, SipParseError, SipRequest, SipResponse, SipUri,
+    StreamFramer, Via, canonical_name, format_hostport, header_key, parse_message, parse_params,
+    split_header_list, split_hostport,
+)
+from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import (  # noqa: F401  (re-exported API)
+    DigestAuthorization, DigestChallenge, DigestServer, authorization_value, compute_ha1, digest_response,
+    format_authorization,
+)
+
+DEFAULT_USER_AGENT = "voipops.voip"
+T1 = 0.5
+T2 = 4.0
+STATUSES = ("ok", "error", "timeout", "refused", "tls_error", "dns_error")
+TRANSPORTS = ("udp", "tcp", "tls")
+DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
+
+_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+_IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
+_MAX_DATAGRAM = 65535
+_RECV_BATCH = 256
+_ICMP_ERRNOS = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "error", errno.ENETUNREACH: "error"}
+
+
+class SipTransportError(Exception):
+    """A request that got no final response.  ``status``: timeout, refused, tls_error, dns_error, error."""
+
+    def __init__(self, status, message):
+        super(SipTransportError, self).__init__(message)
+        self.status = status
+        self.message = message
+
+
+class SipTarget(object):
+    """Where a request goes: Request-URI (str), transport, destination host/port, TLS server name."""
+
+    __slots__ = ("text", "uri", "transport", "host", "port", "server_name")
+
+    def __init__(self, text, uri, transport, host, port, server_name=None):
+        self.text = text
+        self.uri = uri
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.server_name = server_name
+
+    @classmethod
+    def parse(cls, text, transport=None, dest=None):
+        """Parse ``sip:``/``sips:`` URIs or ``host[:port]``; raises :class:`SipParseError`."""
+        raw = str(text).strip()
+        if not raw:
+            raise SipParseError("empty target")
+        low = raw.lower()
+        if low.startswith("sip:") or low.startswith("sips:"):
+            uri = SipUri.parse(raw)
+        else:
+            if "@" in raw or ";" in raw:
+                raise SipParseError("target %r: use a sip: URI for user parts or parameters" % raw[:80])
+            host, port = split_hostport(raw)
+            uri = SipUri(host, port)
+        t = uri.params.get("transport")
+        if t:
+            t = t.lower()
+        elif uri.scheme == "sips":
+            t = "tls"
+        else:
+            t = (transport or "udp").lower()
+        if t not in TRANSPORTS:
+            raise SipParseError("target %r: unsupported transport %r" % (raw[:80], t))
+        if uri.scheme == "sips" and t != "tls":
+            raise SipParseError("target %r: sips: needs TLS" % raw[:80])
+        if transport and t == "tls" and uri.scheme == "sip" and "transport" not in uri.params:
+            uri.params["transport"] = "tls"
+        elif transport and transport.lower() != "udp" and "transport" not in uri.params and uri.scheme == "sip":
+            uri.params["transport"] = transport.lower()
+        host, port = uri.host, uri.port or DEFAULT_PORTS[t]
+        if dest:
+            host, port = split_hostport(str(dest), port)
+        return cls(raw, str(uri), t, host, port, None if _is_ip(uri.host) else uri.host)
+
+
+def _is_ip(host):
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(fam, host)
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+def _random_token(nbytes=6):
+    return os.urandom(nbytes).hex()
+
+
+class _Source(object):
+    """Where an incoming request came from; ``reply(response)`` answers it."""
+
+    __slots__ = ("endpoint", "transport", "addr", "conn", "key")
+
+    def __init__(self, endpoint, transport, addr, conn, key=None):
+        self.endpoint = endpoint
+        self.transport = transport
+        self.addr = addr
+        self.conn = conn
+        self.key = key
+
+    def reply(self, response):
+        self.endpoint._send_response(self, response)
+
+
+class _UdpTransport(object):
+    """Non-blocking UDP socket driven by loop.add_reader (batch receive, ICMP error queue)."""
+
+    def __init__(self, endpoint, sock):
+        self.endpoint = endpoint
+        self.sock = sock
+        self.family = sock.family
+        self.local_addr = sock.getsockname()[:2]
+        self.loop = endpoint.loop
+        self._route_cache = {}
+        self.closed = False
+        self.loop.add_reader(sock.fileno(), self._on_readable)
+
+    def via_host(self, dest_ip):
+        """The local address that routes to ``dest_ip`` (the bound address unless it is a wildcard)."""
+        host = self.local_addr[0]
+        if host not in ("0.0.0.0", "::"):
+            return host
+        cached = self._route_cache.get(dest_ip)
+        if cached is None:
+            s = socket.socket(self.family, socket.SOCK_DGRAM)
+            try:
+                s.connect((dest_ip, 9))
+                cached = s.getsockname()[0]
+            except OSError:
+                cached = "127.0.0.1" if self.family == socket.AF_INET else "::1"
+            finally:
+                s.close()
+            self._route_cache[dest_ip] = cached
+        return cached
+
+    def send(self, data, addr):
+        """Returns None, or an error status string when the send failed for good."""
+        for _attempt in (1, 2):
+            try:
+                self.sock.sendto(data, addr)
+                return None
+            except BlockingIOError:
+                self.endpoint.stats["udp_send_dropped"] += 1
+                return None  # retransmission will cover it
+            except OSError as exc:
+                if exc.errno in _ICMP_ERRNOS:
+                    self._drain_errqueue()
+                    continue
+                return "error: send to %s: %s" % (format_hostport(addr[0], addr[1]), exc.strerror or exc)
+        return None
+
+    def _on_readable(self):
+        sock = self.sock
+        handle = self.endpoint._on_datagram
+        for _i in range(_RECV_BATCH):
+            try:
+                data, addr = sock.recvfrom(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._drain_errqueue()
+                continue
+            handle(data, addr, self)
+        # more may be pending: the reader fires again
+
+    def _drain_errqueue(self):
+        sock = self.sock
+        while True:
+            try:
+                _data, ancdata, _flags, addr = sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            err = 0
+            for _level, _type, cdata in ancdata:
+                if len(cdata) >= 4:
+                    err = struct.unpack("=I", cdata[:4])[0]
+            if addr:
+                self.endpoint._on_icmp_error(addr[:2], err)
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            try:
+                self.loop.remove_reader(self.sock.fileno())
+            except (ValueError, OSError):
+                pass
+            self.sock.close()
+
+
+class _StreamConnection(asyncio.Protocol):
+    """One TCP or TLS connection; Content-Length framing; requests and responses both ways."""
+
+    def __init__(self, endpoint, transport_name, key=None):
+        self.endpoint = endpoint
+        self.name = transport_name
+        self.key = key
+        self.framer = StreamFramer()
+        self.transport = None
+        self.local_addr = None
+        self.peer = None
+        self.closed = False
+        self.pending = set()
+
+    def connection_made(self, transport):
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        self.local_addr = transport.get_extra_info("sockname")[:2]
+        self.peer = transport.get_extra_info("peername")[:2]
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def via_host(self, _dest_ip):
+        return self.local_addr[0]
+
+    def data_received(self, data):
+        try:
+            messages = self.framer.feed(data)
+        except SipParseError:
+            self.endpoint.stats["parse_errors"] += 1
+            self.transport.close()
+            return
+        for msg in messages:
+            self.endpoint._on_message(msg, self.peer, self)
+
+    def send(self, data, _addr=None):
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return "error: connection to %s closed" % (format_hostport(*self.peer) if self.peer else "peer")
+        self.transport.write(data)
+        return None
+
+    def connection_lost(self, exc):
+        self.closed = True
+        self.endpoint._on_connection_lost(self, exc)
+
+    def close(self):
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _ClientTransaction(object):
+    """Non-INVITE client transaction (RFC 3261 17.1.2) with an overall deadline instead of Timer F."""
+
+    __slots__ = ("endpoint", "branch", "method", "data", "addr", "conn", "future", "sent_at", "interval",
+                 "retrans", "deadline", "reliable", "provisional")
+
+    def __init__(self, endpoint, branch, method, data, addr, conn, timeout, reliable, label=None):
+        self.endpoint = endpoint
+        self.branch = branch
+        self.method = method
+        self.data = data
+        self.addr = addr
+        self.conn = conn
+        self.future = endpoint.loop.create_future()
+        self.reliable = reliable
+        self.provisional = None
+        self.interval = endpoint.t1
+        self.sent_at = time.monotonic()
+        loop = endpoint.loop
+        self.retrans = None if reliable else loop.call_later(self.interval, self._retransmit)
+        self.deadline = loop.call_later(timeout, self._timeout, label or timeout)
+
+    def _retransmit(self):
+        if self.future.done():
+            return
+        self.conn.send(self.data, self.addr)
+        self.endpoint.stats["retransmissions"] += 1
+        self.interval = self.endpoint.t2 if self.provisional else min(self.interval * 2, self.endpoint.t2)
+        self.retrans = self.endpoint.loop.call_later(self.interval, self._retransmit)
+
+    def _timeout(self, timeout):
+        self.fail("timeout", "no final response within %gs" % timeout)
+
+    def on_response(self, msg):
+        if msg.code < 200:
+            self.provisional = msg
+            return
+        if not self.future.done():
+            msg.rtt_ms = round((time.monotonic() - self.sent_at) * 1000.0, 3)
+            self.future.set_result(msg)
+        self._finish()
+
+    def fail(self, status, message):
+        if not self.future.done():
+            self.future.set_exception(SipTransportError(status, message))
+        self._finish()
+
+    def _finish(self):
+        if self.retrans is not None:
+            self.retrans.cancel()
+            self.retrans = None
+        self.deadline.cancel()
+        self.endpoint._forget(self)
+
+
+def _make_ssl_context(validate_certs=True, ca_path=None):
+    ctx = ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
+    if not validate_certs:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _tls_error_text(exc):
+    return getattr(exc, "verify_message", None) and "%s (%s)" % (exc.verify_message, exc.reason) or str(exc)
+
+
+class SipEndpoint(object):
+    """UAC + UAS on one UDP socket per address family (plus pooled TCP/TLS connections)."""
+
+    def __init__(self, loop, host, port, handler, user_agent, t1, t2):
+        self.loop = loop
+        self.host = host
+        self.port = port
+        self.handler = handler
+        self.user_agent = user_agent
+        self.t1 = t1
+        self.t2 = t2
+        self._udp = {}
+        self._streams = {}
+        self._connecting = {}
+        self._tcp_server = None
+        self._transactions = {}
+        self._by_addr = {}
+        self._server_tx = {}
+        self._dns = {}
+        self._tag_prefix = _random_token(4)
+        self._counter = 0
+        self.stats = {"retransmissions": 0, "parse_errors": 0, "udp_send_dropped": 0, "icmp_errors": 0,
+                      "requests_received": 0}
+        self.closed = False
+
+    @classmethod
+    async def create(cls, host="0.0.0.0", port=0, handler=None, user_agent=DEFAULT_USER_AGENT, t1=T1, t2=T2,
+                     listen_tcp=False, rcvbuf=4 * 1024 * 1024):
+        loop = asyncio.get_running_loop()
+        ep = cls(loop, host, port, handler, user_agent, t1, t2)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        ep._open_udp(family, host, port, rcvbuf)
+        ep.port = ep._udp[family].local_addr[1]
+        if listen_tcp:
+            ep._tcp_server = await loop.create_server(lambda: _StreamConnection(ep, "tcp"), host, ep.port)
+        return ep
+
+    def _open_udp(self, family, host, port, rcvbuf=4 * 1024 * 1024):
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, opt, rcvbuf)
+                except OSError:
+                    pass
+            try:
+                if family == socket.AF_INET:
+                    sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+                else:
+                    sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+            except OSError:
+                pass
+            sock.bind((host, port))
+        except BaseException:
+            sock.close()
+            raise
+        self._udp[family] = _UdpTransport(self, sock)
+        return self._udp[family]
+
+    @property
+    def local_addr(self):
+        """(host, port) of the primary UDP socket."""
+        for t in self._udp.values():
+            return t.local_addr
+        return (self.host, self.port)
+
+    def contact_uri(self, user=None, transport="udp"):
+        host, port = self.local_addr
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        uri = SipUri(host, port, user)
+        if transport != "udp":
+            uri.params["transport"] = transport
+        return str(uri)
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        for tx in list(self._transactions.values()):
+            tx.fail("error", "endpoint closed")
+        for t in self._udp.values():
+            t.close()
+        for conn in list(self._streams.values()):
+            conn.close()
+        for fut in self._connecting.values():
+            fut.cancel()
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+        for handle in self._server_tx.values():
+            if handle is not None and handle[1] is not None:
+                handle[1].cancel()
+        self._server_tx.clear()
+
+    # ------------------------------------------------------------------ identifiers
+    def new_branch(self):
+        self._counter += 1
+        return "z9hG4bK%s%x" % (self._tag_prefix, self._counter)
+
+    def new_tag(self):
+        self._counter += 1
+        return "%s%x" % (self._tag_prefix, self._counter)
+
+    def new_call_id(self):
+        self._counter += 1
+        return "%s%x-%s" % (self._tag_prefix, self._counter, _random_token(4))
+
+    # ------------------------------------------------------------------ resolution / transports
+    async def _resolve(self, host, port):
+        if _is_ip(host):
+            return (socket.AF_INET6 if ":" in host else socket.AF_INET), host
+        cached = self._dns.get(host)
+        if cached is None:
+            try:
+                infos = await self.loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+            except socket.gaierror as exc:
+                raise SipTransportError("dns_error", "cannot resolve %r: %s" % (host, exc.strerror or exc))
+            if not infos:
+                raise SipTransportError("dns_error", "cannot resolve %r: no address" % host)
+            infos.sort(key=lambda i: 0 if i[0] == socket.AF_INET else 1)
+            cached = (infos[0][0], infos[0][4][0])
+            self._dns[host] = cached
+        return cached
+
+    def _udp_for(self, family):
+        t = self._udp.get(family)
+        if t is None:
+            t = self._open_udp(family, "::" if family == socket.AF_INET6 else "0.0.0.0", 0)
+        return t
+
+    async def _stream_for(self, transport, ip, port, server_name, timeout, ssl_context):
+        key = (transport, ip, port, server_name)
+        conn = self._streams.get(key)
+        if conn is not None and not conn.closed:
+            return conn
+        fut = self._connecting.get(key)
+        if fut is None:
+            fut = self.loop.create_task(self._connect(key, transport, ip, port, server_name, timeout, ssl_context))
+            self._connecting[key] = fut
+            fut.add_done_callback(lambda _f, k=key: self._connecting.pop(k, None))
+        return await asyncio.shield(fut)
+
+    async def _connect(self, key, transport, ip, port, server_name, timeout, ssl_context):
+        kwargs = {}
+        if transport == "tls":
+            kwargs["ssl"] = ssl_context
+            kwargs["server_hostname"] = server_name or ip
+        where = format_hostport(ip, port)
+        try:
+            _t, conn = await asyncio.wait_for(
+                self.loop.create_connection(lambda: _StreamConnection(self, transport, key), ip, port, **kwargs),
+                timeout)
+        except asyncio.TimeoutError:
+            raise SipTransportError("timeout", "%s connect to %s: no answer within %gs" % (transport.upper(), where, timeout))
+        except ConnectionRefusedError:
+            raise SipTransportError("refused", "%s connect to %s: connection refused" % (transport.upper(), where))
+        except ssl.SSLError as exc:
+            raise SipTransportError("tls_error", "TLS handshake with %s: %s" % (where, _tls_error_text(exc)))
+        except (ConnectionResetError, ConnectionAbortedError) as exc:
+            status = "tls_error" if transport == "tls" else "error"
+            raise SipTransportError(status, "%s connect to %s: %s" % (transport.upper(), where, exc))
+        except OSError as exc:
+            raise SipTransportError("error", "%s connect to %s: %s" % (transport.upper(), where, exc.strerror or exc))
+        self._streams[key] = conn
+        return conn
+
+    # ------------------------------------------------------------------ client side
+    async def request(self, method, uri, transport=None, dest=None, headers=None, body=b"", credentials=None,
+                      timeout=5.0, from_uri=None, to_uri=None, call_id=None, cseq=1, validate_certs=True,
+                      ca_path=None, ssl_context=None, content_type=None):
+        """Send a non-INVITE request and return the final :class:`SipResponse` (``.rtt_ms``, ``.authenticated``).
+
+        ``credentials``: ``(username, password)``, ``{"username":, "password": | "ha1":}`` or None.
+        Raises :class:`SipTransportError` on timeout / refused / TLS / DNS failures.
+        """
+        target = uri if isinstance(uri, SipTarget) else SipTarget.parse(uri, transport, dest)
+        deadline = time.monotonic() + timeout
+        family, ip = await self._resolve(target.host, target.port)
+        if target.transport == "udp":
+            conn = self._udp_for(family)
+        else:
+            if ssl_context is None and target.transport == "tls":
+                ssl_context = _make_ssl_context(validate_certs, ca_path)
+            conn = await self._stream_for(target.transport, ip, target.port, target.server_name,
+                                          max(0.001, deadline - time.monotonic()), ssl_context)
+        addr = (ip, target.port)
+        tag = self.new_tag()
+        call_id = call_id or self.new_call_id()
+        from_uri = from_uri or "sip:%s@%s" % ("probe", format_hostport(conn.via_host(ip)))
+        to_uri = to_uri or target.uri
+        extra = []
+        if headers:
+            for name, value in (headers.items() if isinstance(headers, dict) else headers):
+                extra.append("%s: %s\r\n" % (canonical_name(name), value))
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if body and content_type:
+            extra.append("Content-Type: %s\r\n" % content_type)
+        auth_header = ""
+        authenticated = False
+        tries = 0
+        while True:
+            branch = self.new_branch()
+            head = (
+                "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=%s;rport\r\nMax-Forwards: 70\r\n"
+                "From: <%s>;tag=%s\r\nTo: <%s>\r\nCall-ID: %s\r\nCSeq: %d %s\r\n%s%sUser-Agent: %s\r\n"
+                "Content-Length: %d\r\n\r\n" % (
+                    method, target.uri, target.transport.upper(),
+                    format_hostport(conn.via_host(ip), conn.local_addr[1]), branch,
+                    from_uri, tag, to_uri, call_id, cseq, method, "".join(extra), auth_header,
+                    self.user_agent, len(body)))
+            data = head.encode("utf-8") + body
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SipTransportError("timeout", "no final response within %gs" % timeout)
+            resp = await self._transact(branch, method, data, addr, conn, remaining, target.transport != "udp", timeout)
+            if resp.code in (401, 407) and credentials and tries < 2:
+                hname = "WWW-Authenticate" if resp.code == 401 else "Proxy-Authenticate"
+                chal_value = resp.headers.get(hname)
+                if chal_value is None:
+                    break
+                try:
+                    chal = DigestChallenge.parse(chal_value)
+                except SipParseError:
+                    break
+                if tries == 1 and not chal.stale:
+                    break  # credentials rejected
+                user, password, ha1 = _credentials(credentials)
+                auth = authorization_value(chal, user, password, method, target.uri, body=body, ha1=ha1)
+                auth_header = "%s: %s\r\n" % ("Authorization" if resp.code == 401 else "Proxy-Authorization", auth)
+                authenticated = True
+                tries += 1
+                cseq += 1
+                continue
+            break
+        resp.authenticated = authenticated
+        return resp
+
+    async def _transact(self, branch, method, data, addr, conn, timeout, reliable, label=None):
+        tx = _ClientTransaction(self, branch, method, data, addr, conn, timeout, reliable, label)
+        self._transactions[branch] = tx
+        if reliable:
+            conn.pending.add(tx)
+        else:
+            self._by_addr.setdefault(addr, set()).add(tx)
+        err = conn.send(data, addr)
+        if err:
+            tx.fail("error", err)
+        return await tx.future
+
+    def _forget(self, tx):
+        self._transactions.pop(tx.branch, None)
+        if tx.reliable:
+            tx.conn.pending.discard(tx)
+        else:
+            pending = self._by_addr.get(tx.addr)
+            if pending is not None:
+                pending.discard(tx)
+                if not pending:
+                    del self._by_addr[tx.addr]
+
+    def _on_icmp_error(self, addr, err):
+        self.stats["icmp_errors"] += 1
+        pending = self._by_addr.get(addr)
+        if not pending:
+            return
+        status = _ICMP_ERRNOS.get(err, "error")
+        text = os.strerror(err) if err else "ICMP error"
+        for tx in list(pending):
+            tx.fail(status, "ICMP from %s: %s" % (format_hostport(addr[0], addr[1]), text))
+
+    def _on_connection_lost(self, conn, exc):
+        if conn.key is not None and self._streams.get(conn.key) is conn:
+            del self._streams[conn.key]
+        for tx in list(conn.pending):
+            tx.fail("error", "connection to %s closed%s" % (
+                format_hostport(*conn.peer) if conn.peer else "peer", ": %s" % exc if exc else ""))
+
+    async def register(self, registrar, user, domain, password=None, expires=3600, ha1=None, contact=None,
+                       timeout=5.0, transport=None):
+        """Digest REGISTER ``user@domain`` at ``registrar`` with this endpoint's contact."""
+        aor = "sip:%s@%s" % (user, domain)
+        contact = contact or self.contact_uri(user)
+        creds = {"username": user, "password": password, "ha1": ha1}
+        return await self.request("REGISTER", "sip:%s" % domain, transport=transport,
+                                  dest=_dest_of(registrar), from_uri=aor, to_uri=aor, credentials=creds,
+                                  headers=[("Contact", "<%s>" % contact), ("Expires", str(expires))],
+                                  timeout=timeout)
+
+    # ------------------------------------------------------------------ incoming
+    def _on_datagram(self, data, addr, conn):
+        try:
+            msg = parse_message(data)
+        except SipParseError:
+            self.stats["parse_errors"] += 1
+            return
+        self._on_message(msg, addr, conn)
+
+    def _on_message(self, msg, addr, conn):
+        if isinstance(msg, SipResponse):
+            branch = msg.top_via.branch
+            tx = self._transactions.get(branch)
+            if tx is None:
+                return
+            try:
+                if msg.cseq[1] != tx.method:
+                    return
+            except SipParseError:
+                return
+            tx.on_response(msg)
+        else:
+            self._on_request(msg, addr, conn)
+
+    def _on_request(self, req, addr, conn):
+        self.stats["requests_received"] += 1
+        is_udp = isinstance(conn, _UdpTransport)
+        via = req.top_via
+        if is_udp:
+            # RFC 3261 18.2.1 received + RFC 3581 rport
+            changed = False
+            if via.host != addr[0]:
+                via.params["received"] = addr[0]
+                changed = True
+            if "rport" in via.params and not via.params["rport"]:
+                via.params["rport"] = str(addr[1])
+                via.params.setdefault("received", addr[0])
+                changed = True
+            if changed:
+                values = req.headers.get_all("via")
+                rest = split_header_list(values[0])[1:]
+                items = req.headers._items
+                for i, item in enumerate(items):
+                    if item[2] == "via":
+                        items[i] = (item[0], ", ".join([str(via)] + rest), item[2])
+                        break
+        key = (via.branch, req.method, addr) if via.branch else None
+        if is_udp and key is not None:
+            if key in self._server_tx:
+                cached = self._server_tx[key]
+                if cached is not None and cached[0] is not None:
+                    conn.send(cached[0], self._reply_addr(via, addr))
+                return
+            self._server_tx[key] = (None, None)
+        source = _Source(self, "udp" if is_udp else conn.name, addr, conn, key if is_udp else None)
+        handler = self.handler or _default_handler
+        try:
+            result = handler(req, source)
+        except Exception as exc:  # pylint: disable=broad-except
+            result = SipResponse.for_request(req, 500, "Server Internal Error: %s" % type(exc).__name__)
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(lambda t, r=req, s=source: self._handler_done(t, r, s))
+        elif result is not None and req.method != "ACK":
+            self._send_response(source, result)
+
+    def _handler_done(self, task, req, source):
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            result = SipResponse.for_request(req, 500, "Server Internal Error: %s" % type(exc).__name__)
+        else:
+            result = task.result()
+        if result is not None and req.method != "ACK":
+            self._send_response(source, result)
+
+    @staticmethod
+    def _reply_addr(via, addr):
+        rport = via.params.get("rport")
+        if rport:
+            return (via.params.get("received", addr[0]), int(rport))
+        return (via.params.get("received", addr[0]), via.port or 5060)
+
+    def _send_response(self, source, response):
+        if not response.headers.get("server") and self.user_agent:
+            response.headers.add("Server", self.user_agent)
+        data = response.to_bytes()
+        if source.transport == "udp":
+            try:
+                via = response.top_via
+            except SipParseError:
+                return
+            source.conn.send(data, self._reply_addr(via, source.addr))
+            if source.key is not None and response.code >= 200:
+                old = self._server_tx.get(source.key)
+                if old is not None and old[1] is not None:
+                    old[1].cancel()
+                handle = self.loop.call_later(64 * self.t1, self._server_tx.pop, source.key, None)
+                self._server_tx[source.key] = (data, handle)
+        else:
+            source.conn.send(data)
+
+
+def _default_handler(request, _source):
+    if request.method == "OPTIONS":
+        return SipResponse.for_request(request, 200, "OK", to_tag=_random_token(4), headers=[
+            ("Allow", "OPTIONS, NOTIFY"), ("Accept", "application/sdp")])
+    if request.method == "ACK":
+        return None
+    return SipResponse.for_request(request, 501, "Not Implemented", to_tag=_random_token(4))
+
+
+def _dest_of(uri_or_hostport):
+    if uri_or_hostport is None:
+        return None
+    text = str(uri_or_hostport)
+    if text.lower().startswith(("sip:", "sips:")):
+        u = SipUri.parse(text)
+        return format_hostport(u.host, u.port)
+    return text
+
+
+def _credentials(credentials):
+    if isinstance(credentials, (tuple, list)):
+        return credentials[0], credentials[1], None
+    return credentials.get("username"), credentials.get("password"), credentials.get("ha1")
+
+
+# ---------------------------------------------------------------------- bulk helpers
+def _result_base(target_text, target):
+    return {"target": target_text, "uri": target.uri if target else None, "host": target.host if target else None,
+            "port": target.port if target else None, "transport": target.transport if target else None,
+            "status": "error", "reachable": False, "code": None, "reason": None, "rtt_ms": None, "server": None,
+            "user_agent": None, "allow": [], "supported": [], "authenticated": False, "error": None}
+
+
+async def request_many(targets, method="OPTIONS", transport="udp", concurrency=1000, timeout=5.0, from_uri=None,
+                       validate_certs=True, ca_path=None, expect_codes=(200,), endpoint=None, credentials=None,
+                       headers=None, body=b"", content_type=None, user_agent=DEFAULT_USER_AGENT, t1=T1, t2=T2,
+                       bind_host="0.0.0.0"):
+    """Send ``method`` to every target with at most ``concurrency`` in flight; one result dict per target,
+    in input order (see the module docstring for the keys)."""
+    targets = list(targets)
+    results = [None] * len(targets)
+    own = endpoint is None
+    if own:
+        endpoint = await SipEndpoint.create(bind_host, 0, user_agent=user_agent, t1=t1, t2=t2)
+    ssl_contexts = {}
+    expect = frozenset(int(c) for c in expect_codes)
+    work = iter(enumerate(targets))
+
+    async def one(item):
+        spec = item if isinstance(item, dict) else {"uri": item}
+        text = spec.get("uri") or spec.get("target")
+        try:
+            target = SipTarget.parse(text, spec.get("transport") or transport, spec.get("dest"))
+        except SipParseError as exc:
+            res = _result_base(text, None)
+            res["error"] = "invalid target: %s" % exc
+            return res
+        res = _result_base(text, target)
+        hdrs = list((headers.items() if isinstance(headers, dict) else headers) or [])
+        extra = spec.get("headers")
+        if extra:
+            hdrs.extend(extra.items() if isinstance(extra, dict) else extra)
+        if spec.get("event"):
+            hdrs = [h for h in hdrs if header_key(h[0]) != "event"] + [("Event", spec["event"])]
+        vc = spec.get("validate_certs", validate_certs)
+        ctx = None
+        if target.transport == "tls":
+            ctx = ssl_contexts.get(vc)
+            if ctx is None:
+                ctx = ssl_contexts[vc] = _make_ssl_context(vc, ca_path)
+        try:
+            resp = await endpoint.request(method, target, headers=hdrs, body=spec.get("body", body),
+                                          content_type=spec.get("content_type", content_type),
+                                          credentials=spec.get("credentials", credentials), timeout=timeout,
+                                          from_uri=from_uri, ssl_context=ctx)
+        except SipTransportError as exc:
+            res["status"] = exc.status
+            res["error"] = exc.message
+            return res
+        except (OSError, ValueError) as exc:
+            res["error"] = "%s: %s" % (type(exc).__name__, exc)
+            return res
+        h = resp.headers
+        res.update(reachable=True, code=resp.code, reason=resp.reason, rtt_ms=resp.rtt_ms, server=h.get("server"),
+                   user_agent=h.get("user-agent"), allow=[a.upper() for a in h.get_list("allow")],
+                   supported=h.get_list("supported"), authenticated=resp.authenticated)
+        if resp.code in expect:
+            res["status"] = "ok"
+        else:
+            res["error"] = "unexpected response %d %s" % (resp.code, resp.reason)
+        return res
+
+    async def worker():
+        for i, item in work:
+            results[i] = await one(item)
+
+    try:
+        n = max(1, min(int(concurrency), len(targets)))
+        await asyncio.gather(*(worker() for _ in range(n)))
+    finally:
+        if own:
+            endpoint.close()
+    return results
+
+
+async def probe_many(targets, **kwargs):
+    """OPTIONS every target (see :func:`request_many`)."""
+    kwargs.setdefault("method", "OPTIONS")
+    return await request_many(targets, **kwargs)
+
+
+async def notify_many(targets, event="check-sync", subscription_state="terminated", expect_codes=(200, 202),
+                      **kwargs):
+    """Unsolicited NOTIFY (``Event: check-sync`` and friends) to every target, answering digest challenges
+    with ``credentials`` (global or per target)."""
+    headers = list(kwargs.pop("headers", None) or [])
+    headers.append(("Event", event))
+    if subscription_state:
+        headers.append(("Subscription-State", subscription_state))
+    return await request_many(targets, method="NOTIFY", headers=headers, expect_codes=expect_codes, **kwargs)
+
+
+def summarize(results):
+    """Totals over result dicts: total, ok, failed, reachable, by_status, rtt_ms {min, avg, max}."""
+    by_status = dict((s, 0) for s in STATUSES)
+    rtts = []
+    reachable = 0
+    for r in results:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+        if r["reachable"]:
+            reachable += 1
+            if r["rtt_ms"] is not None:
+                rtts.append(r["rtt_ms"])
+    rtt = {"min": None, "avg": None, "max": None}
+    if rtts:
+        rtt = {"min": min(rtts), "avg": round(sum(rtts) / len(rtts), 3), "max": max(rtts)}
+    return {"total": len(results), "ok": by_status["ok"], "failed": len(results) - by_status["ok"],
+            "reachable": reachable, "by_status": by_status, "rtt_ms": rtt}
+
+
+def run_sync(coro):
+    """Run a coroutine to completion from synchronous code (an Ansible module)."""
+    return asyncio.run(coro)
