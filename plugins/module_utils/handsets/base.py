@@ -254,6 +254,16 @@ class HandsetProfile(object):
     def notify_event(self, action):
         return self.NOTIFY_EVENTS[action]
 
+    NOTIFY_ALSO = {}         # other Event values the vendor documents: event -> "resync" | "reboot"
+
+    def notify_action(self, event):
+        """What a phone of this vendor does on ``Event: <event>``: "resync", "reboot" or None (489 Bad Event)."""
+        key = re.sub(r"\s+", "", str(event or "")).lower()
+        for action, value in self.NOTIFY_EVENTS.items():
+            if key == value.lower():
+                return action
+        return self.NOTIFY_ALSO.get(key)
+
 
 def _load():
     # Imported here, not at module level, because the vendor files import this module.

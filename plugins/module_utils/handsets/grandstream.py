@@ -63,6 +63,7 @@ class GrandstreamProfile(HandsetProfile):
         re.compile(r"^Grandstream (?P<model>(?:GRP|GXP|GXV|WP)\w+) (?P<version>\d+(?:\.\d+)+)"),
     )
     NOTIFY_EVENTS = {"resync": "check-sync", "reboot": "reboot"}
+    NOTIFY_ALSO = {"resync": "resync"}
     LANGUAGE_NAMES = dict((c, c) for c in ("en", "nl", "de", "fr", "es", "it"))
     TEMPLATES = {"cfg.xml": _CFG}
 

@@ -71,6 +71,7 @@ class SnomProfile(HandsetProfile):
         re.compile(r"^snom(?P<model>\w+)/(?P<version>\d+(?:\.\d+)+)"),
     )
     NOTIFY_EVENTS = {"resync": "check-sync;reboot=false", "reboot": "check-sync;reboot=true"}
+    NOTIFY_ALSO = {"check-sync": "reboot"}   # without the parameter a Snom phone reboots
     LANGUAGE_NAMES = {"en": "English", "nl": "Dutch", "de": "Deutsch", "fr": "Francais", "es": "Espanol", "it": "Italiano"}
     TEMPLATES = {"phone.htm.xml": _HTM, "settings.xml": _SETTINGS, "firmware.xml": _FIRMWARE}
 

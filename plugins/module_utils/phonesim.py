@@ -1,0 +1,510 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A fleet of simulated desk phones in one asyncio process (part of the embedded lab).
+
+Every phone behaves as its vendor documents, using the vendor profile (``handsets/<vendor>.py``) for
+everything vendor-specific and ``sip.py`` for SIP:
+
+- boot: fetch its files over HTTP from the provisioning server, under its vendor's file names and with
+  its vendor's HTTP User-Agent (so the nginx access log shows what a real phone would request);
+- if its file points at another firmware than the one it runs: download the image, check size and
+  SHA-256 against ``firmware/manifest.json``, unregister, "reboot" (pause) and come back on the new
+  version; a bad image fails the check and the phone stays on its version;
+- register to the registrar in its file with digest auth, a User-Agent carrying its firmware version,
+  refresh before expiry; answer OPTIONS;
+- on NOTIFY with its vendor's re-sync event: answer 200, re-fetch, and re-register when its account
+  changed (or upgrade); on its reboot event: unregister, pause, boot again; other events: 489 Bad Event.
+
+Failure injection (``failures`` in the fleet file), matched on vendor/model/target firmware:
+``bad_image`` (download is corrupted: check fails, stays on the old version) and ``bricked``
+(after the reboot into the new image the phone never comes back).
+
+Command line (the lab starts it)::
+
+    python -m tools.phonesim --count 50 --config fleet.yml --state-dir .state/lab/phonesim
+
+writes ``phonesim.pid`` and, about once a second when anything changed, ``status.json`` in the state dir.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+
+try:
+    from urllib.parse import urljoin, urlsplit, unquote, quote
+except ImportError:  # pragma: no cover
+    from urlparse import urljoin, urlsplit  # type: ignore
+    from urllib import unquote, quote  # type: ignore
+
+import yaml
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils import sip
+
+# vendor, model, OUI of the MACs we make up
+FLEET_MIX = (
+    ("yealink", "T54W", "80:5e:c0"),
+    ("poly", "VVX450", "64:16:7f"),
+    ("snom", "D785", "00:04:13"),
+    ("grandstream", "GRP2614", "c0:74:ad"),
+    ("cisco", "CP-8841-3PCC", "00:56:2b"),
+    ("yealink", "T46S", "80:5e:c0"),
+    ("poly", "Edge E450", "64:16:7f"),
+    ("snom", "D735", "00:04:13"),
+    ("grandstream", "GXP2170", "c0:74:ad"),
+    ("cisco", "CP-7841-3PCC", "00:56:2b"),
+)
+
+
+def make_fleet(count, first_extension=1001, prefix="ph"):
+    """A deterministic mix of ``count`` handsets across the vendors, each on its family's default firmware.
+
+    Returns [{name, mac, vendor, model, user, running_firmware}] usable both as the estate's handsets
+    (for ``handset_provision``, which ignores ``running_firmware``) and as the simulator's fleet.
+    """
+    fleet = []
+    for i in range(count):
+        vendor, model, oui = FLEET_MIX[i % len(FLEET_MIX)]
+        profile = base.get_profile(vendor)
+        fam = profile.family(model)
+        fleet.append({
+            "name": "%s-%05d" % (prefix, i + 1),
+            "mac": "%s:%02x:%02x:%02x" % (oui, (i >> 16) & 255, (i >> 8) & 255, i & 255),
+            "vendor": vendor, "model": model, "user": str(first_extension + i),
+            "running_firmware": profile.FIRMWARE[fam]["version"],
+        })
+    return fleet
+
+
+class HttpError(Exception):
+    pass
+
+
+async def http_get(url, user_agent, timeout=10.0):
+    """Minimal HTTP/1.1 GET (one connection per request).  Returns (status, body bytes)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or 80
+    path = quote(parts.path or "/", safe="/(),;=:@!$&'*+-._~%")
+    if parts.query:
+        path += "?" + parts.query
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise HttpError("cannot connect to %s:%s: %s" % (host, port, exc))
+    try:
+        writer.write(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: %s\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+                      % (path, host, port, user_agent)).encode("latin-1"))
+        data = await asyncio.wait_for(reader.read(-1), timeout)
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise HttpError("GET %s failed: %s" % (url, exc))
+    finally:
+        writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    try:
+        status = int(lines[0].split()[1])
+    except (IndexError, ValueError):
+        raise HttpError("GET %s: bad response" % url)
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(b":")
+        headers[k.strip().lower()] = v.strip()
+    if b"content-length" in headers:
+        body = body[:int(headers[b"content-length"])]
+    return status, body
+
+
+class Phone(object):
+    def __init__(self, sim, spec):
+        self.sim = sim
+        self.name = spec["name"]
+        self.vendor = spec["vendor"]
+        self.profile = base.get_profile(self.vendor)
+        self.model = self.profile.canonical_model(spec["model"])
+        self.mac = base.normalize_mac(spec["mac"])
+        self.firmware = str(spec.get("running_firmware") or spec.get("firmware")
+                            or self.profile.FIRMWARE[self.profile.family(self.model)]["version"])
+        self.state = "off"
+        self.error = None
+        self.ep = None
+        self.config = None
+        self.registered_at = None
+        self.registrations = 0
+        self.fetches = 0
+        self.boots = 0
+        self.events = []
+        self.resyncs = 0
+        self.reboots = 0
+        self.upgrades = []
+        self._refresh = None
+        self._busy = None
+
+    # --------------------------------------------------------------- identity
+    def sip_ua(self):
+        return self.profile.user_agent(self.model, self.firmware, self.mac, kind="sip")
+
+    def http_ua(self):
+        return self.profile.user_agent(self.model, self.firmware, self.mac, kind="http")
+
+    def status(self):
+        cfg = self.config or {}
+        return {"name": self.name, "vendor": self.vendor, "model": self.model, "mac": self.mac,
+                "firmware": self.firmware, "state": self.state, "error": self.error,
+                "user": cfg.get("username"), "display_name": cfg.get("display_name"),
+                "contact": self.ep.contact_uri(cfg.get("username")) if self.ep and cfg.get("username") else None,
+                "registered_at": self.registered_at, "registrations": self.registrations, "fetches": self.fetches,
+                "boots": self.boots, "events": list(self.events), "resyncs": self.resyncs, "reboots": self.reboots,
+                "upgrades": list(self.upgrades)}
+
+    def _set(self, state, error=None):
+        self.state = state
+        self.error = error
+        self.sim.dirty = True
+
+    # --------------------------------------------------------------- lifecycle
+    async def start(self):
+        self.ep = await sip.SipEndpoint.create("127.0.0.1", 0, handler=self.on_request, user_agent=self.sip_ua())
+        await self.boot()
+
+    async def stop(self, unregister=True):
+        if self._refresh:
+            self._refresh.cancel()
+        if unregister and self.state == "registered":
+            try:
+                await self.register(0, timeout=2.0)
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        if self.ep:
+            self.ep.close()
+
+    async def boot(self):
+        self.boots += 1
+        self._set("booting")
+        try:
+            cfg = await self.fetch_config()
+        except HttpError as exc:
+            self._set("failed", str(exc))
+            return
+        if not cfg.get("username"):
+            self._set("unprovisioned", "no account in the provisioning files")
+            return
+        self.config = cfg
+        outcome = await self.maybe_upgrade(cfg)
+        if outcome in ("bricked", "rebooted"):
+            return
+        await self.register_and_refresh()
+
+    async def fetch(self, url):
+        async with self.sim.http_slots:
+            status, body = await http_get(url, self.http_ua())
+        self.fetches += 1
+        return status, body
+
+    async def fetch_config(self):
+        files = {}
+        prov = self.sim.prov_url
+        for name in self.profile.boot_requests(self.mac, self.model):
+            status, body = await self.fetch(prov + name)
+            if status == 200:
+                files[name] = body.decode("utf-8")
+            elif status != 404:
+                raise HttpError("GET %s: HTTP %d" % (name, status))
+        if not files:
+            return {}
+        cfg = self.profile.parse_config(files)
+        # Vendor indirections to the firmware image URL
+        if cfg.get("firmware_status"):                       # Snom: firmware_status -> <firmware>
+            status, body = await self.fetch(cfg["firmware_status"])
+            if status == 200:
+                cfg["firmware_url"] = self.profile.parse_config({"fw.xml": body.decode("utf-8")}).get("firmware_url")
+        if cfg.get("firmware_dir"):                          # Grandstream: P192 path + family image name
+            cfg["firmware_url"] = "http://%s/%s" % (cfg["firmware_dir"], self.profile.image_name(self.model))
+        if cfg.get("firmware_url") and "://" not in cfg["firmware_url"]:   # Poly: relative to the server root
+            cfg["firmware_url"] = urljoin(prov, cfg["firmware_url"])
+        return cfg
+
+    # --------------------------------------------------------------- firmware
+    async def maybe_upgrade(self, cfg):
+        url = cfg.get("firmware_url")
+        if not url:
+            return None
+        marker = "/firmware/%s/" % self.vendor
+        path = unquote(urlsplit(url).path)
+        if marker not in path:
+            return None
+        rel = path.split(marker, 1)[1]
+        found = self.profile.firmware_from_path(rel)
+        if not found or found[1] == self.firmware:
+            return None
+        target = found[1]
+        self._set("upgrading")
+        status, body = await self.fetch(urljoin(self.sim.prov_url, "firmware/manifest.json"))
+        entry = None
+        if status == 200:
+            for img in json.loads(body.decode("utf-8")).get("images", []):
+                if img.get("file") == "firmware/%s/%s" % (self.vendor, rel):
+                    entry = img
+        status, image = await self.fetch(url)
+        failure = self.sim.failure_for(self, target)
+        if failure == "bad_image" and image:
+            image = image[:-1] + bytes([image[-1] ^ 0xFF])
+        ok = (status == 200 and entry is not None and len(image) == entry["size"]
+              and hashlib.sha256(image).hexdigest() == entry["sha256"])
+        if not ok:
+            reason = ("HTTP %d" % status if status != 200 else "not in manifest" if entry is None
+                      else "size/sha256 mismatch")
+            self.upgrades.append({"from": self.firmware, "to": target, "result": "rejected", "reason": reason})
+            self._set("booting")
+            return "rejected"
+        # Flash and reboot into the new image.
+        if self.state == "registered" or self.registered_at:
+            await self._unregister_quietly()
+        self._set("rebooting")
+        await asyncio.sleep(self.sim.reboot_delay)
+        if failure == "bricked":
+            self.upgrades.append({"from": self.firmware, "to": target, "result": "bricked"})
+            self._set("bricked", "did not come back after flashing %s" % target)
+            self.ep.close()
+            return "bricked"
+        self.upgrades.append({"from": self.firmware, "to": target, "result": "ok"})
+        self.firmware = target
+        self.ep.user_agent = self.sip_ua()
+        self.reboots += 1
+        await self.boot()
+        return "rebooted"
+
+    # --------------------------------------------------------------- registration
+    async def register(self, expires, timeout=5.0):
+        cfg = self.config
+        registrar = "%s:%d" % (cfg["registrar"], cfg["port"])
+        async with self.sim.register_slots:
+            return await self.ep.register(registrar, cfg["username"], registrar, password=cfg["password"],
+                                          expires=expires, timeout=timeout,
+                                          transport="udp" if cfg.get("transport") in (None, "udp") else cfg["transport"])
+
+    async def _unregister_quietly(self):
+        if self._refresh:
+            self._refresh.cancel()
+            self._refresh = None
+        try:
+            await self.register(0, timeout=2.0)
+        except sip.SipTransportError:
+            pass
+        self.registered_at = None
+
+    async def register_and_refresh(self):
+        try:
+            resp = await self.register(self.config["expires"])
+        except sip.SipTransportError as exc:
+            self._set("unregistered", "REGISTER %s" % exc)
+            self._schedule_refresh(self.sim.retry)
+            return
+        if resp.code != 200:
+            self._set("unregistered", "REGISTER answered %d %s" % (resp.code, resp.reason))
+            self._schedule_refresh(self.sim.retry)
+            return
+        self.registrations += 1
+        self.registered_at = time.time()
+        self._set("registered")
+        granted = self.config["expires"]
+        for value in resp.headers.get_all("contact"):
+            if "expires=" in value:
+                try:
+                    granted = int(value.rsplit("expires=", 1)[1].split(";")[0].split(",")[0])
+                except ValueError:
+                    pass
+        self._schedule_refresh(max(1.0, granted * 0.8))
+
+    def _schedule_refresh(self, delay):
+        if self._refresh:
+            self._refresh.cancel()
+        self._refresh = asyncio.ensure_future(self._refresh_later(delay))
+
+    async def _refresh_later(self, delay):
+        await asyncio.sleep(delay)
+        self._refresh = None
+        if self.state in ("registered", "unregistered"):
+            await self.register_and_refresh()
+
+    # --------------------------------------------------------------- incoming SIP
+    def on_request(self, request, source):
+        if self.state == "bricked":
+            return None
+        if request.method == "OPTIONS":
+            resp = sip.SipResponse.for_request(request, 200)
+            resp.headers.set("Allow", "INVITE, ACK, CANCEL, BYE, NOTIFY, OPTIONS, REFER")
+            resp.headers.set("User-Agent", self.sip_ua())
+            return resp
+        if request.method == "NOTIFY":
+            event = request.headers.get("event")
+            self.events.append(event)
+            self.sim.dirty = True
+            action = self.profile.notify_action(event)
+            if action is None:
+                return sip.SipResponse.for_request(request, 489)
+            if self._busy is None or self._busy.done():
+                self._busy = asyncio.ensure_future(self.on_notify(action))
+            return sip.SipResponse.for_request(request, 200)
+        return sip.SipResponse.for_request(request, 501)
+
+    async def on_notify(self, action):
+        if action == "reboot":
+            self.reboots += 1
+            await self._unregister_quietly()
+            self._set("rebooting")
+            await asyncio.sleep(self.sim.reboot_delay)
+            await self.boot()
+            return
+        self.resyncs += 1
+        try:
+            cfg = await self.fetch_config()
+        except HttpError as exc:
+            self._set(self.state, str(exc))
+            return
+        if not cfg.get("username"):
+            return
+        old = self.config or {}
+        self.config = cfg
+        outcome = await self.maybe_upgrade(cfg)
+        if outcome in ("bricked", "rebooted"):
+            return
+        account = ("username", "auth_user", "password", "display_name", "registrar", "port", "transport", "expires")
+        if any(old.get(k) != cfg.get(k) for k in account) or self.state != "registered":
+            if old.get("username") and old.get("username") != cfg.get("username"):
+                self.config = old
+                await self._unregister_quietly()
+                self.config = cfg
+            await self.register_and_refresh()
+
+
+class Simulator(object):
+    def __init__(self, fleet, prov_url, state_dir, failures=(), reboot_delay=1.0, retry=10.0,
+                 http_concurrency=128, register_concurrency=256):
+        self.prov_url = prov_url if prov_url.endswith("/") else prov_url + "/"
+        self.state_dir = state_dir
+        self.failures = list(failures or ())
+        self.reboot_delay = float(reboot_delay)
+        self.retry = float(retry)
+        self.phones = [Phone(self, spec) for spec in fleet]
+        self.http_slots = asyncio.Semaphore(http_concurrency)
+        self.register_slots = asyncio.Semaphore(register_concurrency)
+        self.dirty = True
+        self.started = time.time()
+        self._stop = None
+
+    def failure_for(self, phone, target_version):
+        for rule in self.failures:
+            if rule.get("vendor") and base.get_profile(rule["vendor"]) is not phone.profile:
+                continue
+            if rule.get("model") and phone.profile.canonical_model(rule["model"]) != phone.model:
+                continue
+            if rule.get("firmware") and str(rule["firmware"]) != target_version:
+                continue
+            return rule.get("mode")
+        return None
+
+    def status(self):
+        phones = [p.status() for p in self.phones]
+        states = {}
+        for p in phones:
+            states[p["state"]] = states.get(p["state"], 0) + 1
+        return {"pid": os.getpid(), "started": self.started, "updated": time.time(), "count": len(phones),
+                "states": states, "provisioning_url": self.prov_url, "phones": phones}
+
+    def write_status(self):
+        path = os.path.join(self.state_dir, "status.json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(self.status(), handle)
+        os.replace(tmp, path)
+        self.dirty = False
+
+    async def _status_loop(self):
+        while True:
+            if self.dirty:
+                self.write_status()
+            await asyncio.sleep(1.0)
+
+    async def run(self):
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._stop.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        writer = asyncio.ensure_future(self._status_loop())
+        await asyncio.gather(*(p.start() for p in self.phones))
+        self.write_status()
+        await self._stop.wait()
+        await asyncio.gather(*(p.stop() for p in self.phones), return_exceptions=True)
+        writer.cancel()
+        self.write_status()
+
+
+def load_fleet_file(path):
+    with open(path) as handle:
+        data = yaml.safe_load(handle) or {}
+    if isinstance(data, list):
+        data = {"handsets": data}
+    return data
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="phonesim", description="Simulated desk-phone fleet (voipops.voip lab)")
+    parser.add_argument("--count", type=int, default=None, help="number of phones (default: all in --config, else 50)")
+    parser.add_argument("--config", help="fleet YAML: provisioning_url, handsets [{name,mac,vendor,model,running_firmware}], failures")
+    parser.add_argument("--state-dir", required=True, help="writes phonesim.pid and status.json here")
+    parser.add_argument("--provisioning-url", help="overrides provisioning_url of --config")
+    parser.add_argument("--reboot-delay", type=float, default=None)
+    args = parser.parse_args(argv)
+    data = load_fleet_file(args.config) if args.config else {}
+    fleet = data.get("handsets")
+    count = args.count if args.count is not None else (len(fleet) if fleet else 50)
+    if not fleet:
+        fleet = make_fleet(count)
+    fleet = fleet[:count]
+    prov = args.provisioning_url or data.get("provisioning_url")
+    if not prov:
+        parser.error("a provisioning URL is required (--provisioning-url or provisioning_url in --config)")
+    os.makedirs(args.state_dir, exist_ok=True)
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = min(hard, max(soft, count * 2 + 1024))
+        if want > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ImportError, ValueError, OSError):  # pragma: no cover
+        pass
+    pidfile = os.path.join(args.state_dir, "phonesim.pid")
+    with open(pidfile, "w") as handle:
+        handle.write("%d\n" % os.getpid())
+    reboot_delay = args.reboot_delay if args.reboot_delay is not None else data.get("reboot_delay", 1.0)
+
+    async def go():
+        sim = Simulator(fleet, prov, args.state_dir, failures=data.get("failures"), reboot_delay=reboot_delay,
+                        retry=data.get("retry", 10.0))
+        await sim.run()
+
+    try:
+        asyncio.run(go())
+    finally:
+        try:
+            os.unlink(pidfile)
+        except OSError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
