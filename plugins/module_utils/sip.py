@@ -283,6 +283,8 @@ class _StreamConnection(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        if self.key is None:
+            self.endpoint._accepted.add(self)
         sock = transport.get_extra_info("socket")
         self.local_addr = transport.get_extra_info("sockname")[:2]
         self.peer = transport.get_extra_info("peername")[:2]
@@ -402,6 +404,9 @@ class SipEndpoint(object):
         self._streams = {}
         self._connecting = {}
         self._tcp_server = None
+        self._tls_server = None
+        self.tls_port = None
+        self._accepted = set()
         self._transactions = {}
         self._by_addr = {}
         self._server_tx = {}
@@ -414,14 +419,24 @@ class SipEndpoint(object):
 
     @classmethod
     async def create(cls, host="0.0.0.0", port=0, handler=None, user_agent=DEFAULT_USER_AGENT, t1=T1, t2=T2,
-                     listen_tcp=False, rcvbuf=4 * 1024 * 1024):
+                     listen_tcp=False, listen_tls=None, tls_port=0, rcvbuf=4 * 1024 * 1024):
+        """Bind UDP ``host:port`` (0 = any free port); ``listen_tcp`` also accepts TCP on the same port;
+        ``listen_tls`` (an ``ssl.SSLContext`` with a certificate) accepts TLS on ``tls_port`` (see ``.tls_port``)."""
         loop = asyncio.get_running_loop()
         ep = cls(loop, host, port, handler, user_agent, t1, t2)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         ep._open_udp(family, host, port, rcvbuf)
         ep.port = ep._udp[family].local_addr[1]
-        if listen_tcp:
-            ep._tcp_server = await loop.create_server(lambda: _StreamConnection(ep, "tcp"), host, ep.port)
+        try:
+            if listen_tcp:
+                ep._tcp_server = await loop.create_server(lambda: _StreamConnection(ep, "tcp"), host, ep.port)
+            if listen_tls is not None:
+                ep._tls_server = await loop.create_server(lambda: _StreamConnection(ep, "tls"), host, tls_port,
+                                                          ssl=listen_tls)
+                ep.tls_port = ep._tls_server.sockets[0].getsockname()[1]
+        except BaseException:
+            ep.close()
+            raise
         return ep
 
     def _open_udp(self, family, host, port, rcvbuf=4 * 1024 * 1024):
@@ -475,8 +490,11 @@ class SipEndpoint(object):
             conn.close()
         for fut in self._connecting.values():
             fut.cancel()
-        if self._tcp_server is not None:
-            self._tcp_server.close()
+        for server in (self._tcp_server, self._tls_server):
+            if server is not None:
+                server.close()
+        for conn in list(self._accepted):
+            conn.close()
         for handle in self._server_tx.values():
             if handle is not None and handle[1] is not None:
                 handle[1].cancel()
@@ -660,6 +678,7 @@ class SipEndpoint(object):
             tx.fail(status, "ICMP from %s: %s" % (format_hostport(addr[0], addr[1]), text))
 
     def _on_connection_lost(self, conn, exc):
+        self._accepted.discard(conn)
         if conn.key is not None and self._streams.get(conn.key) is conn:
             del self._streams[conn.key]
         for tx in list(conn.pending):
