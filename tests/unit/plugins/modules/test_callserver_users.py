@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+"""callserver_users end to end (module code path, real SQLite DB from Kamailio's scripts)."""
+import json
+import os
+import sqlite3
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.voipops.voip.plugins.module_utils import journal
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import create_kamailio_schema
+from ansible_collections.voipops.voip.plugins.modules import callserver_users
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/usr/share/kamailio/db_sqlite"),
+                                reason="Kamailio's SQLite schema scripts (Debian kamailio) are not installed")
+NUMBERPLAN = {"sites": {"ams": {"ranges": ["1000-1999"]}, "rtm": {"ranges": ["2000-2999"]}}}
+NOW = "2026-03-01T12:00:00Z"
+
+
+@pytest.fixture
+def env(tmp_path):
+    path = str(tmp_path / "kamailio.db")
+    create_kamailio_schema("sqlite:///" + path)
+    return {"db_url": "sqlite:///" + path, "path": path, "tmp": tmp_path}
+
+
+def call(capsys, args, check=False, diff=False, no_log=True):
+    args = dict(args)
+    args.update(_ansible_check_mode=check, _ansible_diff=diff, _ansible_no_log=no_log)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            callserver_users.main()
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def users_args(env, config, state="merged", **kw):
+    a = {"db_url": env["db_url"], "numberplan": NUMBERPLAN, "config": config, "state": state, "now": NOW,
+         "audit_log": str(env["tmp"] / "audit.jsonl"), "actor": "alice"}
+    a.update(kw)
+    return a
+
+
+ADA = {"id": "E1", "name": "Ada", "site": "ams", "extension": "1001", "class_of_service": "national",
+       "aliases": ["+31201231001"], "features": [{"name": "voicemail"}]}
+BOB = {"id": "E2", "name": "Bob", "site": "ams", "extension": "1002", "class_of_service": "internal"}
+
+
+def db_bytes(path):
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    with open(path, "rb") as h:
+        return h.read()
+
+
+def test_check_mode_writes_nothing_then_apply_then_idempotent(capsys, env):
+    before = db_bytes(env["path"])
+    res = call(capsys, users_args(env, [ADA, BOB]), check=True, diff=True)
+    assert res["changed"] is True and len(res["commands"]) == 2
+    assert res["diff"]["after"]["E1"]["extension"] == "1001"
+    assert db_bytes(env["path"]) == before                     # byte-identical
+    res = call(capsys, users_args(env, [ADA, BOB]))
+    assert res["changed"] is True and res["verified"] is True
+    assert sorted(c["id"] for c in res["credentials"]) == ["E1", "E2"]
+    assert all(c["password"] not in json.dumps(res["commands"]) for c in res["credentials"])
+    res2 = call(capsys, users_args(env, [ADA, BOB]))
+    assert res2["changed"] is False and res2["commands"] == [] and "credentials" not in res2
+    audit = journal.read(str(env["tmp"] / "audit.jsonl"))
+    assert [(a["op"], a["employee_id"], a["who"]) for a in audit] == [("add", "E1", "alice"), ("add", "E2", "alice")]
+    text = open(str(env["tmp"] / "audit.jsonl")).read()
+    assert all(c["password"] not in text for c in res["credentials"])
+
+
+def test_refuses_to_make_passwords_without_no_log(capsys, env):
+    res = call(capsys, users_args(env, [ADA]), no_log=False)
+    assert res["failed"] and "no_log" in res["msg"]
+    assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
+
+
+def test_credentials_file_mode_0600(capsys, env):
+    cred = str(env["tmp"] / "cred.json")
+    res = call(capsys, users_args(env, [ADA], credentials_file=cred), no_log=False)
+    assert res["changed"] and "credentials" not in res
+    assert oct(os.stat(cred).st_mode & 0o777) == "0o600"
+    assert json.load(open(cred))[0]["username"] == "1001"
+
+
+def test_validation_failure_applies_nothing_and_lists_all_errors(capsys, env):
+    call(capsys, users_args(env, [ADA]))
+    bad = [dict(BOB, extension="1001"), dict(BOB, id="E3", extension="3001"),
+           dict(BOB, id="E4", extension="1004", aliases=["+31 20 12"])]
+    res = call(capsys, users_args(env, bad))
+    assert res["failed"]
+    got = set((e["object"], e["field"]) for e in res["errors"])
+    assert got == {("user 'E2'", "extension"), ("user 'E3'", "extension"), ("user 'E4'", "aliases")}
+    assert [u["id"] for u in call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"]] == ["E1"]
+
+
+def test_src_yaml_errors_name_lines(capsys, env):
+    src = env["tmp"] / "users.yml"
+    src.write_text("users:\n  - id: E1\n    site: ams\n    extension: '1001'\n    class_of_service: national\n"
+                   "  - id: E2\n    site: ams\n    extension: '1001'\n    class_of_service: business\n")
+    res = call(capsys, {"db_url": env["db_url"], "numberplan": NUMBERPLAN, "src": str(src), "state": "overridden"})
+    assert res["failed"]
+    assert "%s line 9, user 'E2': class_of_service: unknown class of service 'business'" % src in res["msg"]
+
+
+def test_states_replaced_overridden_deleted(capsys, env):
+    call(capsys, users_args(env, [ADA, BOB]))
+    res = call(capsys, users_args(env, [{"id": "E1", "site": "ams", "extension": "1001", "class_of_service": "national"}],
+                                  state="replaced"))
+    assert res["changed"] and "features" not in res["after"][0] and "aliases" not in res["after"][0]
+    res = call(capsys, users_args(env, [BOB], state="overridden"))
+    assert [u["id"] for u in res["after"]] == ["E2"]
+    # E1's number is now cooling: a joiner on it is refused
+    res = call(capsys, users_args(env, [dict(ADA, id="E7")]))
+    assert res["failed"] and "1001 is in cooling until 2026-05-30T12:00:00Z" in res["msg"]
+    res = call(capsys, users_args(env, [{"id": "E2"}], state="deleted"))
+    assert res["changed"] and res["after"] == []
+    assert call(capsys, users_args(env, [{"id": "E2"}], state="deleted"))["changed"] is False
+
+
+def test_rendered_and_parsed_need_no_connection(capsys, env):
+    res = call(capsys, {"config": [ADA], "state": "rendered", "numberplan": NUMBERPLAN})
+    assert res["rendered"][0]["aliases"] == ["+31201231001"]
+    res = call(capsys, {"state": "parsed", "running_config": "users:\n  - {id: E5, site: ams, extension: '1005', "
+                                                            "class_of_service: internal}\n"})
+    assert res["parsed"] == [{"id": "E5", "site": "ams", "extension": "1005", "class_of_service": "internal"}]
+
+
+def test_hr_batch_future_rows_wait_and_rerun_is_idempotent(capsys, env):
+    call(capsys, users_args(env, [ADA, BOB]))
+    hr = env["tmp"] / "hr.csv"
+    hr.write_text("action,effective_date,employee_id,display_name,site,extension,class_of_service,features\n"
+                  "join,2026-02-27,E3,Carol,rtm,2001,national,dnd\n"
+                  "leave,2026-02-28,E2,,,,,\n"
+                  "move,2026-03-05,E1,,rtm,2002,,\n")
+    args = {"db_url": env["db_url"], "numberplan": NUMBERPLAN, "hr_csv": str(hr), "state": "merged", "now": NOW}
+    res = call(capsys, args)
+    assert res["changed"] and [p["employee_id"] for p in res["pending"]] == ["E1"]
+    assert sorted(u["id"] for u in res["after"]) == ["E1", "E3"]
+    res = call(capsys, args)
+    assert res["changed"] is False and len(res["already_applied"]) == 2
+    # the move becomes effective on its date
+    res = call(capsys, dict(args, now="2026-03-05T08:00:00Z"))
+    assert res["changed"] and [u["extension"] for u in res["after"] if u["id"] == "E1"] == ["2002"]
+    assert [c["username"] for c in res["credentials"]] == ["2002"]   # a mover gets a new SIP password
