@@ -337,8 +337,19 @@ def load_input(p, partial):
     else:
         errors = U.ErrorCollector("config")
         want = U.load_config(_strip_none(p["config"] or []), path="config", partial=partial, errors=errors)
-    errors.raise_if_any()
-    return want
+    return want, errors.errors
+
+
+def validate_all(state, want, pre_errors, ctx, numberplan, path):
+    """Per-record errors and cross-record errors are reported together (the whole input at once)."""
+    errors = list(pre_errors)
+    if state != "deleted":
+        try:
+            U.validate_batch(state, want, ctx, numberplan, path=path)
+        except SourceErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise SourceErrors(errors)
 
 
 def run_module(module):
@@ -354,9 +365,11 @@ def run_module(module):
         return result
     if state == "rendered":
         plan = U.NumberPlan.load(p["numberplan"]) if p["numberplan"] else None
-        want = load_input(p, partial=False)
+        want, pre = load_input(p, partial=False)
         if plan is not None:
-            U.validate_batch("replaced", want, U.Context(now=now), plan, path=p["src"] or "config")
+            validate_all("replaced", want, pre, U.Context(now=now), plan, p["src"] or "config")
+        elif pre:
+            raise SourceErrors(pre)
         result["rendered"] = [U.strip_meta(u) for u in want]
         return result
 
@@ -382,9 +395,9 @@ def run_module(module):
     if p["hr_csv"]:
         with open(p["hr_csv"], "r", encoding="utf-8", newline="") as handle:
             hr_rows = U.parse_hr_csv(handle.read(), path=p["hr_csv"])
-        want = []
+        want, pre = [], []
     else:
-        want = load_input(p, partial=state in ("merged", "deleted"))
+        want, pre = load_input(p, partial=state in ("merged", "deleted"))
 
     check = module.check_mode
     run = RunInfo(run_id=uuid.uuid4().hex[:16], actor=p["actor"] or os.environ.get("USER") or "unknown",
@@ -412,8 +425,7 @@ def run_module(module):
             plan = U.plan_users("replaced", want, snap.users, now=now, cooling_days=p["cooling_days"],
                                 deleted_ids=deleted_ids)
         else:
-            if state != "deleted":
-                U.validate_batch(state, want, ctx, numberplan, path=p["src"] or "config")
+            validate_all(state, want, pre, ctx, numberplan, p["src"] or "config")
             plan = U.plan_users(state, want, snap.users, now=now, cooling_days=p["cooling_days"])
         needs_pw = [op["id"] for op in plan if op["op"] == "add" or op.get("new_password")]
         if needs_pw and not check and not module.no_log and not p["credentials_file"]:
