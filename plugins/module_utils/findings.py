@@ -525,6 +525,8 @@ def build_audit(check_results, estate, now=None, previous=None, thresholds=None,
     """The audit document (see docs/health_audit.md for the schema; ``schema_version`` 1)."""
     now = _sla.to_utc(now or datetime.datetime.now(_sla.UTC))
     prev_findings = dict((f["id"], f) for f in (previous or {}).get("findings", []) if f.get("id"))
+    # the same audit time again (a re-run/replay): reproduce that audit's view of the changes
+    rerun = bool(previous) and previous.get("generated_at") == _iso(now)
     raw = []
     checks = []
     for res in check_results or []:
@@ -544,7 +546,10 @@ def build_audit(check_results, estate, now=None, previous=None, thresholds=None,
         prev = prev_findings.get(fid)
         f["first_seen"] = prev.get("first_seen") if prev and prev.get("first_seen") else _iso(now)
         f["last_seen"] = _iso(now)
-        f["status"] = "persisting" if prev else "new"
+        if rerun:
+            f["status"] = prev.get("status", "new") if prev else "new"
+        else:
+            f["status"] = "persisting" if prev else "new"
         f["children"] = []
         f["affected"] = []
     for fid, f in findings.items():
@@ -593,8 +598,12 @@ def build_audit(check_results, estate, now=None, previous=None, thresholds=None,
 
     ordered = sorted(findings.values(), key=lambda f: (f["order"], f["root_cause"] is not None, f["component"], f["id"]))
     resolved = []
+    if rerun:
+        prev_findings = {}
+        resolved = [r for r in (previous.get("changes") or {}).get("resolved", []) if r.get("id") not in findings]
+        previous = {"generated_at": previous.get("previous_generated_at")}
     for fid, prev in sorted(prev_findings.items()):
-        if fid not in findings:
+        if fid not in findings and not prev.get("root_cause"):  # tickets; their symptoms go with them
             resolved.append(dict((k, prev.get(k)) for k in ("id", "check", "component", "kind", "severity", "priority",
                                                            "summary", "supplier", "site", "first_seen", "root_cause")))
             resolved[-1]["resolved_at"] = _iso(now)

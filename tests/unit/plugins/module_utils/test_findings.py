@@ -213,3 +213,13 @@ def test_generic_ua_parse():
     assert F.generic_ua_parse("Yealink SIP-T54W 96.86.0.100") == {
         "vendor": "yealink", "model": "T54W", "firmware": "96.86.0.100", "mac": None}
     assert F.generic_ua_parse("friendly-scanner") is None
+
+
+def test_rerun_of_the_same_audit_time_reproduces_it(estate):
+    first = F.build_audit(run_checks(estate, mgw1_los=True), estate, NOW)
+    second = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, "2026-11-27T17:00:00Z",
+                           previous=copy.deepcopy(first))
+    assert F.build_audit(run_checks(estate, mgw1_los=True), estate, NOW, previous=copy.deepcopy(first)) == first
+    again = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, "2026-11-27T17:00:00Z",
+                          previous=copy.deepcopy(second))
+    assert again == second and again["changes"]["new"] == second["changes"]["new"] != []

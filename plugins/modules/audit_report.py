@@ -1,0 +1,337 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: audit_report
+short_description: Turn health-check results into SLA-routed findings and write the audit reports
+version_added: 0.1.0
+description:
+  - Takes the results of the bulk check modules (SIP OPTIONS probes, callserver RPC, dispatcher state, SNMP polls,
+    registrations, TLS certificates), maps them to findings, routes every finding to the supplier responsible for the
+    component (the estate's responsibility matrix), gives it a priority and SLA response/resolve deadlines
+    (business hours, time zone and holidays respected) and groups symptoms under their root cause along C(depends_on).
+  - Writes a JSON report (stable schema with C(schema_version)), a self-contained HTML page and a JUnit XML file,
+    compares with the previous audit (new, persisting, resolved findings) and optionally POSTs the NEW findings to a
+    webhook.
+  - The module does not fail because of findings; it returns O(fail_on_priority)'s verdict in RV(fail_reason) so that
+    the play can fail after the reports and the webhook went out (see the C(voipops.voip.health_audit) role).
+  - The JSON schema is documented in the collection's C(docs/health_audit.md).
+author: voipops maintainers (@voipops)
+extends_documentation_fragment:
+  - voipops.voip.attributes
+  - voipops.voip.attributes.CHANGES
+attributes:
+  check_mode:
+    support: full
+    details: Computes the audit and reports what would change; writes no file and sends no webhook.
+  diff_mode:
+    support: full
+    details: Shows the previous and the new audit summary.
+  idempotent:
+    support: full
+    details: Files are only rewritten when their content changes. The report carries its generation time, so
+      a second run with the same O(now) reports no change.
+options:
+  estate_file:
+    description: The estate source-of-truth file (see the C(voipops.voip.estate) inventory plugin).
+    type: path
+    required: true
+  dest:
+    description: Directory for the reports (created when missing).
+    type: path
+    required: true
+  basename:
+    description: File name stem of the reports (C(<basename>.json), C(.html), C(.junit.xml)).
+    type: str
+    default: health_audit
+  formats:
+    description: Reports to write.
+    type: list
+    elements: str
+    choices: [json, html, junit]
+    default: [json, html, junit]
+  results:
+    description:
+      - Raw results of the check modules, per check family. Every key is optional.
+      - C(sip_probe) list of C({name|uri, ok, status_code, error}); C(rpc) list of C({name, ok, error});
+        C(dispatcher) list of dispatcher records C({setid, uri, flags, state}); C(snmp) list of SNMP poll results
+        C({name, ok, error, facts}); C(registrations) list of registered contacts C({aor, expires, user_agent, ...});
+        C(certificates) list of C({name, host, port, not_after, error}).
+    type: dict
+    default: {}
+  findings:
+    description:
+      - Extra findings from custom checks, each with C(check), C(component), C(kind), C(severity), C(summary)
+        and optionally C(details), C(impact), C(availability).
+    type: list
+    elements: dict
+    default: []
+  callserver:
+    description: Estate name of the callserver the registrations and dispatcher results come from.
+      Defaults to the estate's only callserver.
+    type: str
+  previous:
+    description: The previous audit JSON to compare with. Defaults to the JSON report in O(dest) before it is replaced.
+    type: path
+  now:
+    description: The audit time (ISO 8601). Defaults to the current time; set it to replay an audit.
+    type: str
+  thresholds:
+    description: Override thresholds of the checks (C(cpu_warning), C(cpu_critical), C(memory_warning),
+      C(memory_critical), C(disk_warning), C(disk_critical), C(cert_warning_days), C(cert_critical_days),
+      C(stale_registration_seconds)).
+    type: dict
+    default: {}
+  title:
+    description: Title of the reports.
+    type: str
+    default: VoIP estate health audit
+  fail_on_priority:
+    description:
+      - When a ticket of this priority or a more urgent one is open, RV(fail_reason) says so. C(none) never.
+    type: str
+    choices: [P1, P2, P3, P4, none]
+    default: none
+  webhook_url:
+    description: POST the new findings (JSON) to this URL. Nothing is sent when there is nothing new.
+    type: str
+  webhook_headers:
+    description: Extra HTTP headers for the webhook (for example an C(Authorization) token).
+    type: dict
+    default: {}
+  webhook_all:
+    description: Send all open tickets instead of only the new ones.
+    type: bool
+    default: false
+  webhook_timeout:
+    description: Seconds to wait for the webhook receiver.
+    type: float
+    default: 10.0
+  validate_certs:
+    description: Verify the webhook's TLS certificate.
+    type: bool
+    default: true
+notes:
+  - Runs on the controller (C(delegate_to: localhost)) next to the estate file; the check modules gather the results.
+  - Requires the Python libraries netaddr, Jinja2 (HTML) and requests (webhook).
+seealso:
+  - name: Health audit guide
+    description: Findings, priorities, deadlines and the report schema.
+    link: https://example.invalid/voipops/voip/docs/health_audit.md
+"""
+
+EXAMPLES = r"""
+- name: Write the morning report from the gathered check results
+  voipops.voip.audit_report:
+    estate_file: "{{ inventory_dir }}/estate.yml"
+    dest: /var/lib/voipops/audit
+    results:
+      sip_probe: "{{ probes.results }}"
+      dispatcher: "{{ callserver.gateways }}"
+      snmp: "{{ snmp.results }}"
+      registrations: "{{ regs.contacts }}"
+    fail_on_priority: P2
+    webhook_url: https://tickets.example.com/hooks/voip
+    webhook_headers:
+      Authorization: "Bearer {{ ticket_token }}"
+  delegate_to: localhost
+  register: audit
+
+- name: Fail the play when P1/P2 faults are open (after the reports went out)
+  ansible.builtin.fail:
+    msg: "{{ audit.fail_reason }}"
+  when: audit.fail_reason | length > 0
+"""
+
+RETURN = r"""
+status:
+  description: Overall status. C(ok) no tickets, C(warning) only P3/P4, C(critical) a P1 or P2 is open.
+  returned: always
+  type: str
+  sample: critical
+summary:
+  description: Counts (tickets, findings, suppressed symptoms, per priority, overdue, new, persisting, resolved).
+  returned: always
+  type: dict
+  sample: {"tickets": 2, "findings": 8, "suppressed": 6, "by_priority": {"P1": 1, "P2": 0, "P3": 0, "P4": 1},
+           "overdue": 0, "new": 2, "persisting": 0, "resolved": 0}
+tickets:
+  description: Open tickets in fault-handling order (root causes only; symptoms are inside the JSON report).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "9bb8fb4891612be9", "order": 1, "priority": "P1", "component": "e1-mgw1-1", "site": "ams",
+            "kind": "e1_alarm", "summary": "e1-mgw1-1 E1 0/1 on mgw1: LOS", "supplier": "telco",
+            "response_due": "2026-11-27T18:00:00+01:00", "resolve_due": "2026-11-27T23:30:00+01:00",
+            "status": "new", "affected": 0, "symptoms": 0}]
+reports:
+  description: Path of every report written (or that would be written in check mode), per format.
+  returned: always
+  type: dict
+  sample: {"json": "/var/lib/voipops/audit/health_audit.json", "html": "/var/lib/voipops/audit/health_audit.html",
+           "junit": "/var/lib/voipops/audit/health_audit.junit.xml"}
+webhook:
+  description: What the webhook did; C(sent) false when there was nothing new, no URL, check mode, or the same
+    audit (same O(now)) was already reported (C(skipped) then says so).
+  returned: always
+  type: dict
+  sample: {"sent": true, "count": 1, "status_code": 200, "url": "https://tickets.example.com/hooks/voip"}
+fail_reason:
+  description: Empty, or why the play should fail according to O(fail_on_priority).
+  returned: always
+  type: str
+  sample: "1 open ticket(s) at or above P2: P1 e1-mgw1-1 (telco, resolve by 2026-11-27T23:30:00+01:00): ..."
+"""
+
+import datetime
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.voipops.voip.plugins.module_utils import findings as F
+from ansible_collections.voipops.voip.plugins.module_utils import report as R
+from ansible_collections.voipops.voip.plugins.module_utils import sla as S
+from ansible_collections.voipops.voip.plugins.module_utils.estate import HAS_NETADDR, NETADDR_IMPORT_ERROR, load_estate
+from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
+
+
+def _check_results(module, estate, now):
+    res = module.params["results"] or {}
+    unknown = sorted(set(res) - set(["sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates"]))
+    if unknown:
+        module.fail_json(msg="results: unknown check famil%s %s (known: sip_probe, rpc, dispatcher, snmp, registrations, "
+                             "certificates)" % ("y" if len(unknown) == 1 else "ies", ", ".join(unknown)))
+    callserver = module.params["callserver"]
+    if callserver is None:
+        servers = estate.of_type("callserver")
+        callserver = servers[0]["name"] if len(servers) == 1 else None
+    elif callserver not in estate.components:
+        module.fail_json(msg="callserver %r is not in the estate %s" % (callserver, estate.path))
+    thresholds = module.params["thresholds"]
+    out = []
+    if "sip_probe" in res:
+        out.append(F.from_sip_probe(res["sip_probe"], estate))
+    if "rpc" in res:
+        out.append(F.from_rpc(res["rpc"], estate))
+    if "dispatcher" in res:
+        out.append(F.from_dispatcher(res["dispatcher"], estate, callserver=callserver))
+    if "snmp" in res:
+        out.append(F.from_snmp(res["snmp"], estate, thresholds=thresholds))
+    if "registrations" in res:
+        out.append(F.from_registrations(res["registrations"], estate, callserver=callserver, thresholds=thresholds))
+    if "certificates" in res:
+        out.append(F.from_certificates(res["certificates"], estate, now, thresholds=thresholds))
+    extra = {}
+    for item in module.params["findings"]:
+        missing = [k for k in ("check", "component", "kind", "severity", "summary") if not item.get(k)]
+        if missing:
+            module.fail_json(msg="findings: an item lacks %s: %r" % (", ".join(missing), item))
+        try:
+            f = F.make_finding(item["check"], item["component"], item["kind"], item["severity"], item["summary"],
+                               item.get("details"), item.get("impact"), item.get("availability", True))
+        except ValueError as exc:
+            module.fail_json(msg="findings: %s in %r" % (exc, item))
+        extra.setdefault(item["check"], []).append(f)
+    for check, items in sorted(extra.items()):
+        out.append(F.check_result(check, [f["component"] for f in items if f["component"] in estate.components], items))
+    return out
+
+
+def _fail_reason(audit, priority):
+    if priority in (None, "none"):
+        return ""
+    hits = F.tickets_at_or_above(audit, priority)
+    if not hits:
+        return ""
+    parts = ["%s %s (%s, resolve by %s): %s" % (t["priority"], t["component"], t["supplier"] or "no supplier",
+                                                t["resolve_due"] or "-", t["summary"]) for t in hits[:10]]
+    more = "; and %d more" % (len(hits) - 10) if len(hits) > 10 else ""
+    return "%d open ticket(s) at or above %s: %s%s" % (len(hits), priority, "; ".join(parts), more)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            estate_file=dict(type="path", required=True),
+            dest=dict(type="path", required=True),
+            basename=dict(type="str", default="health_audit"),
+            formats=dict(type="list", elements="str", choices=["json", "html", "junit"], default=["json", "html", "junit"]),
+            results=dict(type="dict", default={}),
+            findings=dict(type="list", elements="dict", default=[]),
+            callserver=dict(type="str"),
+            previous=dict(type="path"),
+            now=dict(type="str"),
+            thresholds=dict(type="dict", default={}),
+            title=dict(type="str", default="VoIP estate health audit"),
+            fail_on_priority=dict(type="str", choices=["P1", "P2", "P3", "P4", "none"], default="none"),
+            webhook_url=dict(type="str"),
+            webhook_headers=dict(type="dict", default={}, no_log=True),
+            webhook_all=dict(type="bool", default=False),
+            webhook_timeout=dict(type="float", default=10.0),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    if "html" in module.params["formats"] and not R.HAS_JINJA2:
+        module.fail_json(msg=missing_required_lib("jinja2"), exception=R.JINJA2_IMPORT_ERROR)
+    if module.params["webhook_url"] and not R.HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=R.REQUESTS_IMPORT_ERROR)
+    p = module.params
+    try:
+        estate = load_estate(p["estate_file"])
+    except (SourceError, SourceErrors) as exc:
+        module.fail_json(msg="invalid estate: %s" % exc,
+                         errors=exc.as_list() if isinstance(exc, SourceErrors) else [exc.as_dict()])
+    try:
+        now = S.to_utc(p["now"]) if p["now"] else datetime.datetime.now(S.UTC).replace(microsecond=0)
+        checks = _check_results(module, estate, now)
+        previous_path = p["previous"] or R.report_paths(p["dest"], p["basename"], ["json"])["json"]
+        previous = R.read_previous(previous_path)
+        audit = F.build_audit(checks, estate, now, previous=previous, thresholds=p["thresholds"], title=p["title"])
+        written = R.write_reports(audit, p["dest"], p["basename"], p["formats"], check_mode=module.check_mode)
+    except (R.ReportError, S.SlaError, ValueError, OSError) as exc:
+        module.fail_json(msg=str(exc), exception=traceback.format_exc())
+    changed = any(w["changed"] for w in written.values())
+    webhook = {"sent": False, "count": 0, "status_code": None, "url": p["webhook_url"]}
+    rerun = bool(previous) and previous.get("generated_at") == audit["generated_at"]
+    if p["webhook_url"]:
+        if rerun:
+            webhook["skipped"] = "this audit (%s) was already reported" % audit["generated_at"]
+        elif module.check_mode:
+            webhook["count"] = len(R.webhook_payload(audit, not p["webhook_all"])["tickets"])
+        else:
+            try:
+                webhook = R.post_webhook(p["webhook_url"], audit, only_new=not p["webhook_all"], headers=p["webhook_headers"],
+                                         timeout=p["webhook_timeout"], validate_certs=p["validate_certs"])
+            except R.ReportError as exc:
+                module.fail_json(msg=str(exc), reports=dict((k, v["path"]) for k, v in written.items()))
+            changed = changed or webhook["sent"]
+    by_id = dict((f["id"], f) for f in audit["findings"])
+    tickets = []
+    for fid in audit["tickets"]:
+        f = by_id[fid]
+        tickets.append({"id": fid, "order": f["order"], "priority": f["priority"], "component": f["component"],
+                        "site": f["site"], "kind": f["kind"], "summary": f["summary"], "supplier": f["supplier"],
+                        "response_due": f["response_due"], "resolve_due": f["resolve_due"], "status": f["status"],
+                        "affected": len(f["affected"]), "symptoms": len(f["children"])})
+    result = dict(changed=changed, status=audit["status"], summary=audit["summary"], tickets=tickets,
+                  reports=dict((k, v["path"]) for k, v in written.items()), webhook=webhook,
+                  fail_reason=_fail_reason(audit, p["fail_on_priority"]))
+    if module._diff:
+        before = "" if previous is None else "status: %s\nsummary: %s\n" % (previous.get("status"), previous.get("summary"))
+        result["diff"] = {"before": before, "after": "status: %s\nsummary: %s\n" % (audit["status"], audit["summary"]),
+                          "before_header": previous_path, "after_header": previous_path}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
