@@ -97,7 +97,7 @@ def normalize_target(target, defaults=None):
     if not t.get("host"):
         errors.append("host is required")
     try:
-        t["port"] = int(t.get("port") or DEFAULT_PORT)
+        t["port"] = int(t["port"]) if t.get("port") is not None else DEFAULT_PORT
         if not 0 < t["port"] < 65536:
             raise ValueError()
     except (TypeError, ValueError):
@@ -531,3 +531,25 @@ def _jsonable(value):
     if value is END_OF_MIB or value is NO_SUCH:
         return None
     return value
+
+
+# --------------------------------------------------------------------------- module argument specs
+def credential_spec(with_defaults=True):
+    """Argument spec of the SNMP connection options (doc fragment ``voipops.voip.snmp``)."""
+    return dict(
+        port=dict(type="int", default=DEFAULT_PORT if with_defaults else None),
+        version=dict(type="str", choices=["2c", "3"], default="2c" if with_defaults else None),
+        community=dict(type="str", no_log=True),
+        user=dict(type="str"),
+        auth_protocol=dict(type="str", choices=list(AUTH_PROTOCOLS), no_log=False),
+        auth_key=dict(type="str", no_log=True),
+        priv_protocol=dict(type="str", choices=list(PRIV_PROTOCOLS), no_log=False),
+        priv_key=dict(type="str", no_log=True),
+        context=dict(type="str"),
+        timeout=dict(type="float", default=DEFAULT_TIMEOUT if with_defaults else None),
+        retries=dict(type="int", default=DEFAULT_RETRIES if with_defaults else None),
+    )
+
+
+CREDENTIAL_KEYS = ("port", "version", "community", "user", "auth_protocol", "auth_key", "priv_protocol", "priv_key",
+                   "context", "timeout", "retries")

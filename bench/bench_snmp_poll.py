@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+"""Bench ``snmp_poll``: poll >= 200 SNMP agent endpoints for system + ifTable/ifXTable + DS1.
+
+Agents: ONE snmpsim process listening on N loopback UDP endpoints, all serving the lab's gateway data
+(``roles/lab/files/mgw1.snmprec``: system, IF-MIB, DS1-MIB, ISDN-MIB).
+Ours: ``SnmpPoller(concurrency=C).poll(targets, ["system", "interfaces", "ds1"])`` - decoded facts.
+Baseline: net-snmp ``snmpbulkwalk -v2c -c C -On 127.0.0.1:P <subtree>`` per agent per subtree
+(system, ifTable, ifXTable, dsx1ConfigTable), C processes at a time (same parallelism), output
+not even parsed.  Both must return every agent's data; each side's wall time is measured in this run.
+"""
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import shutil
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import conftest  # noqa: E402,F401  (makes ansible_collections.voipops.voip importable)
+
+from ansible_collections.voipops.voip.plugins.module_utils.snmp import SnmpPoller  # noqa: E402
+
+AGENTS = int(os.environ.get("BENCH_SNMP_AGENTS", "200"))
+CONCURRENCY = int(os.environ.get("BENCH_SNMP_CONCURRENCY", "32"))
+COMMUNITY = "mgw"
+SUBTREES = ["1.3.6.1.2.1.1", "1.3.6.1.2.1.2.2", "1.3.6.1.2.1.31.1.1", "1.3.6.1.2.1.10.18.6"]
+GROUPS = ["system", "interfaces", "ds1"]
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+def _free_udp_ports(n):
+    socks, ports = [], []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def _snmp_answers(port, timeout=0.5):
+    env = dict(os.environ, MIBS="", SNMP_PERSISTENT_DIR=tempfile.gettempdir())
+    r = subprocess.run(["snmpget", "-v2c", "-c", COMMUNITY, "-On", "-t", str(timeout), "-r", "0",
+                        "127.0.0.1:%d" % port, "1.3.6.1.2.1.1.5.0"], env=env, capture_output=True, text=True)
+    return r.returncode == 0
+
+
+class Snmpsim(object):
+    def __init__(self, n):
+        self.dir = tempfile.mkdtemp(prefix="bench-snmp-")
+        os.makedirs(os.path.join(self.dir, "data"))
+        os.makedirs(os.path.join(self.dir, "cache"))
+        shutil.copy(os.path.join(ROOT, "roles", "lab", "files", "mgw1.snmprec"),
+                    os.path.join(self.dir, "data", COMMUNITY + ".snmprec"))
+        self.ports = _free_udp_ports(n)
+        self.proc = None
+
+    def start(self):
+        cmd = [os.path.join(VENV_BIN, "snmpsim-command-responder"), "--data-dir=%s/data" % self.dir,
+               "--cache-dir=%s/cache" % self.dir, "--logging-method=null"]
+        cmd += ["--agent-udpv4-endpoint=127.0.0.1:%d" % p for p in self.ports]
+        env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
+        self.log = open(os.path.join(self.dir, "snmpsim.log"), "w")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("snmpsim exited: see %s/snmpsim.log" % self.dir)
+            if _snmp_answers(self.ports[-1]) and _snmp_answers(self.ports[0]):
+                return
+            time.sleep(0.3)
+        raise RuntimeError("snmpsim did not answer within 60 s")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_ours(ports):
+    targets = [{"host": "127.0.0.1", "port": p, "community": COMMUNITY, "name": "agent%d" % i}
+               for i, p in enumerate(ports)]
+    poller = SnmpPoller(timeout=5, retries=1, concurrency=CONCURRENCY)
+    t0, c0 = time.monotonic(), time.process_time()
+    results = poller.poll(targets, GROUPS)
+    elapsed, cpu = time.monotonic() - t0, time.process_time() - c0
+    bad = [r for r in results if not r["ok"] or len(r["facts"]["interfaces"]) != 3 or len(r["facts"]["ds1"]) != 2]
+    if bad:
+        raise RuntimeError("our poller missed data for %d agents, e.g. %s" % (len(bad), bad[0].get("error")))
+    return elapsed, cpu, sum(r.get("requests", 0) for r in results)
+
+
+def run_baseline(ports):
+    env = dict(os.environ, MIBS="", SNMP_PERSISTENT_DIR=tempfile.gettempdir())
+
+    def walk(job):
+        port, subtree = job
+        r = subprocess.run(["snmpbulkwalk", "-v2c", "-c", COMMUNITY, "-On", "-t", "5", "-r", "1",
+                            "127.0.0.1:%d" % port, subtree], env=env, capture_output=True, text=True)
+        return r.returncode, r.stdout.count("\n")
+
+    jobs = [(p, s) for p in ports for s in SUBTREES]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        out = list(pool.map(walk, jobs))
+    elapsed = time.monotonic() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    failed = [j for j, (rc, lines) in zip(jobs, out) if rc != 0 or lines == 0]
+    if failed:
+        raise RuntimeError("snmpbulkwalk failed for %d walks, e.g. %s" % (len(failed), failed[0]))
+    return elapsed, cpu
+
+
+def run():
+    sim = Snmpsim(AGENTS)
+    try:
+        sim.start()
+        run_ours(sim.ports[:8])  # warm snmpsim's index and Python imports on both sides
+        ours, ours_cpu, requests = run_ours(sim.ports)
+        base, base_cpu = run_baseline(sim.ports)
+    finally:
+        sim.stop()
+    return [
+        {"name": "snmp_poll", "value": round(ours, 3), "unit": "s for %d agents (system+ifTable+ifXTable+DS1, "
+         "decoded; %d SNMP requests; concurrency %d)" % (AGENTS, requests, CONCURRENCY),
+         "baseline": "snmpbulkwalk per agent per subtree (%d walks), %d in parallel" % (AGENTS * len(SUBTREES), CONCURRENCY),
+         "baseline_value": round(base, 3), "ratio": round(base / ours, 2) if ours else None},
+        {"name": "snmp_poll_rate", "value": round(AGENTS / ours, 1), "unit": "agents/s",
+         "baseline": "snmpbulkwalk per agent per subtree", "baseline_value": round(AGENTS / base, 1),
+         "ratio": round(base / ours, 2) if ours else None},
+        {"name": "snmp_poll_client_cpu", "value": round(ours_cpu, 3),
+         "unit": "client CPU s for %d agents (snmpsim's CPU not counted on either side)" % AGENTS,
+         "baseline": "snmpbulkwalk processes (user+sys of the children)", "baseline_value": round(base_cpu, 3),
+         "ratio": round(base_cpu / ours_cpu, 2) if ours_cpu else None},
+    ]
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
