@@ -155,24 +155,35 @@ def _trunk_index(estate):
 def from_sip_probe(results, estate, check="sip_options"):
     """``voipops.voip.sip_probe`` results -> unreachable / error findings.
 
-    Each result: ``{name|target|uri, ok (bool) or reachable, status_code, reason, rtt_ms, error}``.
+    Each result (the module's ``results`` items): ``{target, uri, host, port, status (ok|error|timeout|
+    refused|tls_error|dns_error), reachable, code, reason, error}``; a ``name`` key naming the
+    component is used when present, else the component is found by address and port.
     """
     checked, found = [], []
     for res in results or []:
         name = _name_of(res, estate)
+        if name is None and res.get("host"):
+            name = component_by_address(estate, "sip:%s:%s" % (res["host"], res.get("port") or 5060))
         if name is None:
             continue
         checked.append(name)
-        ok = res.get("ok", res.get("reachable"))
-        code = res.get("status_code", res.get("status"))
-        if ok is False or (ok is None and code is None):
+        status = res.get("status")
+        code = res.get("code", res.get("status_code"))
+        ok = res.get("ok")
+        if ok is None and isinstance(status, str):
+            ok = status == "ok"
+        reachable = res.get("reachable")
+        if reachable is None:
+            reachable = bool(ok) or code is not None
+        details = {"uri": res.get("uri"), "status": status, "code": code, "error": res.get("error")}
+        if not reachable:
             found.append(make_finding(check, name, "sip_unreachable", "critical",
-                                      "%s does not answer SIP OPTIONS (%s)" % (name, res.get("error") or "no reply"),
-                                      {"uri": res.get("uri"), "error": res.get("error")}))
-        elif isinstance(code, int) and code >= 500 and code != 501:
-            found.append(make_finding(check, name, "sip_error", "major",
-                                      "%s answers OPTIONS with %s %s" % (name, code, res.get("reason") or ""),
-                                      {"uri": res.get("uri"), "status_code": code}))
+                                      "%s does not answer SIP OPTIONS (%s)" % (name, res.get("error") or status or "no reply"),
+                                      details))
+        elif ok is False:
+            sev = "major" if isinstance(code, int) and code >= 500 else "minor"
+            found.append(make_finding(check, name, "sip_error", sev,
+                                      "%s answers OPTIONS with %s %s" % (name, code, res.get("reason") or ""), details))
     return check_result(check, checked, found)
 
 

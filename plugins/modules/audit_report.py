@@ -60,7 +60,8 @@ options:
   results:
     description:
       - Raw results of the check modules, per check family. Every key is optional.
-      - C(sip_probe) list of C({name|uri, ok, status_code, error}); C(rpc) list of C({name, ok, error});
+      - C(sip_probe) the RV(voipops.voip.sip_probe#module:results) list (components found by address and port, or by a
+        C(name) key); C(rpc) list of C({name, ok, error});
         C(dispatcher) list of dispatcher records C({setid, uri, flags, state}); C(snmp) list of SNMP poll results
         C({name, ok, error, facts}); C(registrations) list of registered contacts C({aor, expires, user_agent, ...});
         C(certificates) list of C({name, host, port, not_after, error}).
@@ -133,7 +134,7 @@ EXAMPLES = r"""
     estate_file: "{{ inventory_dir }}/estate.yml"
     dest: /var/lib/voipops/audit
     results:
-      sip_probe: "{{ probes.results }}"
+      sip_probe: "{{ probes.results }}"          # register of voipops.voip.sip_probe
       dispatcher: "{{ callserver.gateways }}"
       snmp: "{{ snmp.results }}"
       registrations: "{{ regs.contacts }}"

@@ -68,14 +68,19 @@ def dispatcher(mgw1="active", mgw2="active"):
             {"setid": 1, "uri": "sip:127.0.0.1:5081", "flags": "AP" if mgw2 == "active" else "IP", "state": mgw2}]
 
 
-def probes(down=()):
+def probes(down=(), error=()):
+    """Results as voipops.voip.sip_probe returns them (targets given as host:port)."""
     out = []
     for name, port in (("cs1", 5060), ("mgw1", 5080), ("mgw2", 5081)):
+        res = {"target": "127.0.0.1:%d" % port, "uri": "sip:127.0.0.1:%d" % port, "host": "127.0.0.1", "port": port,
+               "transport": "udp", "status": "ok", "reachable": True, "code": 200, "reason": "OK", "rtt_ms": 0.4,
+               "error": None}
         if name in down:
-            out.append({"name": name, "uri": "sip:127.0.0.1:%d" % port, "ok": False, "status_code": None,
-                        "error": "timeout after 2s"})
-        else:
-            out.append({"name": name, "uri": "sip:127.0.0.1:%d" % port, "ok": True, "status_code": 200, "rtt_ms": 0.4})
+            res.update(status="timeout", reachable=False, code=None, reason=None, rtt_ms=None,
+                       error="no answer within 2.0s")
+        elif name in error:
+            res.update(status="error", code=503, reason="Service Unavailable")
+        out.append(res)
     return out
 
 
@@ -223,3 +228,10 @@ def test_rerun_of_the_same_audit_time_reproduces_it(estate):
     again = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, "2026-11-27T17:00:00Z",
                           previous=copy.deepcopy(second))
     assert again == second and again["changes"]["new"] == second["changes"]["new"] != []
+
+
+def test_sip_probe_error_codes(estate):
+    res = F.from_sip_probe(probes(error=("mgw1",)), estate)
+    (f,) = res["findings"]
+    assert (f["component"], f["kind"], f["severity"]) == ("mgw1", "sip_error", "major")
+    assert "503 Service Unavailable" in f["summary"] and res["checked"] == ["cs1", "mgw1", "mgw2"]
