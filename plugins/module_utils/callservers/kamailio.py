@@ -48,14 +48,14 @@ _DS_STATE = {"A": "active", "I": "inactive", "D": "disabled", "T": "trying"}
 
 # Statistics that a person reading a health report cares about (name in stats.fetch -> label).
 KEY_STATS = (
-    "core:rcv_requests", "core:rcv_replies", "core:fwd_requests", "core:drop_requests",
-    "core:err_requests", "core:bad_msg_hdr", "core:unsupported_methods",
-    "shmem:used_size", "shmem:free_size", "shmem:real_used_size", "shmem:max_used_size",
-    "sl:1xx_replies", "sl:200_replies", "sl:4xx_replies", "sl:5xx_replies",
-    "tmx:UAS_transactions", "tmx:active_transactions", "tmx:5xx_transactions", "tmx:4xx_transactions",
-    "usrloc:registered_users", "usrloc:location-contacts", "usrloc:location-users",
-    "registrar:accepted_regs", "registrar:rejected_regs",
-    "dispatcher:*",
+    "core.rcv_requests", "core.rcv_replies", "core.fwd_requests", "core.drop_requests",
+    "core.err_requests", "core.bad_msg_hdr", "core.unsupported_methods",
+    "shmem.used_size", "shmem.free_size", "shmem.real_used_size", "shmem.max_used_size",
+    "sl.1xx_replies", "sl.200_replies", "sl.4xx_replies", "sl.5xx_replies",
+    "tmx.UAS_transactions", "tmx.active_transactions", "tmx.5xx_transactions", "tmx.4xx_transactions",
+    "usrloc.registered_users", "usrloc.location_contacts", "usrloc.location_users",
+    "registrar.accepted_regs", "registrar.rejected_regs",
+    "dispatcher.*",
 )
 
 
@@ -121,12 +121,12 @@ def parse_dispatcher_list(result):
 
 
 def parse_stats(result, wanted=KEY_STATS):
-    """``stats.fetch ["all"]`` result -> {name: int} for the statistics people read."""
+    """``stats.fetch ["all"]`` result (``{"group.name": "value"}``) -> {name: int} for the statistics people read."""
     stats = {}
     flat = result or {}
     for name, value in flat.items():
-        group = name.split(":", 1)[0]
-        if name in wanted or ("%s:*" % group) in wanted:
+        group = name.split(".", 1)[0]
+        if name in wanted or ("%s.*" % group) in wanted:
             try:
                 stats[name] = int(value)
             except (TypeError, ValueError):
@@ -238,7 +238,7 @@ class KamailioDriver(object):
         gather = set(gather)
         facts = {"platform": self.platform, "rpc_url": self.rpc.url}
         if "version" in gather:
-            facts["version"] = self.rpc.version()
+            facts["version"] = (self.rpc.version() or "").strip()
         if "uptime" in gather:
             up = self.rpc.uptime()
             facts["uptime_seconds"] = int(up.get("uptime", 0)) if isinstance(up, dict) else None
