@@ -457,8 +457,10 @@ def validate_want(want, numberplan, ctx, errors, where_of=None, check_past=True)
             if not num:
                 continue
             if num in seen_numbers and seen_numbers[num][0] != u["id"]:
-                errors.add("number %s is already used by user '%s' (line %s)" % (num, seen_numbers[num][0], seen_numbers[num][1]),
-                           line=line, obj=label, field=field, path=path)
+                other = seen_numbers[num]
+                errors.add("number %s is already used by user '%s' (%s)" % (
+                    num, other[0], "line %s" % other[1] if other[1] else "on the callserver"),
+                    line=line, obj=label, field=field, path=path)
             seen_numbers.setdefault(num, (u["id"], line))
             if num in ctx.unmanaged:
                 errors.add("number %s belongs to a subscriber on the callserver that is not managed here" % num,
@@ -630,6 +632,7 @@ def apply_hr_rows(rows, ctx, numberplan, today=None, applied_keys=(), path=None)
         obj_id = e.obj[len("user '"):-1] if e.obj and e.obj.startswith("user '") else None
         if obj_id in touched:
             errors.errors.append(e)
+    errors.errors.sort(key=lambda e: (e.line or 0))
     errors.raise_if_any()
     want = [state[e] for e in sorted(touched) if e in state]
     deleted = [e for e in sorted(touched) if e not in state]

@@ -349,7 +349,7 @@ def validate_all(state, want, pre_errors, ctx, numberplan, path):
         except SourceErrors as exc:
             errors.extend(exc.errors)
     if errors:
-        raise SourceErrors(errors)
+        raise SourceErrors(sorted(errors, key=lambda e: (e.path or "", e.line or 0)))
 
 
 def run_module(module):

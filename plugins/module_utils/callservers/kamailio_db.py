@@ -349,7 +349,7 @@ class KamailioDB(CallserverUsersDriver):
             self._many("DELETE FROM dbaliases WHERE username = ? AND domain = ?", del_alias)
             self._many("DELETE FROM subscriber WHERE username = ? AND domain = ?", del_subs)
             self._many("INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?, ?, ?, ?, ?)", ins_subs)
-            self._many("INSERT INTO usr_preferences (uuid, username, domain, attribute, type, value) VALUES (?, ?, ?, ?, 2, ?)",
+            self._many("INSERT INTO usr_preferences (uuid, username, domain, attribute, type, value) VALUES (?, ?, ?, ?, 0, ?)",
                        ins_prefs)
             self._many("INSERT INTO grp (username, domain, grp) VALUES (?, ?, ?)", ins_grp)
             self._many("INSERT INTO dbaliases (alias_username, alias_domain, username, domain) VALUES (?, ?, ?, ?)", ins_alias)
