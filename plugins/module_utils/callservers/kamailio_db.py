@@ -363,6 +363,10 @@ class KamailioDB(CallserverUsersDriver):
                        "after_json, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", journal)
             pause = os.environ.get("VOIPOPS_TEST_PAUSE_BEFORE_COMMIT")
             if pause:  # test hook: lets the crash-safety test kill -9 a run inside its transaction
+                marker = os.environ.get("VOIPOPS_TEST_PAUSE_MARKER")
+                if marker:
+                    with open(marker, "w") as handle:
+                        handle.write(str(os.getpid()))
                 time.sleep(float(pause))
             self._commit()
         except Exception as exc:

@@ -146,3 +146,67 @@ def test_hr_batch_future_rows_wait_and_rerun_is_idempotent(capsys, env):
     res = call(capsys, dict(args, now="2026-03-05T08:00:00Z"))
     assert res["changed"] and [u["extension"] for u in res["after"] if u["id"] == "E1"] == ["2002"]
     assert [c["username"] for c in res["credentials"]] == ["2002"]   # a mover gets a new SIP password
+
+
+RUNNER = """
+import json, sys
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.voipops.voip.plugins.modules import callserver_users
+with patch_module_args(json.loads(sys.argv[1])):
+    callserver_users.main()
+"""
+
+
+def test_kill_9_inside_the_transaction_loses_and_duplicates_nothing(capsys, env):
+    import subprocess
+    import sys
+    import time
+    call(capsys, users_args(env, [BOB]))
+    audit = str(env["tmp"] / "audit.jsonl")
+    marker = str(env["tmp"] / "paused")
+    args = users_args(env, [ADA, dict(BOB, features=[{"name": "dnd"}])], credentials_file=str(env["tmp"] / "c.json"))
+    script = env["tmp"] / "run.py"
+    script.write_text(RUNNER)
+    penv = dict(os.environ, VOIPOPS_TEST_PAUSE_BEFORE_COMMIT="60", VOIPOPS_TEST_PAUSE_MARKER=marker,
+                PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.Popen([sys.executable, str(script), json.dumps(args)], env=penv,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(marker) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert os.path.exists(marker), proc.communicate()[1][-2000:]
+    finally:
+        proc.kill()                      # kill -9 while its transaction is open
+        proc.wait()
+    # nothing of the killed run is visible, and the lock of the dead run does not block the next one
+    assert [u["id"] for u in call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"]] == ["E2"]
+    assert [a["employee_id"] for a in journal.read(audit)] == ["E2"]
+    res = call(capsys, args)
+    assert res["changed"] and res["verified"]
+    assert "took over the lock of run" in json.dumps(res.get("warnings", []))
+    assert [(a["op"], a["employee_id"]) for a in journal.read(audit)] == [("add", "E2"), ("update", "E2"), ("add", "E1")]
+    assert call(capsys, args)["changed"] is False
+    assert len(journal.read(audit)) == 3
+
+
+def test_audit_export_catches_up_after_a_crash_between_commit_and_export(capsys, env):
+    call(capsys, users_args(env, [BOB], audit_log=None))          # committed, audit file never written
+    audit = str(env["tmp"] / "audit.jsonl")
+    call(capsys, users_args(env, [ADA]))
+    ids = [a["id"] for a in journal.read(audit)]
+    assert [a["employee_id"] for a in journal.read(audit)] == ["E2", "E1"] and ids == sorted(set(ids))
+    call(capsys, users_args(env, [dict(ADA, features=[])], state="replaced"))
+    assert [a["employee_id"] for a in journal.read(audit)] == ["E2", "E1", "E1"]
+
+
+def test_second_run_is_refused_while_one_holds_the_lock(capsys, env):
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import RunInfo
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import KamailioDB
+    db = KamailioDB(env["db_url"], "voip.lab")
+    db.lock(RunInfo(run_id="other-run", actor="awx-bob", pid=os.getpid()))   # a live holder (this process)
+    res = call(capsys, users_args(env, [ADA]))
+    assert res["failed"] and "run other-run by awx-bob" in res["msg"]
+    assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
+    db.unlock(RunInfo(run_id="other-run", actor="awx-bob"))
+    assert call(capsys, users_args(env, [ADA]))["changed"] is True
