@@ -148,6 +148,8 @@ class Phone(object):
         self.upgrades = []
         self._refresh = None
         self._busy = None
+        self._gen = 0
+        self._reg_lock = asyncio.Lock()
 
     # --------------------------------------------------------------- identity
     def sip_ua(self):
@@ -177,13 +179,13 @@ class Phone(object):
         await self.boot()
 
     async def stop(self, unregister=True):
-        if self._refresh:
-            self._refresh.cancel()
         if unregister and self.state == "registered":
             try:
-                await self.register(0, timeout=2.0)
+                await asyncio.wait_for(self._unregister_quietly(), 3.0)
             except Exception:  # noqa: BLE001 - best effort on the way out
                 pass
+        if self._refresh:
+            self._refresh.cancel()
         if self.ep:
             self.ep.close()
 
@@ -293,48 +295,51 @@ class Phone(object):
                                           transport="udp" if cfg.get("transport") in (None, "udp") else cfg["transport"])
 
     async def _unregister_quietly(self):
-        if self._refresh:
-            self._refresh.cancel()
-            self._refresh = None
-        try:
-            await self.register(0, timeout=2.0)
-        except sip.SipTransportError:
-            pass
-        self.registered_at = None
+        # A newer generation makes any pending refresh give up; the lock orders us after an in-flight REGISTER,
+        # so the registrar always sees the un-REGISTER last.
+        self._gen += 1
+        async with self._reg_lock:
+            try:
+                await self.register(0, timeout=2.0)
+            except sip.SipTransportError:
+                pass
+            self.registered_at = None
 
-    async def register_and_refresh(self):
-        try:
-            resp = await self.register(self.config["expires"])
-        except sip.SipTransportError as exc:
-            self._set("unregistered", "REGISTER %s" % exc)
-            self._schedule_refresh(self.sim.retry)
-            return
-        if resp.code != 200:
-            self._set("unregistered", "REGISTER answered %d %s" % (resp.code, resp.reason))
-            self._schedule_refresh(self.sim.retry)
-            return
-        self.registrations += 1
-        self.registered_at = time.time()
-        self._set("registered")
-        granted = self.config["expires"]
-        for value in resp.headers.get_all("contact"):
-            if "expires=" in value:
-                try:
-                    granted = int(value.rsplit("expires=", 1)[1].split(";")[0].split(",")[0])
-                except ValueError:
-                    pass
-        self._schedule_refresh(max(1.0, granted * 0.8))
+    async def register_and_refresh(self, gen=None):
+        async with self._reg_lock:
+            if gen is not None and gen != self._gen:
+                return
+            try:
+                resp = await self.register(self.config["expires"])
+            except sip.SipTransportError as exc:
+                self._set("unregistered", "REGISTER %s" % exc)
+                self._schedule_refresh(self.sim.retry)
+                return
+            if resp.code != 200:
+                self._set("unregistered", "REGISTER answered %d %s" % (resp.code, resp.reason))
+                self._schedule_refresh(self.sim.retry)
+                return
+            self.registrations += 1
+            self.registered_at = time.time()
+            self._set("registered")
+            granted = self.config["expires"]
+            for value in resp.headers.get_all("contact"):
+                if "expires=" in value:
+                    try:
+                        granted = int(value.rsplit("expires=", 1)[1].split(";")[0].split(",")[0])
+                    except ValueError:
+                        pass
+            self._schedule_refresh(max(1.0, granted * 0.8))
 
     def _schedule_refresh(self, delay):
-        if self._refresh:
+        if self._refresh and not self._refresh.done() and self._refresh is not asyncio.current_task():
             self._refresh.cancel()
-        self._refresh = asyncio.ensure_future(self._refresh_later(delay))
+        self._refresh = asyncio.ensure_future(self._refresh_later(delay, self._gen))
 
-    async def _refresh_later(self, delay):
+    async def _refresh_later(self, delay, gen):
         await asyncio.sleep(delay)
-        self._refresh = None
-        if self.state in ("registered", "unregistered"):
-            await self.register_and_refresh()
+        if gen == self._gen and self.state in ("registered", "unregistered"):
+            await self.register_and_refresh(gen)
 
     # --------------------------------------------------------------- incoming SIP
     def on_request(self, request, source):

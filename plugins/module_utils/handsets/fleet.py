@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The live handset fleet: registrations joined with the estate (pure), and bulk re-sync (NOTIFY).
+
+- :func:`join` takes the estate's handsets and the callserver's registrations (``KamailioRPC.registrations()``
+  records) and returns, per handset, its contacts with vendor/model/firmware/MAC read from the User-Agent,
+  the handsets that are provisioned but not registered, and the registered devices the estate does not know.
+- :func:`resync_targets` picks, per handset, where to send the NOTIFY (its registered contacts, or a given
+  address) and its vendor's event; :func:`resync` sends them all concurrently with ``sip.notify_many``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+
+
+def _user_of_aor(aor):
+    text = str(aor or "")
+    if text.startswith("sip:") or text.startswith("sips:"):
+        text = text.split(":", 1)[1]
+    return text.split("@", 1)[0]
+
+
+def _address(reg):
+    """The address the device is reachable at: Kamailio's received (NAT) else the contact's host:port."""
+    received = reg.get("received") or ""
+    if received and received != "[not set]":
+        return received.split(":", 1)[1] if received.startswith("sip:") else received
+    contact = str(reg.get("contact") or "")
+    hostport = contact.split("@", 1)[-1].split(";", 1)[0].split(">", 1)[0]
+    return hostport.replace("sip:", "").replace("sips:", "")
+
+
+def _describe(reg, now):
+    ua = reg.get("user_agent") or ""
+    found = base.parse_user_agent(ua) or {}
+    last = reg.get("last_modified")
+    age = None
+    try:
+        if last:
+            age = max(0, int(now - float(last)))
+    except (TypeError, ValueError):
+        age = None
+    try:
+        expires = int(reg.get("expires")) if reg.get("expires") not in (None, "") else None
+    except (TypeError, ValueError):
+        expires = None
+    return {"aor": reg.get("aor"), "contact": reg.get("contact"), "address": _address(reg), "user_agent": ua,
+            "vendor": found.get("vendor"), "model": found.get("model"), "firmware": found.get("firmware"),
+            "mac": found.get("mac"), "registered_for_s": age, "expires_in_s": expires}
+
+
+def _matches(handset, dev):
+    """A contact belongs to the handset when its User-Agent agrees with the estate (vendor, model, MAC if shown)."""
+    if dev["vendor"] is None or dev["vendor"] != handset.get("vendor"):
+        return False
+    profile = base.get_profile(handset.get("vendor"))
+    if dev["model"] and profile and profile.canonical_model(dev["model"]) != profile.canonical_model(handset.get("model")):
+        return False
+    if dev["mac"] and handset.get("mac") and dev["mac"] != handset["mac"]:
+        return False
+    return True
+
+
+def normalise_handsets(handsets):
+    """Estate handset dicts -> [{name, vendor, model, mac, user, address}] with vendor/MAC normalised (lenient)."""
+    out = []
+    for rec in handsets or []:
+        profile = base.get_profile(rec.get("vendor"))
+        try:
+            mac = base.normalize_mac(rec.get("mac")) if rec.get("mac") else None
+        except ValueError:
+            mac = None
+        out.append({"name": str(rec.get("name")), "vendor": profile.vendor if profile else rec.get("vendor"),
+                    "model": (profile.canonical_model(rec.get("model")) if profile else None) or rec.get("model"),
+                    "mac": mac, "user": str(rec["user"]) if rec.get("user") not in (None, "") else None,
+                    "address": rec.get("address"), "site": rec.get("site")})
+    return out
+
+
+def join(handsets, registrations, now=None):
+    """Registered handsets joined with the estate.
+
+    Returns {"handsets": [...], "unregistered": [names], "unknown": [...], "summary": {...}}.
+    """
+    now = time.time() if now is None else now
+    estate = normalise_handsets(handsets)
+    by_user = {}
+    for reg in registrations or []:
+        by_user.setdefault(_user_of_aor(reg.get("aor")), []).append(_describe(reg, now))
+    bound_users = set(h["user"] for h in estate if h["user"])
+    claimed = set()
+    out = []
+    for h in estate:
+        devices = by_user.get(h["user"], []) if h["user"] else []
+        mine = [d for d in devices if _matches(h, d)]
+        for d in mine:
+            claimed.add(id(d))
+        first = mine[0] if mine else {}
+        out.append(dict(h, registered=bool(mine), contacts=mine,
+                        firmware=first.get("firmware"), user_agent=first.get("user_agent"),
+                        address=first.get("address") or h.get("address"),
+                        registered_for_s=first.get("registered_for_s")))
+    unknown = []
+    for user, devices in sorted(by_user.items()):
+        for d in devices:
+            if id(d) in claimed:
+                continue
+            reason = ("registered as %s, which no handset of the estate uses" % user if user not in bound_users
+                      else "registered as %s, but its User-Agent does not match the estate's handset" % user)
+            unknown.append(dict(d, user=user, reason=reason))
+    unregistered = [h["name"] for h in out if not h["registered"]]
+    summary = {"handsets": len(out), "registered": len(out) - len(unregistered), "unregistered": len(unregistered),
+               "unknown_devices": len(unknown), "registrations": sum(len(v) for v in by_user.values())}
+    by_vendor = {}
+    for h in out:
+        if h["registered"]:
+            key = "%s %s %s" % (h["vendor"], h["model"], h["firmware"])
+            by_vendor[key] = by_vendor.get(key, 0) + 1
+    summary["firmware"] = by_vendor
+    return {"handsets": out, "unregistered": unregistered, "unknown": unknown, "summary": summary}
+
+
+def resync_targets(handsets, registrations, action="resync", names=None, now=None):
+    """Per handset: the NOTIFY targets (contact URI + address) and its vendor's event for ``action``.
+
+    Returns (targets, skipped): targets = [{name, vendor, event, uri, dest}], skipped = [{name, reason}].
+    """
+    joined = join(handsets, registrations, now)
+    wanted = set(names) if names is not None else None
+    targets, skipped = [], []
+    for h in joined["handsets"]:
+        if wanted is not None and h["name"] not in wanted:
+            continue
+        profile = base.get_profile(h["vendor"])
+        if profile is None:
+            skipped.append({"name": h["name"], "reason": "unknown vendor '%s'" % h["vendor"]})
+            continue
+        event = profile.notify_event(action)
+        if h["contacts"]:
+            for d in h["contacts"]:
+                targets.append({"name": h["name"], "vendor": h["vendor"], "event": event, "uri": d["contact"],
+                                "dest": d["address"]})
+        elif h.get("address"):
+            addr = str(h["address"])
+            uri = addr if addr.startswith("sip") else "sip:%s@%s" % (h["user"] or "", addr) if h["user"] else "sip:%s" % addr
+            targets.append({"name": h["name"], "vendor": h["vendor"], "event": event, "uri": uri, "dest": None})
+        else:
+            skipped.append({"name": h["name"], "reason": "not registered and no address given"})
+    if wanted is not None:
+        known = set(h["name"] for h in joined["handsets"])
+        for name in sorted(wanted - known):
+            skipped.append({"name": name, "reason": "not in the handsets given"})
+    return targets, skipped
+
+
+def resync(targets, concurrency=500, timeout=5.0):
+    """Send every NOTIFY concurrently; one result per target: name, vendor, event, uri, status, code, reason, rtt_ms, error."""
+    from ansible_collections.voipops.voip.plugins.module_utils import sip
+
+    specs = []
+    for t in targets:
+        spec = {"uri": t["uri"], "event": t["event"]}
+        if t.get("dest"):
+            spec["dest"] = t["dest"]
+        specs.append(spec)
+    raw = sip.run_sync(sip.notify_many(specs, concurrency=concurrency, timeout=timeout)) if specs else []
+    results = []
+    for t, r in zip(targets, raw):
+        results.append({"name": t["name"], "vendor": t["vendor"], "event": t["event"], "uri": t["uri"],
+                        "status": r["status"], "code": r["code"], "reason": r["reason"], "rtt_ms": r["rtt_ms"],
+                        "user_agent": r.get("user_agent"), "error": r["error"]})
+    return results

@@ -1,0 +1,117 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: handset_info
+short_description: Registered handsets joined with the estate, with vendor, model and firmware from the User-Agent
+version_added: 0.1.0
+description:
+  - Reads the callserver's registrations and joins them with the estate's handsets by user and User-Agent.
+  - For every handset, reports whether it is registered, its contact address, how long ago it last registered,
+    and the vendor, model, firmware version and MAC its User-Agent tells (parsed by the vendor profiles).
+  - Lists the handsets that are provisioned but not registered, and the registered devices the estate does not
+    know (a user no handset is bound to, or a User-Agent that does not match the estate's handset).
+author: voipops maintainers (@voipops)
+extends_documentation_fragment:
+  - voipops.voip.attributes
+  - voipops.voip.attributes.INFO_MODULE
+options:
+  handsets:
+    description: The estate's handsets, each with C(name), C(vendor), C(model), C(user) (extension) and optionally C(mac).
+    type: list
+    elements: dict
+    required: true
+  rpc_url:
+    description: Kamailio JSON-RPC URL.
+    type: str
+    required: true
+  timeout:
+    description: Seconds to wait for the callserver.
+    type: float
+    default: 5
+  validate_certs:
+    description: Verify the TLS certificate of O(rpc_url) when it is C(https).
+    type: bool
+    default: true
+requirements:
+  - requests
+"""
+
+EXAMPLES = r"""
+- name: Which handsets are registered, on which firmware
+  voipops.voip.handset_info:
+    rpc_url: http://127.0.0.1:5071/RPC
+    handsets: "{{ estate.handsets }}"
+  register: fleet
+
+- name: Report handsets that should be registered but are not
+  ansible.builtin.debug:
+    msg: "{{ fleet.unregistered }}"
+"""
+
+RETURN = r"""
+handsets:
+  description: Every estate handset with C(registered), C(contacts), C(address), C(firmware), C(user_agent), C(registered_for_s).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "hs-0001", "vendor": "yealink", "model": "T54W", "mac": "80:5e:c0:00:00:01", "user": "1001",
+            "registered": true, "address": "127.0.0.1:40400", "firmware": "96.86.0.100",
+            "user_agent": "Yealink SIP-T54W 96.86.0.100", "registered_for_s": 12, "contacts": []}]
+unregistered:
+  description: Names of the handsets that are provisioned but not registered.
+  returned: always
+  type: list
+  elements: str
+  sample: ["hs-0007"]
+unknown:
+  description: Registered devices the estate does not know, with what their User-Agent tells and why they are unknown.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"user": "1004", "user_agent": "Linphone/5.2.0", "vendor": null, "address": "127.0.0.1:5066",
+            "reason": "registered as 1004, which no handset of the estate uses"}]
+summary:
+  description: Counts, and the number of registered handsets per vendor, model and firmware.
+  returned: always
+  type: dict
+  sample: {"handsets": 50, "registered": 49, "unregistered": 1, "unknown_devices": 1, "registrations": 50,
+           "firmware": {"yealink T54W 96.86.0.100": 5}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import (
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, KamailioError, KamailioRPC)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            handsets=dict(type="list", elements="dict", required=True),
+            rpc_url=dict(type="str", required=True),
+            timeout=dict(type="float", default=5.0),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    p = module.params
+    try:
+        registrations = KamailioRPC(p["rpc_url"], timeout=p["timeout"], validate_certs=p["validate_certs"]).registrations()
+    except KamailioError as exc:
+        module.fail_json(msg="cannot read the registrations: %s" % exc)
+    module.exit_json(changed=False, **fleet.join(p["handsets"], registrations))
+
+
+if __name__ == "__main__":
+    main()

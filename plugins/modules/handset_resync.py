@@ -1,0 +1,156 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: handset_resync
+short_description: Make handsets re-fetch their provisioning files (or reboot) with a SIP NOTIFY
+version_added: 0.1.0
+description:
+  - Sends each handset its vendor's re-sync NOTIFY (Yealink and Poly C(check-sync), Snom
+    C(check-sync;reboot=false), Grandstream C(check-sync), Cisco MPP C(resync)) or, with O(action=reboot),
+    its vendor's reboot event, concurrently, to every contact the handset has registered at the callserver
+    (read over O(rpc_url)) or to the C(address) given for it.
+  - Returns one result per NOTIFY, so a caller sees which handsets answered and which did not.
+author: voipops maintainers (@voipops)
+extends_documentation_fragment:
+  - voipops.voip.attributes
+  - voipops.voip.attributes.CHANGES
+attributes:
+  check_mode:
+    support: full
+    details: In check mode the targets and events are computed and returned; nothing is sent.
+  diff_mode:
+    support: none
+    details: A NOTIFY changes no stored state that could be shown as a diff.
+  idempotent:
+    support: none
+    details: Every run sends the NOTIFY again (the handsets then re-fetch files that may not have changed).
+options:
+  handsets:
+    description:
+      - The estate's handsets, each with C(name), C(vendor), C(model), C(user) (extension), optionally C(mac)
+        and C(address) (C(host:port) or a SIP URI, used when the handset is not registered).
+    type: list
+    elements: dict
+    required: true
+  names:
+    description: Only these handsets (for example RV(voipops.voip.handset_provision#module:changed_handsets)).
+    type: list
+    elements: str
+  action:
+    description: V(resync) re-fetches the configuration; V(reboot) restarts the handset.
+    type: str
+    choices: [resync, reboot]
+    default: resync
+  rpc_url:
+    description:
+      - Kamailio JSON-RPC URL, to find each handset's registered contacts.
+      - Without it, only handsets with an C(address) are notified.
+    type: str
+  timeout:
+    description: Seconds to wait for each handset's answer (and for the callserver).
+    type: float
+    default: 5
+  concurrency:
+    description: NOTIFY transactions in flight at once.
+    type: int
+    default: 500
+  validate_certs:
+    description: Verify the TLS certificate of O(rpc_url) when it is C(https).
+    type: bool
+    default: true
+notes:
+  - A handset only acts on a NOTIFY its vendor documents; others are answered C(489 Bad Event).
+requirements:
+  - requests (when O(rpc_url) is used)
+"""
+
+EXAMPLES = r"""
+- name: Re-sync the handsets whose files changed
+  voipops.voip.handset_resync:
+    rpc_url: http://127.0.0.1:5071/RPC
+    handsets: "{{ estate.handsets }}"
+    names: "{{ prov.changed_handsets }}"
+  register: resync
+
+- name: Reboot one handset
+  voipops.voip.handset_resync:
+    rpc_url: http://127.0.0.1:5071/RPC
+    handsets: "{{ estate.handsets | selectattr('name', 'eq', 'hs-0042') }}"
+    action: reboot
+"""
+
+RETURN = r"""
+results:
+  description: One entry per NOTIFY sent (a handset registered twice gets two).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "hs-0001", "vendor": "yealink", "event": "check-sync", "uri": "sip:1001@10.0.0.7:5060",
+            "status": "ok", "code": 200, "reason": "OK", "rtt_ms": 1.2, "user_agent": "Yealink SIP-T54W 96.86.0.100",
+            "error": null}]
+not_notified:
+  description:
+    - Handsets that were not notified, with the reason (not registered and no address, unknown vendor).
+    - (Not called C(skipped), which Ansible would read as "the task was skipped".)
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "hs-0002", "reason": "not registered and no address given"}]
+summary:
+  description: Totals.
+  returned: always
+  type: dict
+  sample: {"targets": 50, "ok": 49, "failed": 1, "not_notified": 0}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import (
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, KamailioError, KamailioRPC)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            handsets=dict(type="list", elements="dict", required=True),
+            names=dict(type="list", elements="str"),
+            action=dict(type="str", choices=["resync", "reboot"], default="resync"),
+            rpc_url=dict(type="str"),
+            timeout=dict(type="float", default=5.0),
+            concurrency=dict(type="int", default=500),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    registrations = []
+    if p["rpc_url"]:
+        if not HAS_REQUESTS:
+            module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        try:
+            registrations = KamailioRPC(p["rpc_url"], timeout=p["timeout"], validate_certs=p["validate_certs"]).registrations()
+        except KamailioError as exc:
+            module.fail_json(msg="cannot read the registrations: %s" % exc)
+    targets, skipped = fleet.resync_targets(p["handsets"], registrations, action=p["action"], names=p["names"])
+    if module.check_mode:
+        results = [dict(t, status="planned", code=None, reason=None, rtt_ms=None, user_agent=None, error=None)
+                   for t in targets]
+    else:
+        results = fleet.resync(targets, concurrency=p["concurrency"], timeout=p["timeout"])
+    ok = sum(1 for r in results if r["status"] == "ok")
+    summary = {"targets": len(results), "ok": ok, "failed": len(results) - ok if not module.check_mode else 0,
+               "not_notified": len(skipped)}
+    module.exit_json(changed=bool(targets), results=results, not_notified=skipped, summary=summary)
+
+
+if __name__ == "__main__":
+    main()
