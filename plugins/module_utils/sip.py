@@ -443,11 +443,16 @@ class SipEndpoint(object):
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
-            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            # large buffers: thousands of answers may arrive in a burst; *FORCE (root) passes net.core.rmem_max
+            for force, opt in ((getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF),
+                               (getattr(socket, "SO_SNDBUFFORCE", 32), socket.SO_SNDBUF)):
                 try:
-                    sock.setsockopt(socket.SOL_SOCKET, opt, rcvbuf)
+                    sock.setsockopt(socket.SOL_SOCKET, force, rcvbuf)
                 except OSError:
-                    pass
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, opt, rcvbuf)
+                    except OSError:
+                        pass
             try:
                 if family == socket.AF_INET:
                     sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
