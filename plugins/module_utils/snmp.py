@@ -334,7 +334,11 @@ class V3Session(object):
     def _result(self, res):
         error_indication, error_status, error_index, var_binds = res
         if error_indication:
-            raise SnmpError("%s: %s" % (self.name, error_indication))
+            hint = ""
+            if "timeout" in str(error_indication).lower():
+                hint = " (%.1fs x %d tries; wrong auth_key/priv_key/protocols, or agent down)" % (
+                    self.target["timeout"], self.target["retries"] + 1)
+            raise SnmpError("%s: %s%s" % (self.name, error_indication, hint))
         if error_status and int(error_status):
             raise SnmpError("%s: agent answered %s (error index %s)" % (
                 self.name, error_status.prettyPrint() if hasattr(error_status, "prettyPrint") else error_status,
@@ -423,23 +427,29 @@ class SnmpPoller(object):
         self._sem = None
 
     # -- sessions
-    def _engine_for_loop(self):
+    def _engine_for(self, t):
+        # pysnmp keeps one USM entry per user name in an engine: two devices with the same user but
+        # different keys need separate engines, or the second clobbers the first.
+        key = (t.get("user"), t.get("auth_protocol"), t.get("auth_key"), t.get("priv_protocol"), t.get("priv_key"))
         if self._engine is None:
+            self._engine = {}
+        engine = self._engine.get(key)
+        if engine is None:
             from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
-            self._engine = SnmpEngine()
-        return self._engine
+            engine = self._engine[key] = SnmpEngine()
+        return engine
 
     def _close_engine(self):
-        if self._engine is not None:
+        for engine in (self._engine or {}).values():
             try:
-                self._engine.close_dispatcher()
+                engine.close_dispatcher()
             except Exception:  # noqa: BLE001 - best effort at shutdown
                 pass
-            self._engine = None
+        self._engine = None
 
     async def _session(self, target):
         t = normalize_target(target, self.defaults)
-        session = V2cSession(t) if t["version"] == "2c" else V3Session(t, self._engine_for_loop())
+        session = V2cSession(t) if t["version"] == "2c" else V3Session(t, self._engine_for(t))
         await session.open()
         return session
 
