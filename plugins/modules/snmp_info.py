@@ -154,7 +154,9 @@ results:
           description: C(uptime), C(processes), C(users), C(memory), C(storage) (each with C(percent_used)), C(processor_load), C(processor_load_avg).
           type: dict
         ucd:
-          description: C(load) (V(1min)/V(5min)/V(15min)), C(memory) (with C(real_used_percent)), C(disks) (with C(percent_used)), C(processes) (count, min, error), C(cpu_percent).
+          description:
+            - C(load) (V(1min)/V(5min)/V(15min)), C(memory) (with C(real_used_percent)), C(disks) (with C(percent_used)),
+              C(processes) (count, min, error), C(cpu_percent).
           type: dict
         ds1:
           description:
