@@ -146,8 +146,7 @@ GROUPS = {
     # ifDescr/ifName come along so that a line is named even when "interfaces" is not gathered
     "ds1": {"scalars": [], "columns": _cols(DSX1_CONFIG_ENTRY, DSX1_COLUMNS) + [IF_ENTRY + ".2", IFX_ENTRY + ".1"]},
     "isdn": {"scalars": [],
-             "columns": _cols(ISDN_BEARER_ENTRY, ISDN_BEARER_COLUMNS) + [ISDN_LAPD_OPER_STATUS_OID, IF_ENTRY + ".2",
-                                                                        IF_STACK_STATUS]},
+             "columns": _cols(ISDN_BEARER_ENTRY, ISDN_BEARER_COLUMNS) + [ISDN_LAPD_OPER_STATUS_OID, IF_ENTRY + ".2", IF_STACK_STATUS]},
 }
 GROUP_NAMES = ("system", "interfaces", "host", "ucd", "ds1", "isdn")
 
