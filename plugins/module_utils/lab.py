@@ -24,11 +24,8 @@ import socket
 import subprocess
 import time
 
-try:  # Python 3
-    from urllib.request import urlopen
-    from urllib.error import HTTPError, URLError
-except ImportError:  # pragma: no cover
-    from urllib2 import urlopen, HTTPError, URLError  # type: ignore
+from ansible.module_utils.urls import open_url
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
 
 LOOPBACK = "127.0.0.1"
@@ -264,7 +261,7 @@ def check_ready(checks, host=LOOPBACK):
                 pending.append("udp port %s not bound" % check["udp"])
         elif "http" in check:
             try:
-                urlopen(check["http"], timeout=1.0).read()
+                open_url(check["http"], timeout=1.0, validate_certs=False).read()
             except HTTPError:
                 pass  # any HTTP answer means the server is up
             except (URLError, OSError, socket.error) as exc:

@@ -21,14 +21,21 @@ __metaclass__ = type
 
 import csv
 import io
-import os
+import traceback
 
-import yaml
+try:
+    import yaml
 
-try:  # libyaml is faster, but line numbers are identical with the pure-Python loader
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _BaseLoader
+    try:  # libyaml is faster; line numbers are identical with the pure-Python loader
+        from yaml import CSafeLoader as _BaseLoader
+    except ImportError:  # pragma: no cover
+        from yaml import SafeLoader as _BaseLoader
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core on the controller
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
+    _BaseLoader = object
 
 
 class SourceError(ValueError):
@@ -133,6 +140,9 @@ def line_of(node, key=None):
 
 
 def _make_loader(path):
+    if not HAS_YAML:
+        raise SourceError("the Python library PyYAML is required to read YAML", path=path)
+
     class Loader(_BaseLoader):
         pass
 

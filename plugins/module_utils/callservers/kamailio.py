@@ -221,7 +221,7 @@ def _short_reason(exc):
     for marker in ("Connection refused", "Name or service not known", "No route to host", "timed out"):
         if marker in text:
             return marker
-    return text.split(":")[-1].strip()[:120] or exc.__class__.__name__
+    return text.rsplit(":", maxsplit=1)[-1].strip()[:120] or exc.__class__.__name__
 
 
 class KamailioDriver(object):

@@ -1,0 +1,96 @@
+# voipops.voip — one-command setup, demo and tests.  See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ROOT := $(abspath .)
+VENV ?= $(ROOT)/.venv
+PY := $(VENV)/bin/python
+STATE := $(ROOT)/.state
+COLL := $(STATE)/collections/ansible_collections/voipops/voip
+PYTHON ?= python3
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(STATE)/collections
+export ANSIBLE_LOCAL_TEMP := $(STATE)/tmp/local
+export ANSIBLE_REMOTE_TEMP := $(STATE)/tmp/remote
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: help setup deps venv link demo lab-up lab-down test sanity lint unit integration molecule bench docs clean
+
+help:
+	@echo "make demo      set everything up, start the embedded lab, run the main job (playbooks/demo.yml)"
+	@echo "make test      set everything up and run sanity, lint, unit and integration tests"
+	@echo "make lab-up / lab-down / bench / sanity / lint / unit / integration / molecule / docs"
+
+## ---- setup -------------------------------------------------------------------------------------
+setup: deps venv link
+
+# Debian packages from bindep.txt (profiles: lab for the demo, test for the tests).
+BINDEP_PROFILE ?= test
+deps:
+	@pkgs=$$(grep -v '^\s*#' bindep.txt | grep -E '\[.*\b($(BINDEP_PROFILE)|lab)\b.*\]' | awk '{print $$1}' | sort -u); \
+	missing=$$(for p in $$pkgs; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "deps: missing Debian packages. Run as root:"; \
+	  echo "  apt-get update && apt-get install -y --no-install-recommends" $$missing; exit 1; fi; \
+	echo "deps: installing" $$missing; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq; \
+	apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	for svc in kamailio snmpd nginx postgresql; do \
+	  if command -v systemctl >/dev/null && systemctl is-active -q $$svc 2>/dev/null; then systemctl stop $$svc || true; fi; \
+	done
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Ansible loads collections from .../ansible_collections/<ns>/<name>: expose this checkout there.
+link:
+	@mkdir -p $(dir $(COLL)) $(STATE)/tmp/local $(STATE)/tmp/remote
+	@[ "$$(readlink $(COLL) 2>/dev/null)" = "$(ROOT)" ] || ln -sfn $(ROOT) $(COLL)
+
+## ---- the lab and the demo ------------------------------------------------------------------------
+lab-up: BINDEP_PROFILE=lab
+lab-up: setup
+	$(VENV)/bin/ansible-playbook playbooks/lab_up.yml
+
+lab-down: link
+	$(VENV)/bin/ansible-playbook playbooks/lab_down.yml
+
+demo: BINDEP_PROFILE=lab
+demo: lab-up
+	$(VENV)/bin/ansible-playbook -i inventories/lab/hosts.yml playbooks/demo.yml
+
+## ---- tests ---------------------------------------------------------------------------------------
+test: setup
+	$(MAKE) --no-print-directory sanity lint unit integration
+	@echo "make test: all passed"
+
+sanity: setup
+	bash tests/sanity/run.sh
+
+lint: setup
+	$(VENV)/bin/ansible-lint --offline
+
+unit: setup
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+
+integration: setup
+	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+
+molecule: setup
+	cd extensions && $(VENV)/bin/molecule test --all
+
+bench: setup
+	$(PY) bench/run.py
+
+docs: setup
+	$(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs $(ROOT)
+
+clean:
+	-$(VENV)/bin/ansible-playbook playbooks/lab_down.yml
+	rm -rf $(STATE) tests/output

@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Run every benchmark in bench/ (files bench_*.py exposing run()), print a table, write bench/results/latest.json.
+
+Each result is {name, value, unit, baseline, baseline_value, ratio}: ratio = how many times better than the baseline
+a user would otherwise use, both measured in this same run on this machine. Speed is never asserted in tests.
+"""
+import glob
+import importlib.util
+import json
+import os
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position  (makes ansible_collections.voipops.voip importable)
+
+KEYS = ("name", "value", "unit", "baseline", "baseline_value", "ratio")
+
+
+def load(path):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def main(argv):
+    only = set(argv[1:])
+    results, failures = [], []
+    for path in sorted(glob.glob(os.path.join(HERE, "bench_*.py"))):
+        name = os.path.basename(path)[len("bench_"):-3]
+        if only and name not in only:
+            continue
+        print("== %s" % name, flush=True)
+        started = time.time()
+        try:
+            for res in load(path).run():
+                missing = [k for k in KEYS if k not in res]
+                if missing:
+                    raise ValueError("result %r lacks %s" % (res.get("name"), ", ".join(missing)))
+                results.append(res)
+        except Exception:  # a broken bench must not hide the others  pylint: disable=broad-exception-caught
+            failures.append(name)
+            traceback.print_exc()
+        print("   (%.1f s)" % (time.time() - started), flush=True)
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest.json"), "w") as handle:
+        json.dump(results, handle, indent=2)
+        handle.write("\n")
+    width = max([len(r["name"]) for r in results] + [4])
+    print("\n%-*s %14s %-10s %14s  %-34s %8s" % (width, "name", "value", "unit", "baseline", "baseline is", "ratio"))
+    for r in results:
+        print("%-*s %14.4g %-10s %14.4g  %-34s %7.1fx" % (width, r["name"], r["value"], r["unit"], r["baseline_value"],
+                                                          str(r["baseline"])[:34], r["ratio"]))
+    print("\nwritten: bench/results/latest.json (%d results)" % len(results))
+    if failures:
+        print("FAILED benches: %s" % ", ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
