@@ -50,64 +50,26 @@ options:
     choices: [merged, replaced, overridden, deleted, gathered, rendered, parsed]
     default: merged
   config:
-    description: The users (desired state). Mutually exclusive with O(src) and O(hr_csv).
+    description:
+      - The users (desired state). Mutually exclusive with O(src) and O(hr_csv).
+      - "Each user is a mapping with these keys (validated by the collection itself, so that every error of a whole
+        batch is reported at once with its index/line and field): C(id) (employee id, the stable key, required),
+        C(name), C(email), C(site) (must exist in O(numberplan) and own the extension), C(extension) (2-8 digits,
+        not starting with 0 or 9), C(aliases) (list of E.164 numbers, C(+31201234567)), C(class_of_service)
+        (C(internal), C(national) or C(international)), C(class_of_service_grant) (mapping C(class_of_service) +
+        C(until), a higher class until an absolute UTC time C(2026-12-31T23:59:00Z)), C(features) (list of mappings
+        C(name) + optional C(target) + optional C(until); names C(cfu), C(cfb), C(cfnr) (call forward unconditional,
+        busy, no answer; target = number), C(dnd), C(voicemail), C(hunt_group) (target = group name))."
+      - For O(state=merged) and O(state=deleted) only C(id) is required; new, replaced and overridden users need
+        C(extension), C(site) and C(class_of_service).
     type: list
     elements: dict
-    suboptions:
-      id:
-        description: Employee id, the stable key of a user.
-        type: str
-        required: true
-      name:
-        description: Display name.
-        type: str
-      email:
-        description: E-mail address.
-        type: str
-      site:
-        description: Site; must exist in O(numberplan) and own the extension.
-        type: str
-      extension:
-        description: Internal number (SIP username), inside the site's range.
-        type: str
-      aliases:
-        description: E.164 aliases/DIDs (C(+31201234567)).
-        type: list
-        elements: str
-      class_of_service:
-        description: Permanent class of service.
-        type: str
-        choices: [internal, national, international]
-      class_of_service_grant:
-        description: A higher class of service granted until an absolute UTC time.
-        type: dict
-        suboptions:
-          class_of_service:
-            description: The granted class.
-            type: str
-            choices: [internal, national, international]
-            required: true
-          until:
-            description: Absolute UTC time, C(2026-12-31T23:59:00Z).
-            type: str
-            required: true
-      features:
-        description: Features; each may carry C(until).
-        type: list
-        elements: dict
-        suboptions:
-          name:
-            description: C(cfu), C(cfb), C(cfnr) (call forward unconditional, busy, no answer; need O(config[].features[].target)),
-              C(dnd), C(voicemail), C(hunt_group) (target = group name).
-            type: str
-            required: true
-            choices: [cfu, cfb, cfnr, dnd, voicemail, hunt_group]
-          target:
-            description: Forward target number or hunt group name.
-            type: str
-          until:
-            description: Absolute UTC time after which the callserver no longer applies the feature.
-            type: str
+  return_unchanged:
+    description:
+      - Return every managed user in RV(before) and RV(after). Set to V(false) for large estates to return only the
+        users this run changes (RV(total_users) still counts all).
+    type: bool
+    default: true
   src:
     description: Path of a YAML desired state (C(users:) list, same keys as O(config)); errors then name its lines.
     type: path
@@ -220,13 +182,13 @@ after:
   elements: dict
 commands:
   description: The plan, one line per operation, secrets masked.
-  returned: when state is merged, replaced, overridden, deleted or rendered
+  returned: when state is merged, replaced, overridden or deleted
   type: list
   elements: str
   sample: ["add user E1042 ext 1042 site ams class national password ********"]
 operations:
   description: The plan as data (op, id, before, after, changes, cool, cool_until, revoked).
-  returned: when state is merged, replaced, overridden, deleted or rendered
+  returned: when state is merged, replaced, overridden or deleted, and return_unchanged is true
   type: list
   elements: dict
 gathered:
@@ -268,6 +230,10 @@ audit_records:
   description: Number of audit records written (database journal and O(audit_log)).
   returned: when state is merged, replaced, overridden or deleted
   type: int
+total_users:
+  description: Number of managed users after the run (in check mode, as it would be).
+  returned: when state is merged, replaced, overridden or deleted
+  type: int
 verified:
   description: True when the users read back after the change equal the planned result.
   returned: when changes were applied
@@ -298,20 +264,10 @@ CHANGE_STATES = ("merged", "replaced", "overridden", "deleted")
 
 
 def argument_spec():
-    feature = dict(name=dict(type="str", required=True, choices=sorted(U.FEATURES)),
-                   target=dict(type="str"), until=dict(type="str"))
-    grant = dict(class_of_service=dict(type="str", required=True, choices=list(U.CLASSES)),
-                 until=dict(type="str", required=True))
-    user = dict(
-        id=dict(type="str", required=True), name=dict(type="str"), email=dict(type="str"), site=dict(type="str"),
-        extension=dict(type="str"), aliases=dict(type="list", elements="str"),
-        class_of_service=dict(type="str", choices=list(U.CLASSES)),
-        class_of_service_grant=dict(type="dict", options=grant),
-        features=dict(type="list", elements="dict", options=feature),
-    )
     return dict(
         state=dict(type="str", default="merged", choices=list(U.STATES)),
-        config=dict(type="list", elements="dict", options=user),
+        config=dict(type="list", elements="dict"),
+        return_unchanged=dict(type="bool", default=True),
         src=dict(type="path"), hr_csv=dict(type="path"), running_config=dict(type="str"),
         numberplan=dict(type="raw"), db_url=dict(type="str"), domain=dict(type="str", default="voip.lab"),
         rpc_url=dict(type="str"), rpc_timeout=dict(type="float", default=5.0),
@@ -445,6 +401,12 @@ def run_module(module):
                 "after": dict((u["id"], u) for u in expected if u["id"] in ids),
             }
         result["audit_records"] = 0
+        result["total_users"] = len(expected)
+        if not p["return_unchanged"]:
+            ids = set(op["id"] for op in plan)
+            result.pop("operations")
+            result["before"] = [u for u in snap.users if u["id"] in ids]
+            result["after"] = [u for u in expected if u["id"] in ids]
         if check:
             return result
         pending = list(snap.pending_flush)
@@ -456,7 +418,8 @@ def run_module(module):
             if not result["verified"]:
                 module.fail_json(msg="verification failed: the users read back from %s differ from the plan" % p["db_url"],
                                  **result)
-            result["after"] = reread
+            if p["return_unchanged"]:
+                result["after"] = reread
             if applied.credentials:
                 if p["credentials_file"]:
                     _write_secret_json(p["credentials_file"], applied.credentials)

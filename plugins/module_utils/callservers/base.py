@@ -50,7 +50,7 @@ class UserSnapshot(object):
 class ApplyResult(object):
     def __init__(self, credentials=None, journal=None, flush=None):
         self.credentials = credentials or []      # [{"id", "username", "domain", "password"}] (secret!)
-        self.journal = journal or []              # audit rows written in the transaction
+        self.journal = journal or []              # audit rows written in the transaction (as inserted)
         self.flush = flush or []                  # AoRs to flush after commit
 
 

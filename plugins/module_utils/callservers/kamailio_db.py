@@ -375,8 +375,7 @@ class KamailioDB(CallserverUsersDriver):
                 raise
             raise DriverError("applying %d operation(s) to %s failed and was rolled back (nothing changed): %s"
                               % (len(plan), _mask(self.db_url), exc))
-        return ApplyResult(credentials=credentials, journal=self.journal_rows(run_id=run.run_id),
-                           flush=[f[0] for f in flush])
+        return ApplyResult(credentials=credentials, journal=journal, flush=[f[0] for f in flush])
 
     # ------------------------------------------------------------------ journal, flush, lock
     def journal_rows(self, run_id=None, after_id=0):
