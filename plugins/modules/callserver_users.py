@@ -12,7 +12,7 @@ module: callserver_users
 short_description: Manage user profiles on a callserver (joiners, movers, leavers, features)
 version_added: 0.1.0
 description:
-  - A network resource module for the users of a callserver (Kamailio today): extension, aliases/DIDs,
+  - A network resource module for the users of a callserver (Kamailio today) - extension, aliases/DIDs,
     class of service, call forwarding, do-not-disturb, voicemail, hunt groups, with optional expiry
     (C(until)) that the callserver enforces itself.
   - The whole input is validated before anything is written (duplicate id or number, extension outside its
@@ -42,7 +42,7 @@ options:
       - C(replaced) replaces each given user entirely (attributes not given are removed).
       - C(overridden) makes the managed user set exactly O(config); users not listed are removed (leavers).
         Subscribers on the callserver without an employee id (not managed here) are left alone.
-      - C(deleted) removes the given users (only O(config[].id) matters), or every managed user when O(config) is empty.
+      - C(deleted) removes the given users (only C(id) matters), or every managed user when O(config) is empty.
       - C(gathered) reads the users from the callserver and returns them in RV(gathered); changes nothing.
       - C(rendered) validates O(config) and returns the users in RV(rendered) without any connection.
       - C(parsed) parses O(running_config) (an HR CSV or a YAML desired state) into RV(parsed) without any connection.
@@ -82,7 +82,7 @@ options:
     description: Text for O(state=parsed) (HR CSV or YAML desired state).
     type: str
   numberplan:
-    description: Site number plan, a mapping C({sites: {ams: {ranges: [1000-1999]}}}) or the path of such a YAML file.
+    description: "Site number plan, a mapping C({sites: {ams: {ranges: [1000-1999]}}}) or the path of such a YAML file."
     type: raw
   db_url:
     description: Kamailio's database, C(sqlite:////abs/kamailio.db) or C(postgres://user:password@host:port/db).
