@@ -265,3 +265,35 @@ class KamailioDriver(object):
                 "disabled": sum(1 for g in gws if g["state"] == "disabled"),
             }
         return facts
+
+    # --- user mutations (user_mutations): users in Kamailio's tables, see kamailio_db.py ---
+    def users_db(self, domain, write=True):
+        """The SQL side of this driver (``KamailioDB``) for the users of ``domain``; needs ``db_url``."""
+        from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import KamailioDB
+        if not self.db_url:
+            raise KamailioError("user data needs the Kamailio database: set db_url (sqlite:////abs/kamailio.db or "
+                                "postgres://user:password@host:port/db)")
+        return KamailioDB(self.db_url, domain, write=write)
+
+    def read_users(self, domain, now=None):
+        """All managed users (and cooling, unmanaged numbers) in one read; see kamailio_db.KamailioDB.read_users."""
+        db = self.users_db(domain, write=False)
+        try:
+            return db.read_users(now=now)
+        finally:
+            db.close()
+
+    def apply(self, domain, plan, run):
+        """Apply a plan in ONE transaction, then drop the registrations it made obsolete (``ul.rm``)."""
+        db = self.users_db(domain)
+        try:
+            result = db.apply(plan, run)
+            result.flushed = db.flush_registrations(sorted(set(db.pending_flush()) | set(result.flush)), rpc=self.rpc)
+            return result
+        finally:
+            db.close()
+
+    def flush_registrations(self, aors):
+        """Drop the live registrations of ``aors``; returns those that had contacts."""
+        return [aor for aor in aors if self.rpc.unregister(aor)]
+    # --- end user mutations ---

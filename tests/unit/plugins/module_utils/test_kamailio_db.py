@@ -159,3 +159,14 @@ def test_lock_refuses_second_run_and_recovers_from_dead_holder(db_url):
     assert info["taken_over"] == "holder"
     db.unlock(RunInfo(run_id="third", actor="carol"))
     assert db.lock_holder() is None
+
+
+def test_kamailio_driver_delegates_users_to_the_sql_driver(db_url):
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioDriver, KamailioError
+    drv = KamailioDriver("http://127.0.0.1:9/RPC", db_url=db_url)
+    res = drv.apply("voip.lab", U.plan_users("merged", [BOB], [], now=NOW), run())
+    assert res.flushed == [] and [c["username"] for c in res.credentials] == ["1002"]
+    assert drv.read_users("voip.lab", now=NOW).users == [BOB]
+    with pytest.raises(KamailioError) as exc:
+        KamailioDriver("http://127.0.0.1:9/RPC").read_users("voip.lab")
+    assert "set db_url" in str(exc.value)
