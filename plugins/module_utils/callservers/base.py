@@ -52,6 +52,7 @@ class ApplyResult(object):
         self.credentials = credentials or []      # [{"id", "username", "domain", "password"}] (secret!)
         self.journal = journal or []              # audit rows written in the transaction (as inserted)
         self.flush = flush or []                  # AoRs to flush after commit
+        self.flushed = []                         # AoRs whose live contacts were dropped
 
 
 class RunInfo(object):
