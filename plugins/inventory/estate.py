@@ -157,8 +157,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def verify_file(self, path):
         if not super(InventoryModule, self).verify_file(path):
             return False
-        if path.endswith((".estate.yml", ".estate.yaml")) or os.path.basename(path) in ("estate.inventory.yml",
-                                                                                          "estate.inventory.yaml"):
+        names = ("estate.inventory.yml", "estate.inventory.yaml")
+        if path.endswith((".estate.yml", ".estate.yaml")) or os.path.basename(path) in names:
             return True
         if path.endswith((".yml", ".yaml")):
             try:

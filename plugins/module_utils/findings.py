@@ -265,9 +265,9 @@ def _host_findings(name, facts, thresholds, check, found):
                                       {"path": disk.get("path"), "percent_used": pct}, availability=False))
     for proc in ucd.get("processes") or []:
         if proc.get("error"):
+            problem = proc.get("error_message") or "out of range"
             found.append(make_finding(check, name, "process:%s" % proc.get("name"), "critical",
-                                      "%s process %s: %s (count %s)" % (name, proc.get("name"), proc.get("error_message") or "out of range",
-                                                                       proc.get("count")),
+                                      "%s process %s: %s (count %s)" % (name, proc.get("name"), problem, proc.get("count")),
                                       {"process": proc.get("name"), "count": proc.get("count")}))
 
 
@@ -421,9 +421,9 @@ def from_registrations(contacts, estate, callserver=None, thresholds=None, check
         for reg in regs[:1]:
             firmware = reg["ua"].get("firmware")
             if approved is not None and firmware and not any(compare_versions(firmware, v) == 0 for v in approved):
-                found.append(make_finding(check, name, "firmware_not_approved", "warning",
-                                          "%s runs firmware %s, approved for %s %s: %s" % (name, firmware, handset["vendor"],
-                                                                                       handset["model"], ", ".join(approved)),
+                text = "%s runs firmware %s, approved for %s %s: %s" % (
+                    name, firmware, handset["vendor"], handset["model"], ", ".join(approved))
+                found.append(make_finding(check, name, "firmware_not_approved", "warning", text,
                                           {"firmware": firmware, "approved": approved, "user_agent": reg.get("user_agent")},
                                           availability=False))
     if callserver and callserver in estate.components:
@@ -513,7 +513,7 @@ def group_root_causes(findings, estate):
     primary = {}
     for comp, fids in avail_by_comp.items():
         fids.sort(key=lambda i: (SEVERITY_RANK[findings[i]["severity"]], CHECK_PRECEDENCE.get(findings[i]["check"], 9),
-                                findings[i]["check"], i))
+                                 findings[i]["check"], i))
         primary[comp] = fids[0]
         for other in fids[1:]:
             findings[other]["root_cause"] = fids[0]
@@ -615,8 +615,9 @@ def build_audit(check_results, estate, now=None, previous=None, thresholds=None,
         previous = {"generated_at": previous.get("previous_generated_at")}
     for fid, prev in sorted(prev_findings.items()):
         if fid not in findings and not prev.get("root_cause"):  # tickets; their symptoms go with them
-            resolved.append(dict((k, prev.get(k)) for k in ("id", "check", "component", "kind", "severity", "priority",
-                                                           "summary", "supplier", "site", "first_seen", "root_cause")))
+            keys = ("id", "check", "component", "kind", "severity", "priority", "summary", "supplier", "site", "first_seen",
+                    "root_cause")
+            resolved.append(dict((k, prev.get(k)) for k in keys))
             resolved[-1]["resolved_at"] = _iso(now)
     return _summarise(ordered, tickets, resolved, checks, estate, now, previous, title)
 

@@ -142,21 +142,31 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
  <h2>Fault handling order</h2>
  {% if not tickets %}<p class="empty">No findings. Every checked component is healthy.</p>{% else %}
  <table>
-  <thead><tr><th>#</th><th>Priority</th><th>Component</th><th>Site</th><th>Finding</th><th>Supplier</th><th>Respond by</th><th>Resolve by</th><th>Since</th><th>Change</th></tr></thead>
+  <thead><tr><th>#</th><th>Priority</th><th>Component</th><th>Site</th><th>Finding</th><th>Supplier</th>
+   <th>Respond by</th><th>Resolve by</th><th>Since</th><th>Change</th></tr></thead>
   <tbody>
   {% for t in tickets %}
-  <tr class="ticket" id="t-{{ t.id }}" data-id="{{ t.id }}" data-priority="{{ t.priority or 'none' }}" data-component="{{ t.component }}" data-supplier="{{ t.supplier or '' }}">
+  <tr class="ticket" id="t-{{ t.id }}" data-id="{{ t.id }}" data-priority="{{ t.priority or 'none' }}"
+      data-component="{{ t.component }}" data-supplier="{{ t.supplier or '' }}">
    <td>{{ t.order }}</td>
    <td><span class="prio {{ t.priority or 'none' }}">{{ t.priority or "-" }}</span></td>
-   <td>{{ t.component }}<div class="muted">{{ t.component_type }}{% if t.component_kind and t.component_kind != t.component_type %} {{ t.component_kind }}{% endif %}</div></td>
+   <td>{{ t.component }}<div class="muted">{{ t.component_type }}
+    {%- if t.component_kind and t.component_kind != t.component_type %} {{ t.component_kind }}{% endif %}</div></td>
    <td>{{ t.site or "-" }}</td>
    <td>{{ t.summary }}
-    {% if t.affected %}<details><summary>{{ t.affected | length }} component{{ "s depend" if t.affected | length != 1 else " depends" }} on it</summary>{{ t.affected[:40] | join(", ") }}{% if t.affected | length > 40 %} and {{ t.affected | length - 40 }} more{% endif %}</details>{% endif %}
-    {% if t.children %}<details class="symptoms"><summary>{{ t.children | length }} symptom{{ "s" if t.children | length != 1 }} grouped here</summary><ul>{% for c in t.children[:40] %}<li>{{ by_id[c].summary }}</li>{% endfor %}</ul>{% if t.children | length > 40 %}and {{ t.children | length - 40 }} more{% endif %}</details>{% endif %}
+    {% if t.affected %}<details><summary>{{ t.affected | length }}
+     {{- " components depend" if t.affected | length != 1 else " component depends" }} on it</summary>
+     {{- t.affected[:40] | join(", ") }}{% if t.affected | length > 40 %} and {{ t.affected | length - 40 }} more{% endif %}</details>
+    {% endif %}
+    {% if t.children %}<details class="symptoms"><summary>{{ t.children | length }} symptom{{ "s" if t.children | length != 1 }}
+     grouped here</summary><ul>{% for c in t.children[:40] %}<li>{{ by_id[c].summary }}</li>{% endfor %}</ul>
+     {%- if t.children | length > 40 %}and {{ t.children | length - 40 }} more{% endif %}</details>
+    {% endif %}
    </td>
    <td>{{ t.supplier or "-" }}</td>
    <td class="due{{ ' overdue' if t.overdue }}">{{ t.response_due | local(t.timezone) }}</td>
-   <td class="due{{ ' overdue' if t.overdue }}">{{ t.resolve_due | local(t.timezone) }}{% if t.overdue %} (overdue){% endif %}{% if t.timezone %}<div class="muted">{{ t.timezone }}, {{ t.coverage }}</div>{% endif %}</td>
+   <td class="due{{ ' overdue' if t.overdue }}">{{ t.resolve_due | local(t.timezone) }}{% if t.overdue %} (overdue){% endif %}
+    {%- if t.timezone %}<div class="muted">{{ t.timezone }}, {{ t.coverage }}</div>{% endif %}</td>
    <td>{{ t.first_seen }}</td>
    <td><span class="badge {{ t.status }}">{{ t.status }}</span></td>
   </tr>
@@ -175,9 +185,12 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
    {%- if s.contact.email %} &middot; <a href="mailto:{{ s.contact.email }}">{{ s.contact.email }}</a>{% endif %}
    {%- if s.contact.phone %} &middot; {{ s.contact.phone }}{% endif %}</span></h3>
   {% if s.tickets %}
-  <table><thead><tr><th>Priority</th><th>Component</th><th>Finding</th><th>Respond by</th><th>Resolve by</th></tr></thead><tbody>
-  {% for t in s.tickets %}<tr class="supplier-ticket" data-id="{{ t.id }}"><td><span class="prio {{ t.priority or 'none' }}">{{ t.priority or "-" }}</span></td><td>{{ t.component }}</td><td>{{ t.summary }}</td>
-   <td class="{{ 'overdue' if t.overdue }}">{{ t.response_due | local(t.timezone) }}</td><td class="{{ 'overdue' if t.overdue }}">{{ t.resolve_due | local(t.timezone) }}</td></tr>{% endfor %}
+  <table><thead><tr><th>Priority</th><th>Component</th><th>Finding</th><th>Respond by</th><th>Resolve by</th></tr></thead>
+  <tbody>
+  {% for t in s.tickets %}<tr class="supplier-ticket" data-id="{{ t.id }}">
+   <td><span class="prio {{ t.priority or 'none' }}">{{ t.priority or "-" }}</span></td><td>{{ t.component }}</td><td>{{ t.summary }}</td>
+   <td class="{{ 'overdue' if t.overdue }}">{{ t.response_due | local(t.timezone) }}</td>
+   <td class="{{ 'overdue' if t.overdue }}">{{ t.resolve_due | local(t.timezone) }}</td></tr>{% endfor %}
   </tbody></table>
   {% else %}<p class="muted">Nothing open.</p>{% endif %}
  </div>
@@ -186,15 +199,19 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
 
 <section id="sites">
  <h2>Per site</h2>
- <table><thead><tr><th>Site</th><th>Status</th><th>Components</th><th>Handsets</th><th>Affected</th><th>Tickets</th></tr></thead><tbody>
- {% for s in sites %}<tr class="site" id="site-{{ s.name }}" data-site="{{ s.name }}" data-status="{{ s.status }}"><td>{{ s.name }}</td><td><span class="badge st-{{ s.status }}">{{ s.status }}</span></td>
+ <table><thead><tr><th>Site</th><th>Status</th><th>Components</th><th>Handsets</th><th>Affected</th><th>Tickets</th></tr></thead>
+ <tbody>
+ {% for s in sites %}<tr class="site" id="site-{{ s.name }}" data-site="{{ s.name }}" data-status="{{ s.status }}">
+  <td>{{ s.name }}</td><td><span class="badge st-{{ s.status }}">{{ s.status }}</span></td>
   <td>{{ s.components }}</td><td>{{ s.handsets }}</td><td>{{ s.affected_components }}</td><td>{{ s.tickets | length }}</td></tr>{% endfor %}
  </tbody></table>
 </section>
 
 <section id="resolved">
  <h2>Resolved since the previous audit</h2>
- {% if resolved %}<ul>{% for r in resolved %}<li class="resolved-item" data-id="{{ r.id }}"><span class="prio {{ r.priority or 'none' }}">{{ r.priority or "-" }}</span> {{ r.summary }} <span class="muted">({{ r.supplier or "-" }}, open since {{ r.first_seen }})</span></li>{% endfor %}</ul>
+ {% if resolved %}<ul>{% for r in resolved %}<li class="resolved-item" data-id="{{ r.id }}">
+  <span class="prio {{ r.priority or 'none' }}">{{ r.priority or "-" }}</span> {{ r.summary }}
+  <span class="muted">({{ r.supplier or "-" }}, open since {{ r.first_seen }})</span></li>{% endfor %}</ul>
  {% else %}<p class="muted">Nothing resolved since the previous audit.</p>{% endif %}
 </section>
 
@@ -203,7 +220,8 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
  <table><thead><tr><th>Check</th><th>Components checked</th><th>Findings</th></tr></thead><tbody>
  {% for c in a.checks %}<tr><td>{{ c.name }}</td><td>{{ c.checked | length }}</td><td>{{ c.findings | length }}</td></tr>{% endfor %}
  </tbody></table>
- <p class="muted">Schema version {{ a.schema_version }}. Priorities: severity x impact; deadlines follow each supplier's SLA and coverage (business hours in the site's time zone, holidays excluded).</p>
+ <p class="muted">Schema version {{ a.schema_version }}. Priorities: severity x impact; deadlines follow each supplier's SLA
+  and coverage (business hours in the site's time zone, holidays excluded).</p>
 </section>
 </main>
 </body>

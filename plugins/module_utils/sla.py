@@ -165,7 +165,7 @@ class Calendar(object):
         if remaining <= datetime.timedelta(0):
             return start.astimezone(self.zone)
         day = start.astimezone(self.zone).date()
-        for _ in range(_MAX_DAYS):
+        for _day in range(_MAX_DAYS):
             if self.is_business_day(day):
                 opens, closes = self.window(day)
                 current = max(start, opens)

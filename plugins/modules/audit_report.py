@@ -120,7 +120,7 @@ options:
     type: bool
     default: true
 notes:
-  - Runs on the controller (C(delegate_to: localhost)) next to the estate file; the check modules gather the results.
+  - "Runs on the controller (C(delegate_to: localhost)) next to the estate file; the check modules gather the results."
   - Requires the Python libraries netaddr, Jinja2 (HTML) and requests (webhook).
 seealso:
   - name: Health audit guide

@@ -6,11 +6,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
 
-from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate  # noqa: E402
 from test_findings import probes, dispatcher, snmp_results, contacts  # noqa: E402
 from test_report import _Receiver  # noqa: E402
 
@@ -54,7 +51,7 @@ def play(tmp_path, now, results, hook=None, check=False):
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1")
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
            str(tmp_path / "play.yml")] + (["--check", "--diff"] if check else [])
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180, check=False)
     res_file = tmp_path / "reports.result.json"
     result = json.loads(res_file.read_text()) if res_file.exists() else None
     if res_file.exists():
@@ -110,15 +107,15 @@ def test_faults_check_mode_then_run_then_idempotent_with_webhook(tmp_path):
 
 def test_invalid_estate_is_reported_with_line(tmp_path):
     bad = tmp_path / "estate.yml"
-    bad.write_text(open(ESTATE).read().replace("coverage: 24x7\n    sla:\n      P1: {response: 15m",
-                                                 "coverage: 24x7\n    sla:\n      P1: {response: 15x"))
+    text = open(ESTATE).read()
+    bad.write_text(text.replace("coverage: 24x7\n    sla:\n      P1: {response: 15m", "coverage: 24x7\n    sla:\n      P1: {response: 15x"))
     (tmp_path / "handsets.csv").write_text(open(os.path.join(os.path.dirname(ESTATE), "handsets.csv")).read())
     (tmp_path / "play.yml").write_text(PLAY % {"estate": bad, "dest": tmp_path / "reports"})
     (tmp_path / "results.json").write_text(json.dumps({"audit_now": "2026-11-27T07:00:00Z", "results": {}}))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".state", "collections"),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_PYTHON_INTERPRETER=sys.executable)
     out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                          str(tmp_path / "play.yml")], capture_output=True, text=True, env=env, timeout=180)
+                          str(tmp_path / "play.yml")], capture_output=True, text=True, env=env, timeout=180, check=False)
     assert out.returncode == 2
     assert "supplier 'acme': sla.P1.response: '15x' is not a duration" in out.stdout
     line = [n for n, text in enumerate(open(ESTATE), 1) if "P1: {response: 15m" in text][0]
