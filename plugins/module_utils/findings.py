@@ -202,8 +202,25 @@ def from_rpc(results, estate, check="callserver_rpc"):
     return check_result(check, checked, found)
 
 
+def _dispatcher_finding(check, name, state, gw, callserver=None):
+    if state == "inactive":
+        return make_finding(check, name, "dispatcher_inactive", "critical",
+                            "%s is inactive in the callserver's dispatcher (OPTIONS probes fail)" % name,
+                            {"uri": gw.get("uri"), "flags": gw.get("flags"), "setid": gw.get("setid")})
+    if state == "disabled":
+        return make_finding(check, name, "dispatcher_disabled", "minor",
+                            "%s is administratively disabled in the dispatcher" % name,
+                            {"uri": gw.get("uri"), "flags": gw.get("flags")}, availability=False)
+    if state == "absent":
+        return make_finding(check, name, "dispatcher_missing", "major",
+                            "%s is not in the callserver's dispatcher list: no calls are routed to it" % name,
+                            {"callserver": callserver}, availability=False)
+    return None
+
+
 def from_dispatcher(gateways, estate, callserver=None, check="dispatcher"):
-    """Dispatcher state as seen by the callserver (``KamailioRPC.dispatcher()`` records).
+    """Dispatcher state as seen by the callserver (``KamailioRPC.dispatcher()`` records, or
+    ``voipops.voip.callserver_info``'s ``callserver.gateways``).
 
     Every estate gateway must be in the list and active; ``inactive`` = the callserver's probes fail.
     """
@@ -215,22 +232,47 @@ def from_dispatcher(gateways, estate, callserver=None, check="dispatcher"):
             continue
         seen.add(name)
         checked.append(name)
-        state = gw.get("state")
-        if state == "inactive":
-            found.append(make_finding(check, name, "dispatcher_inactive", "critical",
-                                      "%s is inactive in the callserver's dispatcher (OPTIONS probes fail)" % name,
-                                      {"uri": gw.get("uri"), "flags": gw.get("flags"), "setid": gw.get("setid")}))
-        elif state == "disabled":
-            found.append(make_finding(check, name, "dispatcher_disabled", "minor",
-                                      "%s is administratively disabled in the dispatcher" % name,
-                                      {"uri": gw.get("uri"), "flags": gw.get("flags")}, availability=False))
+        finding = _dispatcher_finding(check, name, gw.get("state"), gw, callserver)
+        if finding:
+            found.append(finding)
     for comp in estate.of_type("gateway"):
         if comp["name"] not in seen:
             checked.append(comp["name"])
-            found.append(make_finding(check, comp["name"], "dispatcher_missing", "major",
-                                      "%s is not in the callserver's dispatcher list: no calls are routed to it" % comp["name"],
-                                      {"callserver": callserver}, availability=False))
+            found.append(_dispatcher_finding(check, comp["name"], "absent", {}, callserver))
     return check_result(check, checked, found)
+
+
+def from_gateway_info(gateways, estate, callserver=None, thresholds=None):
+    """``voipops.voip.gateway_info``'s ``gateways`` records -> the sip_options, dispatcher and snmp check results.
+
+    Each record: ``{name, sip: {status, reachable, code, ...}, dispatcher: {state, flags, uri, ...},
+    snmp: {ok, error, system, interfaces, ds1, isdn}}``.  The findings get the same ids as when the
+    separate modules are used (same check names and kinds).
+    """
+    sip, snmp, disp_checked, disp_found = [], [], [], []
+    for gw in gateways or []:
+        name = gw.get("name")
+        if name not in estate.components:
+            continue
+        if isinstance(gw.get("sip"), dict):
+            sip.append(dict(gw["sip"], name=name))
+        dispatcher = gw.get("dispatcher")
+        if isinstance(dispatcher, dict) and dispatcher.get("state") not in (None, "unknown"):
+            disp_checked.append(name)
+            finding = _dispatcher_finding("dispatcher", name, dispatcher["state"], dispatcher, callserver)
+            if finding:
+                disp_found.append(finding)
+        if isinstance(gw.get("snmp"), dict):
+            facts = dict((k, v) for k, v in gw["snmp"].items() if k in ("system", "interfaces", "ds1", "isdn", "host", "ucd"))
+            snmp.append({"name": name, "ok": gw["snmp"].get("ok", True), "error": gw["snmp"].get("error"), "facts": facts})
+    out = []
+    if sip:
+        out.append(from_sip_probe(sip, estate))
+    if disp_checked:
+        out.append(check_result("dispatcher", disp_checked, disp_found))
+    if snmp:
+        out.append(from_snmp(snmp, estate, thresholds=thresholds))
+    return out
 
 
 def _host_findings(name, facts, thresholds, check, found):
@@ -400,6 +442,7 @@ def from_registrations(contacts, estate, callserver=None, thresholds=None, check
     """
     limits = dict(DEFAULT_THRESHOLDS)
     limits.update(thresholds or {})
+    contacts = flatten_contacts(contacts)
     matched, unknown = match_registrations(contacts, estate, parse)
     checked, found = [], []
     for handset in estate.handsets:
@@ -417,6 +460,14 @@ def from_registrations(contacts, estate, callserver=None, thresholds=None, check
             found.append(make_finding(check, name, "stale_registration", "warning",
                                       "%s registration is stale (expires %s)" % (name, regs[0].get("expires")),
                                       {"aor": regs[0].get("aor"), "expires": regs[0].get("expires")}, availability=False))
+        ua = regs[0]["ua"]
+        if _mismatch(ua, handset):
+            found.append(make_finding(check, name, "device_mismatch", "warning",
+                                      "%s is registered by a %s %s, the estate says %s %s" % (
+                                          name, ua.get("vendor"), ua.get("model") or "", handset["vendor"], handset["model"]),
+                                      {"user_agent": regs[0].get("user_agent"), "aor": regs[0].get("aor")},
+                                      availability=False))
+            continue  # its firmware says nothing about the estate's model
         approved = estate.approved_versions(handset["vendor"], handset["model"])
         for reg in regs[:1]:
             firmware = reg["ua"].get("firmware")
@@ -434,6 +485,82 @@ def from_registrations(contacts, estate, callserver=None, thresholds=None, check
             found.append(make_finding(check, callserver, "unknown_devices", "warning",
                                       "%d device(s) registered on %s that the estate does not know" % (len(items), callserver),
                                       {"devices": items}, impact="none", availability=False))
+    return check_result(check, checked, found)
+
+
+def _norm_model(model):
+    return re.sub(r"[\s_\-]", "", str(model or "")).upper()
+
+
+def _mismatch(ua, handset):
+    """The User-Agent names another vendor or model than the estate (only when the UA says so)."""
+    if ua.get("vendor") and ua["vendor"] != handset["vendor"]:
+        return True
+    return bool(ua.get("model")) and _norm_model(ua["model"]) != _norm_model(handset["model"])
+
+
+def flatten_contacts(contacts):
+    """Registrations as a list of contacts, or as callserver_info's ``by_aor`` {aor: [contacts]}."""
+    if isinstance(contacts, dict):
+        flat = []
+        for aor, items in sorted(contacts.items()):
+            for item in items or []:
+                entry = dict(item)
+                entry.setdefault("aor", aor)
+                flat.append(entry)
+        return flat
+    return list(contacts or [])
+
+
+def from_handset_info(result, estate, callserver=None, thresholds=None, check="registrations"):
+    """``voipops.voip.handset_info``'s result (``handsets``, ``unknown``) -> the registrations check.
+
+    Same kinds and ids as :func:`from_registrations`: ``not_registered``, ``stale_registration``,
+    ``device_mismatch``, ``firmware_not_approved`` and one ``unknown_devices`` on the callserver.
+    """
+    limits = dict(DEFAULT_THRESHOLDS)
+    limits.update(thresholds or {})
+    parse = _ua_parser()
+    checked, found = [], []
+    for item in (result or {}).get("handsets") or []:
+        name = item.get("name")
+        handset = estate.components.get(name)
+        if handset is None or handset["type"] != "handset":
+            continue
+        checked.append(name)
+        if not item.get("registered"):
+            found.append(make_finding(check, name, "not_registered", "minor",
+                                      "%s (%s %s, user %s) is not registered" % (name, handset["vendor"], handset["model"],
+                                                                                 handset.get("user") or "-"),
+                                      {"user": handset.get("user"), "mac": handset["mac"]}))
+            continue
+        contacts = item.get("contacts") or []
+        if contacts and all(_is_stale(c, limits) for c in contacts):
+            found.append(make_finding(check, name, "stale_registration", "warning",
+                                      "%s registration is stale (expires %s)" % (name, contacts[0].get("expires")),
+                                      {"expires": contacts[0].get("expires")}, availability=False))
+        ua = parse(item.get("user_agent")) or {}
+        if _mismatch(ua, handset):
+            found.append(make_finding(check, name, "device_mismatch", "warning",
+                                      "%s is registered by a %s %s, the estate says %s %s" % (
+                                          name, ua.get("vendor"), ua.get("model") or "", handset["vendor"], handset["model"]),
+                                      {"user_agent": item.get("user_agent")}, availability=False))
+            continue
+        firmware = item.get("firmware") or ua.get("firmware")
+        approved = estate.approved_versions(handset["vendor"], handset["model"])
+        if approved is not None and firmware and not any(compare_versions(firmware, v) == 0 for v in approved):
+            text = "%s runs firmware %s, approved for %s %s: %s" % (
+                name, firmware, handset["vendor"], handset["model"], ", ".join(approved))
+            found.append(make_finding(check, name, "firmware_not_approved", "warning", text,
+                                      {"firmware": firmware, "approved": approved, "user_agent": item.get("user_agent")},
+                                      availability=False))
+    if callserver and callserver in estate.components:
+        checked.append(callserver)
+        unknown = (result or {}).get("unknown") or []
+        if unknown:
+            found.append(make_finding(check, callserver, "unknown_devices", "warning",
+                                      "%d device(s) registered on %s that the estate does not know" % (len(unknown), callserver),
+                                      {"devices": unknown}, impact="none", availability=False))
     return check_result(check, checked, found)
 
 

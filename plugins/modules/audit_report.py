@@ -63,8 +63,12 @@ options:
       - C(sip_probe) the RV(voipops.voip.sip_probe#module:results) list (components found by address and port, or by a
         C(name) key); C(rpc) list of C({name, ok, error});
         C(dispatcher) list of dispatcher records C({setid, uri, flags, state}); C(snmp) list of SNMP poll results
-        C({name, ok, error, facts}); C(registrations) list of registered contacts C({aor, expires, user_agent, ...});
-        C(certificates) list of C({name, host, port, not_after, error}).
+        C({name, ok, error, facts}) (RV(voipops.voip.snmp_info#module:results)); C(registrations) list of registered contacts
+        C({aor, expires, user_agent, ...}) or callserver_info's C(registrations.by_aor); C(certificates) list of
+        C({name, host, port, not_after, error}).
+      - C(gateway_info) the RV(voipops.voip.gateway_info#module:gateways) list (SIP, dispatcher and SNMP in one);
+        C(handset_info) the whole registered result of M(voipops.voip.handset_info) (C(handsets), C(unknown)).
+      - The same problem gets the same finding id whichever module reported it.
     type: dict
     default: {}
   findings:
@@ -205,10 +209,11 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import SourceE
 
 def _check_results(module, estate, now):
     res = module.params["results"] or {}
-    unknown = sorted(set(res) - set(["sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates"]))
+    known = ["sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates", "gateway_info", "handset_info"]
+    unknown = sorted(set(res) - set(known))
     if unknown:
-        module.fail_json(msg="results: unknown check famil%s %s (known: sip_probe, rpc, dispatcher, snmp, registrations, "
-                             "certificates)" % ("y" if len(unknown) == 1 else "ies", ", ".join(unknown)))
+        module.fail_json(msg="results: unknown check famil%s %s (known: %s)" % ("y" if len(unknown) == 1 else "ies",
+                                                                               ", ".join(unknown), ", ".join(known)))
     callserver = module.params["callserver"]
     if callserver is None:
         servers = estate.of_type("callserver")
@@ -229,6 +234,10 @@ def _check_results(module, estate, now):
         out.append(F.from_registrations(res["registrations"], estate, callserver=callserver, thresholds=thresholds))
     if "certificates" in res:
         out.append(F.from_certificates(res["certificates"], estate, now, thresholds=thresholds))
+    if "gateway_info" in res:
+        out.extend(F.from_gateway_info(res["gateway_info"], estate, callserver=callserver, thresholds=thresholds))
+    if "handset_info" in res:
+        out.append(F.from_handset_info(res["handset_info"], estate, callserver=callserver, thresholds=thresholds))
     extra = {}
     for item in module.params["findings"]:
         missing = [k for k in ("check", "component", "kind", "severity", "summary") if not item.get(k)]

@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
+from ansible_collections.voipops.voip.plugins.module_utils import findings as F
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
+from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
 
 from test_inventory_estate import plain
 
@@ -64,6 +66,13 @@ def test_registered_phones_become_hosts(lab, tmp_path):
         assert mine["hs-1001"]["voipops_vendor"] == "yealink" and mine["hs-1001"]["voipops_firmware"] == "96.86.0.100"
         assert mine["hs-1001"]["ansible_host"] == "127.0.0.1" and mine["hs-1001"]["voipops_expires"] > 0
         assert "hs-1001" in data["firmware_96_86_0_100"]["hosts"] and "hs-1001" in data["registered"]["hosts"]
+        # the audit's registration check on the same live ul.dump: 1001 is fine, 1002 is a Yealink where the estate
+        # has a Poly (the lab's register scenario always says Yealink)
+        estate = load_estate(os.path.join(ROOT, "inventories", "lab", "estate.yml"))
+        res = F.from_registrations(rpc.registrations(), estate, callserver="cs1")
+        kinds = set((f["component"], f["kind"]) for f in res["findings"])
+        assert not [k for k in kinds if k[0] == "hs-1001"]
+        assert [k for k in kinds if k[0] == "hs-1002"] == [("hs-1002", "device_mismatch")]
     finally:
         for aor in aors:
             try:

@@ -235,3 +235,55 @@ def test_sip_probe_error_codes(estate):
     (f,) = res["findings"]
     assert (f["component"], f["kind"], f["severity"]) == ("mgw1", "sip_error", "major")
     assert "503 Service Unavailable" in f["summary"] and res["checked"] == ["cs1", "mgw1", "mgw2"]
+
+
+def gateway_info(mgw1_los=False, mgw2_down=False):
+    """voipops.voip.gateway_info ``gateways`` records (shape of its RETURN)."""
+    snmp = dict((r["name"], r) for r in snmp_results(mgw1_los=mgw1_los, mgw2_ok=not mgw2_down))
+    out = []
+    for name, port in (("mgw1", 5080), ("mgw2", 5081)):
+        down = name == "mgw2" and mgw2_down
+        sip = {"status": "timeout" if down else "ok", "reachable": not down, "code": None if down else 200,
+               "uri": "sip:127.0.0.1:%d" % port, "error": "no answer within 2.0s" if down else None}
+        facts = dict(snmp[name]["facts"], ok=snmp[name]["ok"], error=snmp[name].get("error"), target="127.0.0.1:1611")
+        out.append({"name": name, "sip_uri": sip["uri"], "status": "down" if down else "ok", "reasons": [], "alarms": [],
+                    "sip": sip, "dispatcher": {"state": "inactive" if down else "active", "flags": "IP" if down else "AP",
+                                               "setid": 1, "uri": sip["uri"]},
+                    "snmp": facts})
+    return out
+
+
+def test_gateway_info_gives_the_same_findings_as_the_separate_modules(estate):
+    separate = F.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, mgw1_los=True), estate, NOW)
+    combined = F.build_audit(F.from_gateway_info(gateway_info(mgw1_los=True, mgw2_down=True), estate, callserver="cs1"),
+                             estate, NOW)
+    ids = lambda audit: sorted((f["id"], f["root_cause"], f["priority"]) for f in audit["findings"])  # noqa: E731
+    assert ids(combined) == ids(separate)
+    assert [by_kind(combined)[k]["kind"] for k in (("mgw2", "sip_unreachable"), ("e1-mgw1-1", "e1_alarm"))] == [
+        "sip_unreachable", "e1_alarm"]
+    clean = F.from_gateway_info(gateway_info(), estate)
+    assert all(r["findings"] == [] for r in clean) and {r["check"] for r in clean} == {"sip_options", "dispatcher", "snmp"}
+
+
+def test_handset_info_and_registrations_agree(estate):
+    info = {"handsets": [], "unknown": [{"user": "1099", "user_agent": "Linphone/5.2.0", "vendor": None,
+                                         "reason": "registered as 1099, which no handset of the estate uses"}]}
+    for name in ("hs-1001", "hs-1002", "hs-1003", "hs-1004", "hs-3001"):
+        aor, ua = UAS[name]
+        reg = name != "hs-1004"
+        if name == "hs-1002":
+            ua = "Yealink SIP-T54W 96.86.0.110"  # somebody swapped the Poly for a Yealink
+        info["handsets"].append({"name": name, "registered": reg, "user_agent": ua if reg else None,
+                                 "firmware": ua.split()[-1].split("/")[-1] if reg else None,
+                                 "contacts": [{"expires": 3000}] if reg else []})
+    from_info = F.from_handset_info(info, estate, callserver="cs1")
+    regs = contacts(skip=("hs-1004",), extra=[{"aor": "sip:1099@voip.lab", "expires": 300, "user_agent": "Linphone/5.2.0"}])
+    regs[1] = dict(regs[1], user_agent="Yealink SIP-T54W 96.86.0.110")
+    by_aor = {}
+    for c in regs:
+        by_aor.setdefault(c["aor"], []).append(dict((k, v) for k, v in c.items() if k != "aor"))
+    from_regs = F.from_registrations(by_aor, estate, callserver="cs1")  # callserver_info's by_aor shape
+    kinds = lambda res: sorted((f["component"], f["kind"]) for f in res["findings"])  # noqa: E731
+    assert kinds(from_info) == kinds(from_regs) == [
+        ("cs1", "unknown_devices"), ("hs-1002", "device_mismatch"), ("hs-1004", "not_registered")]
+    assert sorted(f["id"] for f in from_info["findings"]) == sorted(f["id"] for f in from_regs["findings"])

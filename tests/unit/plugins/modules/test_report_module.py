@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
 
-from test_findings import probes, dispatcher, snmp_results, contacts  # noqa: E402
+from test_findings import probes, dispatcher, snmp_results, contacts, gateway_info  # noqa: E402
 from test_report import _Receiver  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -120,3 +120,11 @@ def test_invalid_estate_is_reported_with_line(tmp_path):
     assert "supplier 'acme': sla.P1.response: '15x' is not a duration" in out.stdout
     line = [n for n, text in enumerate(open(ESTATE), 1) if "P1: {response: 15m" in text][0]
     assert "estate.yml line %d, supplier 'acme'" % line in out.stdout
+
+
+def test_gateway_info_results_and_unknown_family(tmp_path):
+    out, res = play(tmp_path, "2026-11-27T16:30:00Z", {"gateway_info": gateway_info(mgw1_los=True)})
+    assert out.returncode == 2 and res["tickets"][0]["component"] == "e1-mgw1-1" and res["tickets"][0]["supplier"] == "telco"
+    out, res = play(tmp_path, "2026-11-27T16:30:00Z", {"gateway_infos": []})
+    assert out.returncode == 2 and res is None
+    assert "unknown check family gateway_infos" in out.stdout
