@@ -212,8 +212,8 @@ def _check_results(module, estate, now):
     known = ["sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates", "gateway_info", "handset_info"]
     unknown = sorted(set(res) - set(known))
     if unknown:
-        module.fail_json(msg="results: unknown check famil%s %s (known: %s)" % ("y" if len(unknown) == 1 else "ies",
-                                                                               ", ".join(unknown), ", ".join(known)))
+        plural = "y" if len(unknown) == 1 else "ies"
+        module.fail_json(msg="results: unknown check famil%s %s (known: %s)" % (plural, ", ".join(unknown), ", ".join(known)))
     callserver = module.params["callserver"]
     if callserver is None:
         servers = estate.of_type("callserver")
