@@ -257,6 +257,7 @@ def test_gateway_info_gives_the_same_findings_as_the_separate_modules(estate):
     separate = F.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, mgw1_los=True), estate, NOW)
     combined = F.build_audit(F.from_gateway_info(gateway_info(mgw1_los=True, mgw2_down=True), estate, callserver="cs1"),
                              estate, NOW)
+
     def ids(audit):
         return sorted((f["id"], f["root_cause"], f["priority"]) for f in audit["findings"])
     assert ids(combined) == ids(separate)
@@ -284,6 +285,7 @@ def test_handset_info_and_registrations_agree(estate):
     for c in regs:
         by_aor.setdefault(c["aor"], []).append(dict((k, v) for k, v in c.items() if k != "aor"))
     from_regs = F.from_registrations(by_aor, estate, callserver="cs1")  # callserver_info's by_aor shape
+
     def kinds(res):
         return sorted((f["component"], f["kind"]) for f in res["findings"])
     assert kinds(from_info) == kinds(from_regs) == [
