@@ -21,7 +21,9 @@ description:
     (all names sanitized, optionally prefixed with O(group_prefix)). O(keyed_groups) and O(groups) add more."
   - "Host vars: C(voipops_component) (the validated record), C(voipops_type), C(voipops_kind), C(voipops_site),
     C(voipops_maintainer), C(voipops_depends_on), C(voipops_dependents), C(voipops_supplier) (contact, coverage,
-    SLA), C(voipops_sip_uri), C(voipops_snmp), C(voipops_rpc_url) and C(ansible_host) where they apply. The group
+    SLA), C(voipops_sip_uri), C(voipops_snmp), C(voipops_rpc_url) and C(ansible_host) where they apply, and for the
+    collection's modules C(voipops_snmp_target) (a M(voipops.voip.snmp_info) target) and on gateways
+    C(voipops_gateway) (an item of M(voipops.voip.gateway_info)'s O(voipops.voip.gateway_info#module:gateways)). The group
     C(voipops) carries C(voipops_estate_file), C(voipops_sites), C(voipops_suppliers), C(voipops_approved_firmware);
     the group C(callservers) carries the handset fleet as C(voipops_handsets)."
   - The schema of the estate file is in the collection's C(docs/estate.md).
@@ -148,6 +150,21 @@ def overlay_endpoints(data, endpoints):
     if endpoints.get("domain") and not data.get("domain"):
         data["domain"] = endpoints["domain"]
     return applied
+
+
+#: estate snmp keys -> the keys of the snmp_info targets / gateway_info snmp suboptions
+SNMP_TARGET_KEYS = {"host": "host", "port": "port", "version": "version", "community": "community", "username": "user",
+                    "auth_protocol": "auth_protocol", "auth_password": "auth_key", "priv_protocol": "priv_protocol",
+                    "priv_password": "priv_key"}
+
+
+def snmp_target(name, snmp):
+    """An estate ``snmp`` mapping as a target of ``voipops.voip.snmp_info`` (and ``gateway_info``'s ``snmp``)."""
+    target = {"name": name}
+    for key, module_key in SNMP_TARGET_KEYS.items():
+        if snmp.get(key) is not None:
+            target[module_key] = snmp[key]
+    return target
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -299,6 +316,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             snmp = dict(comp["snmp"])
             snmp.setdefault("host", comp.get("address"))
             hv["voipops_snmp"] = snmp
+            hv["voipops_snmp_target"] = snmp_target(comp["name"], snmp)
+        if comp["type"] == "gateway":
+            gateway = {"name": comp["name"], "host": comp.get("address"), "sip_port": comp.get("sip_port") or 5060}
+            if "voipops_sip_uri" in hv:
+                gateway["sip_uri"] = hv["voipops_sip_uri"]
+            if comp.get("snmp"):
+                gateway["snmp"] = dict((k, v) for k, v in hv["voipops_snmp_target"].items() if k != "name")
+            hv["voipops_gateway"] = gateway
         if comp.get("rpc_url"):
             hv["voipops_rpc_url"] = comp["rpc_url"]
         if connection:

@@ -95,6 +95,12 @@ def test_lab_estate_groups_and_hostvars(tmp_path):
     assert hv["e1-mgw1-1"]["voipops_supplier"]["contact"]["email"] == "servicedesk@telco.example"
     assert hv["e1-mgw1-1"]["voipops_depends_on"] == ["mgw1"] and "e1-mgw1-1" in hv["mgw1"]["voipops_dependents"]
     assert hv["mgw1"]["ansible_connection"] == "local"
+    # shaped for the modules: snmp_info targets and gateway_info items
+    assert hv["cs1"]["voipops_snmp_target"] == {"name": "cs1", "host": "127.0.0.1", "port": 41002, "version": "2c",
+                                                "community": "kamlab-ro"}
+    assert hv["mgw2"]["voipops_gateway"] == {"name": "mgw2", "host": "127.0.0.1", "sip_port": 41010,
+                                             "sip_uri": "sip:127.0.0.1:41010",
+                                             "snmp": {"host": "127.0.0.1", "port": 41011, "version": "2c", "community": "mgw2"}}
     allvars = data["voipops"]["vars"] if "vars" in data.get("voipops", {}) else hv["cs1"]
     assert set(allvars["voipops_suppliers"]) == {"acme", "telco", "phonecare"}
     assert len(hv["cs1"]["voipops_handsets"]) == 5
