@@ -69,15 +69,31 @@ import ssl
 import struct
 import time
 
-from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (  # noqa: F401  (re-exported API)
+from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
     COMPACT_FORMS, Headers, NameAddr, SipMessage, SipParseError, SipRequest, SipResponse, SipUri,
     StreamFramer, Via, canonical_name, format_hostport, header_key, parse_message, parse_params,
     split_header_list, split_hostport,
 )
-from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import (  # noqa: F401  (re-exported API)
+from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import (
     DigestAuthorization, DigestChallenge, DigestServer, authorization_value, compute_ha1, digest_response,
     format_authorization,
 )
+
+# Public API: the engine defined here plus the message and digest API re-exported from sip_message / sip_digest,
+# so callers need a single import.
+__all__ = [
+    # engine
+    "DEFAULT_PORTS", "DEFAULT_USER_AGENT", "STATUSES", "T1", "T2", "TRANSPORTS",
+    "SipEndpoint", "SipTarget", "SipTransportError",
+    "notify_many", "probe_many", "request_many", "run_sync", "summarize",
+    # sip_message
+    "COMPACT_FORMS", "Headers", "NameAddr", "SipMessage", "SipParseError", "SipRequest", "SipResponse", "SipUri",
+    "StreamFramer", "Via", "canonical_name", "format_hostport", "header_key", "parse_message", "parse_params",
+    "split_header_list", "split_hostport",
+    # sip_digest
+    "DigestAuthorization", "DigestChallenge", "DigestServer", "authorization_value", "compute_ha1", "digest_response",
+    "format_authorization",
+]
 
 DEFAULT_USER_AGENT = "voipops.voip"
 T1 = 0.5
@@ -903,7 +919,7 @@ async def request_many(targets, method="OPTIONS", transport="udp", concurrency=1
 
     try:
         n = max(1, min(int(concurrency), len(targets)))
-        await asyncio.gather(*(worker() for _ in range(n)))
+        await asyncio.gather(*(worker() for _unused in range(n)))
     finally:
         if own:
             endpoint.close()

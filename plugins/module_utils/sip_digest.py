@@ -113,7 +113,7 @@ def parse_auth_params(text):
 
 def _split_scheme(value):
     value = (value or "").strip()
-    scheme, _, rest = value.partition(" ")
+    scheme, _sep, rest = value.partition(" ")
     if scheme.lower() != "digest":
         raise SipParseError("not a Digest header: %r" % value[:60])
     return rest
@@ -161,7 +161,7 @@ class DigestChallenge(object):
 
 def compute_ha1(username, realm, password, algorithm="MD5"):
     """H(username:realm:password) with the algorithm's hash (``-sess`` ignored)."""
-    base, _ = _split_algorithm(algorithm)
+    base, _sess = _split_algorithm(algorithm)
     return _h(base, "%s:%s:%s" % (username, realm, password))
 
 

@@ -263,7 +263,7 @@ class SipUri(object):
                 user = userinfo
             if not user:
                 raise SipParseError("empty user part in %r" % text[:80])
-        hostport, _, ptext = rest.partition(";")
+        hostport, _sep, ptext = rest.partition(";")
         if not hostport:
             raise SipParseError("no host in %r" % text[:80])
         host, port = split_hostport(hostport)
@@ -326,7 +326,7 @@ class NameAddr(object):
             if rest and not rest.startswith(";"):
                 raise SipParseError("junk after > in %r" % text[:80])
         else:
-            uri, _, rest = text.partition(";")
+            uri, _sep, rest = text.partition(";")
             uri = uri.strip()
             rest = ";" + rest if rest else ""
         if not uri or ":" not in uri or any(c in uri for c in " \t"):
@@ -386,7 +386,7 @@ class Via(object):
             parts = ["SIP", "2.0", m.group(1)]
             rest = m.group(2)
         rest = rest.strip()
-        hostport, _, ptext = rest.partition(";")
+        hostport, _sep, ptext = rest.partition(";")
         hostport = hostport.strip()
         # allow "host : port" (LWS around colon)
         if " " in hostport or "\t" in hostport:
@@ -671,7 +671,7 @@ def _parse_head(head):
             raise SipParseError("bad method %r" % method[:40])
         if version.upper() != SIP_VERSION:
             raise SipParseError("unsupported SIP version %r" % version[:40])
-        scheme, colon, _ = uri.partition(":")
+        scheme, colon, _rest = uri.partition(":")
         if not colon or not scheme or not re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*$", scheme):
             raise SipParseError("bad Request-URI %r" % uri[:80])
         msg = SipRequest(method, uri)
@@ -702,7 +702,7 @@ def _parse_head(head):
     num, cseq_method = _parse_cseq(msg.headers.get("cseq"))
     if isinstance(msg, SipRequest) and cseq_method != msg.method:
         raise SipParseError("CSeq method %r does not match request method %r" % (cseq_method, msg.method))
-    _ = msg.top_via  # validate the top Via eagerly: responses are matched on its branch
+    _top_via = msg.top_via  # validate the top Via eagerly: responses are matched on its branch
     NameAddr.parse(msg.headers.get("from"))
     NameAddr.parse(msg.headers.get("to"))
     clen = None

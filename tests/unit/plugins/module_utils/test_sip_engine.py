@@ -153,7 +153,7 @@ def test_server_transaction_resends_cached_response_to_retransmission():
                "Content-Length: 0\r\n\r\n" % (ep.port, port)).encode()
         try:
             answers = []
-            for _ in range(2):
+            for _attempt in range(2):
                 s.sendto(raw, ("127.0.0.1", ep.port))
                 answers.append(await asyncio.wait_for(loop.sock_recv(s, 65535), 5))
             return answers, port

@@ -26,7 +26,7 @@ ALPHABET = list(b" \t\r\n:;,<>\"\\/=@[]0123456789SIPsipvVtTlL-.") + [0, 0xff, 0x
 @st.composite
 def mutated(draw):
     data = bytearray(draw(st.sampled_from([SEED, RESPONSE_SEED])))
-    for _ in range(draw(st.integers(1, 8))):
+    for _mutation in range(draw(st.integers(1, 8))):
         op = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
         pos = draw(st.integers(0, max(0, len(data) - 1)))
         if op == "flip" and data:
@@ -49,6 +49,7 @@ def _parse_all(data):
     # a message that parsed serialises and parses again to the same start line and headers
     again = parse_message(msg.to_bytes())
     assert type(again) is type(msg)
+
     def without_length(m):
         return [h for h in m.headers.items() if h[0] != "Content-Length"]
     assert without_length(again) == without_length(msg)
