@@ -115,6 +115,20 @@ def load_handsets(path):
     return data
 
 
+def load_users(path):
+    """Users from a CSV file (extension, display_name, sip_password, ...) or YAML (``users:`` list or a top-level list)."""
+    if str(path).lower().endswith(".csv"):
+        return load_csv(path, required=("extension", "sip_password"))
+    data = load_yaml(path)
+    if isinstance(data, dict):
+        if "users" not in data:
+            raise SourceError("no 'users' list in this file", path=path, line=getattr(data, "line", None))
+        data = data["users"]
+    if not isinstance(data, list):
+        raise SourceError("'users' must be a list", path=path, line=getattr(data, "line", None))
+    return data
+
+
 # ------------------------------------------------------------------------------------- validate
 def _where(rec, index, what):
     path = getattr(rec, "path", None)

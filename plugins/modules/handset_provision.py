@@ -98,12 +98,19 @@ options:
       - A YAML file with a C(handsets) list (or a top-level list) or a CSV file with columns
         C(name,mac,vendor,model,user) (and optionally C(site,firmware)); errors then name file and line.
     type: path
+  users_file:
+    description:
+      - A YAML file (a C(users) list or a top-level list) or CSV file (C(extension,display_name,sip_password)) with
+        the users, instead of O(users).
+      - Prefer it for thousands of users; every inline O(users[].sip_password) is a C(no_log) value that Ansible
+        scrubs from all output, which costs time in proportion to output size times number of secrets.
+    type: path
   users:
     description:
       - The callserver's users, as returned by M(voipops.voip.callserver_users) or read from an estate file.
+      - Either O(users) or O(users_file) is required.
     type: list
     elements: dict
-    required: true
     suboptions:
       extension:
         description: The extension (SIP user name unless O(users[].username) is given).
@@ -213,7 +220,8 @@ def main():
             firmware=dict(type="str", choices=["latest", "none"], default="latest"),
             handsets=dict(type="list", elements="dict"),
             handsets_file=dict(type="path"),
-            users=dict(type="list", elements="dict", required=True, options=dict(
+            users_file=dict(type="path"),
+            users=dict(type="list", elements="dict", options=dict(
                 extension=dict(type="str", required=True),
                 display_name=dict(type="str"),
                 sip_password=dict(type="str", required=True, no_log=True),
@@ -224,8 +232,8 @@ def main():
             mode=dict(type="raw", default="0640"),
             group=dict(type="str"),
         ),
-        required_one_of=[("handsets", "handsets_file")],
-        mutually_exclusive=[("handsets", "handsets_file")],
+        required_one_of=[("handsets", "handsets_file"), ("users", "users_file")],
+        mutually_exclusive=[("handsets", "handsets_file"), ("users", "users_file")],
         supports_check_mode=True,
     )
     if not base.HAS_JINJA2:
@@ -247,7 +255,8 @@ def main():
         handsets = p["handsets"] if p["handsets"] is not None else provision.load_handsets(p["handsets_file"])
         settings = dict((k, p[k]) for k in ("registrar", "registrar_port", "transport", "domain", "expires",
                                             "ntp_server", "timezone", "language", "firmware", "provisioning_url"))
-        runner = provision.Provisioner(p["root"], handsets, p["users"], settings, mode=mode, gid=gid)
+        users = p["users"] if p["users"] is not None else provision.load_users(p["users_file"])
+        runner = provision.Provisioner(p["root"], handsets, users, settings, mode=mode, gid=gid)
         result = runner.run(check_mode=module.check_mode, want_diff=module._diff)
     except SourceErrors as exc:
         module.fail_json(msg=str(exc), errors=exc.as_list())
@@ -255,7 +264,12 @@ def main():
         module.fail_json(msg=str(exc))
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot write the provisioning files: %s" % exc, exception=traceback.format_exc())
-    module.exit_json(**result)
+    # A compact invocation: echoing thousands of handsets and users back (and scrubbing every secret from
+    # that echo) would cost more than the whole provisioning run.
+    invocation = dict((k, v) for k, v in p.items() if k not in ("handsets", "users"))
+    invocation["handsets"] = "%d handsets" % len(p["handsets"]) if p["handsets"] is not None else None
+    invocation["users"] = "%d users" % len(p["users"]) if p["users"] is not None else None
+    module.exit_json(invocation={"module_args": invocation}, **result)
 
 
 if __name__ == "__main__":
