@@ -15,7 +15,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position  (makes ansible_collections.voipops.voip importable)
+importlib.import_module("conftest")  # makes ansible_collections.voipops.voip importable
 
 KEYS = ("name", "value", "unit", "baseline", "baseline_value", "ratio")
 
@@ -42,7 +42,7 @@ def main(argv):
                 if missing:
                     raise ValueError("result %r lacks %s" % (res.get("name"), ", ".join(missing)))
                 results.append(res)
-        except Exception:  # a broken bench must not hide the others  pylint: disable=broad-exception-caught
+        except Exception:  # pylint: disable=broad-exception-caught  # a broken bench must not hide the others
             failures.append(name)
             traceback.print_exc()
         print("   (%.1f s)" % (time.time() - started), flush=True)

@@ -66,7 +66,6 @@ class SourceError(ValueError):
         return "%s: %s%s" % (prefix, field, self.message) if prefix else "%s%s" % (field, self.message)
 
 
-
 class SourceErrors(ValueError):
     """Several SourceError at once (the whole batch is checked before anything is written)."""
 

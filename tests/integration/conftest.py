@@ -55,7 +55,7 @@ class AnsibleRunner(object):
         # The minimal callback prints "localhost | SUCCESS => {json}" for ad hoc runs.
         env = ansible_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal",
                            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         start = proc.stdout.find("=> {")
         try:
             result = json.loads(proc.stdout[start + 3:])
@@ -76,7 +76,7 @@ class AnsibleRunner(object):
             cmd.append("--check")
         if diff:
             cmd.append("--diff")
-        proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(env), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(env), capture_output=True, text=True, timeout=timeout, check=False)
         out = proc.stdout + proc.stderr
         return proc.returncode, out, parse_recap(out)
 
