@@ -24,7 +24,8 @@ description:
     SLA), C(voipops_sip_uri), C(voipops_snmp), C(voipops_rpc_url) and C(ansible_host) where they apply, and for the
     collection's modules C(voipops_snmp_target) (a M(voipops.voip.snmp_info) target) and on gateways
     C(voipops_gateway) (an item of M(voipops.voip.gateway_info)'s O(voipops.voip.gateway_info#module:gateways)). The group
-    C(voipops) carries C(voipops_estate_file), C(voipops_sites), C(voipops_suppliers), C(voipops_approved_firmware);
+    C(voipops) carries C(voipops_estate_file), C(voipops_endpoints_file) (when an overlay was applied),
+    C(voipops_sites), C(voipops_suppliers), C(voipops_approved_firmware);
     the group C(callservers) carries the handset fleet as C(voipops_handsets)."
   - The schema of the estate file is in the collection's C(docs/estate.md).
 extends_documentation_fragment:
@@ -106,7 +107,7 @@ import yaml
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
+from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate, overlay_endpoints
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 
 TYPE_GROUPS = {"callserver": "callservers", "gateway": "gateways", "trunk": "trunks", "link": "links", "handset": "handsets"}
@@ -122,34 +123,6 @@ def _digest(paths):
         except (IOError, OSError):
             sha.update(b"<missing>")
     return sha.hexdigest()[:16]
-
-
-def overlay_endpoints(data, endpoints):
-    """Overlay live addresses/ports (lab endpoints.json shape) onto estate components by name (pure)."""
-    comps = data["components"]
-    entries = []
-    if isinstance(endpoints.get("callserver"), dict):
-        entries.append(endpoints["callserver"])
-    entries.extend(e for e in endpoints.get("callservers", []) or [] if isinstance(e, dict))
-    entries.extend(e for e in endpoints.get("gateways", []) or [] if isinstance(e, dict))
-    applied = []
-    for entry in entries:
-        comp = comps.get(entry.get("name"))
-        if comp is None:
-            continue
-        if entry.get("host"):
-            comp["address"] = entry["host"]
-        for key in ("sip_port", "tls_port", "rpc_url", "db_url"):
-            if entry.get(key) is not None:
-                comp[key] = entry[key]
-        if isinstance(entry.get("snmp"), dict):
-            snmp = dict(comp.get("snmp") or {})
-            snmp.update(entry["snmp"])
-            comp["snmp"] = snmp
-        applied.append(comp["name"])
-    if endpoints.get("domain") and not data.get("domain"):
-        data["domain"] = endpoints["domain"]
-    return applied
 
 
 #: estate snmp keys -> the keys of the snmp_info targets / gateway_info snmp suboptions
@@ -211,7 +184,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     raise AnsibleParserError("voipops.voip.estate: cannot read endpoints_file %s: %s" % (endpoints_path, exc))
                 if not isinstance(endpoints, dict):
                     raise AnsibleParserError("voipops.voip.estate: endpoints_file %s is not a JSON object" % endpoints_path)
-                data["_overlay"] = overlay_endpoints(data, endpoints)
+                data["_overlay"] = overlay_endpoints(data["components"], endpoints)
+                if endpoints.get("domain") and not data.get("domain"):
+                    data["domain"] = endpoints["domain"]
             else:
                 data["_overlay_missing"] = endpoints_path
         return data
@@ -221,6 +196,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._read_config_data(path)
         estate_path = self._relative(path, self.get_option("estate_file"))
         endpoints_path = self._relative(path, self.get_option("endpoints_file"))
+        self._endpoints_path = endpoints_path
         watched = self._watched_files(estate_path) + ([endpoints_path] if endpoints_path else [])
         cache_key = "%s_%s" % (self.get_cache_key(path), _digest(watched))
         use_cache = self.get_option("cache") and cache
@@ -265,6 +241,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         interpreter = self.get_option("python_interpreter") or sys.executable
         top = self._group("voipops")
         self.inventory.set_variable(top, "voipops_estate_file", estate_path)
+        self.inventory.set_variable(top, "voipops_endpoints_file", self._endpoints_path if data["_overlay"] else None)
         self.inventory.set_variable(top, "voipops_domain", data.get("domain"))
         self.inventory.set_variable(top, "voipops_sites", data["sites"])
         self.inventory.set_variable(top, "voipops_suppliers", data["suppliers"])

@@ -981,6 +981,51 @@ class _Validator(object):
         return self.estate
 
 
+def overlay_endpoints(components, endpoints):
+    """Overlay live addresses/ports onto components by name (pure; mutates ``components``).
+
+    ``endpoints`` has the shape of the embedded lab's ``endpoints.json``: ``callserver`` (or a
+    ``callservers`` list) and ``gateways`` entries with ``name``, ``host``, ``sip_port``, ``tls_port``,
+    ``rpc_url``, ``db_url`` and ``snmp``.  Returns the names of the components that were updated.
+    """
+    entries = []
+    if isinstance(endpoints.get("callserver"), dict):
+        entries.append(endpoints["callserver"])
+    entries.extend(e for e in endpoints.get("callservers", []) or [] if isinstance(e, dict))
+    entries.extend(e for e in endpoints.get("gateways", []) or [] if isinstance(e, dict))
+    applied = []
+    for entry in entries:
+        comp = components.get(entry.get("name"))
+        if comp is None:
+            continue
+        if entry.get("host"):
+            comp["address"] = entry["host"]
+        for key in ("sip_port", "tls_port", "rpc_url", "db_url"):
+            if entry.get(key) is not None:
+                comp[key] = entry[key]
+        if isinstance(entry.get("snmp"), dict):
+            snmp = dict(comp.get("snmp") or {})
+            snmp.update(entry["snmp"])
+            comp["snmp"] = snmp
+        applied.append(comp["name"])
+    return applied
+
+
+def load_endpoints(path):
+    """Read an endpoints JSON file (see :func:`overlay_endpoints`); SourceError when unreadable."""
+    import json
+    try:
+        with open(path, "r") as handle:
+            data = json.load(handle)
+    except (IOError, OSError) as exc:
+        raise SourceError("cannot read file: %s" % exc.strerror, path=path)
+    except ValueError as exc:
+        raise SourceError("not JSON: %s" % exc, path=path)
+    if not isinstance(data, dict):
+        raise SourceError("not a JSON object", path=path)
+    return data
+
+
 def build_estate(data, path="<estate>"):
     """Validate already-parsed estate data (from :func:`load_yaml` for line numbers)."""
     _require_netaddr()

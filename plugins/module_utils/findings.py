@@ -125,6 +125,13 @@ def _name_of(result, estate, keys=("name", "component", "target", "inventory_hos
         value = result.get(key)
         if value and value in estate.components:
             return value
+    item = result.get("item")  # a registered loop result: the loop item names the component
+    if isinstance(item, str) and item in estate.components:
+        return item
+    if isinstance(item, dict):
+        comp = item.get("voipops_component") if isinstance(item.get("voipops_component"), dict) else item
+        if comp.get("name") in estate.components:
+            return comp["name"]
     for key in ("uri", "target_uri", "sip_uri"):
         if result.get(key):
             found = component_by_address(estate, result[key])
@@ -188,7 +195,8 @@ def from_sip_probe(results, estate, check="sip_options"):
 
 
 def from_rpc(results, estate, check="callserver_rpc"):
-    """Callserver management API reachability: ``[{name, ok, error, version}]``."""
+    """Callserver management API reachability: ``[{name, ok, error}]``, or the ``results`` of a
+    ``voipops.voip.callserver_info`` loop over the callservers (``item`` names the component, ``failed``/``msg``)."""
     checked, found = [], []
     for res in results or []:
         name = _name_of(res, estate)
@@ -276,6 +284,7 @@ def from_gateway_info(gateways, estate, callserver=None, thresholds=None):
 
 
 def _host_findings(name, facts, thresholds, check, found):
+    # resource pressure is a risk to the service, not an outage: impact "group" (major -> P2, warning -> P4)
     host = facts.get("host") or {}
     ucd = facts.get("ucd") or {}
     cpu = host.get("processor_load_avg")
@@ -284,18 +293,18 @@ def _host_findings(name, facts, thresholds, check, found):
     if cpu is not None:
         if cpu >= thresholds["cpu_critical"]:
             found.append(make_finding(check, name, "cpu_high", "major", "%s CPU at %s%%" % (name, cpu), {"cpu_percent": cpu},
-                                      availability=False))
+                                      impact="group", availability=False))
         elif cpu >= thresholds["cpu_warning"]:
             found.append(make_finding(check, name, "cpu_high", "warning", "%s CPU at %s%%" % (name, cpu), {"cpu_percent": cpu},
-                                      availability=False))
+                                      impact="group", availability=False))
     mem = (ucd.get("memory") or {}).get("real_used_percent")
     if mem is not None:
         if mem >= thresholds["memory_critical"]:
             found.append(make_finding(check, name, "memory_high", "major", "%s memory %s%% used" % (name, mem),
-                                      {"memory_percent": mem}, availability=False))
+                                      {"memory_percent": mem}, impact="group", availability=False))
         elif mem >= thresholds["memory_warning"]:
             found.append(make_finding(check, name, "memory_high", "warning", "%s memory %s%% used" % (name, mem),
-                                      {"memory_percent": mem}, availability=False))
+                                      {"memory_percent": mem}, impact="group", availability=False))
     for disk in ucd.get("disks") or []:
         pct = disk.get("percent_used")
         if pct is None:
@@ -304,7 +313,7 @@ def _host_findings(name, facts, thresholds, check, found):
         if sev:
             found.append(make_finding(check, name, "disk_full:%s" % disk.get("path"), sev,
                                       "%s disk %s %s%% used" % (name, disk.get("path"), pct),
-                                      {"path": disk.get("path"), "percent_used": pct}, availability=False))
+                                      {"path": disk.get("path"), "percent_used": pct}, impact="group", availability=False))
     for proc in ucd.get("processes") or []:
         if proc.get("error"):
             problem = proc.get("error_message") or "out of range"
@@ -666,11 +675,15 @@ def build_audit(check_results, estate, now=None, previous=None, thresholds=None,
     # the same audit time again (a re-run/replay): reproduce that audit's view of the changes
     rerun = bool(previous) and previous.get("generated_at") == _iso(now)
     raw = []
-    checks = []
-    for res in check_results or []:
+    checks, by_name = [], {}
+    for res in check_results or []:  # one entry per check name (e.g. sip_options of callservers and of gateways)
         raw.extend(res.get("findings") or [])
-        checks.append({"name": res["check"], "checked": list(res.get("checked") or []),
-                       "findings": sorted(set(f["id"] for f in res.get("findings") or []))})
+        entry = by_name.get(res["check"])
+        if entry is None:
+            entry = by_name[res["check"]] = {"name": res["check"], "checked": [], "findings": []}
+            checks.append(entry)
+        entry["checked"] = sorted(set(entry["checked"]) | set(res.get("checked") or []))
+        entry["findings"] = sorted(set(entry["findings"]) | set(f["id"] for f in res.get("findings") or []))
     findings = _merge(raw)
     group_root_causes(findings, estate)
 

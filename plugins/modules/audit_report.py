@@ -43,6 +43,12 @@ options:
     description: The estate source-of-truth file (see the C(voipops.voip.estate) inventory plugin).
     type: path
     required: true
+  endpoints_file:
+    description:
+      - JSON file overlaying live addresses and ports onto components by name, as the C(voipops.voip.estate) inventory
+        option of the same name does (the embedded lab's C(endpoints.json)); needed to recognise components by
+        address and port when they differ from the estate file.
+    type: path
   dest:
     description: Directory for the reports (created when missing).
     type: path
@@ -203,7 +209,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.voipops.voip.plugins.module_utils import findings as F
 from ansible_collections.voipops.voip.plugins.module_utils import report as R
 from ansible_collections.voipops.voip.plugins.module_utils import sla as S
-from ansible_collections.voipops.voip.plugins.module_utils.estate import HAS_NETADDR, NETADDR_IMPORT_ERROR, load_estate
+from ansible_collections.voipops.voip.plugins.module_utils.estate import (
+    HAS_NETADDR, NETADDR_IMPORT_ERROR, load_endpoints, load_estate, overlay_endpoints,
+)
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 
 
@@ -270,6 +278,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             estate_file=dict(type="path", required=True),
+            endpoints_file=dict(type="path"),
             dest=dict(type="path", required=True),
             basename=dict(type="str", default="health_audit"),
             formats=dict(type="list", elements="str", choices=["json", "html", "junit"], default=["json", "html", "junit"]),
@@ -298,6 +307,8 @@ def main():
     p = module.params
     try:
         estate = load_estate(p["estate_file"])
+        if p["endpoints_file"]:
+            overlay_endpoints(estate.components, load_endpoints(p["endpoints_file"]))
     except (SourceError, SourceErrors) as exc:
         module.fail_json(msg="invalid estate: %s" % exc,
                          errors=exc.as_list() if isinstance(exc, SourceErrors) else [exc.as_dict()])

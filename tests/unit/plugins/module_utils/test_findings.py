@@ -230,6 +230,15 @@ def test_rerun_of_the_same_audit_time_reproduces_it(estate):
     assert again == second and again["changes"]["new"] == second["changes"]["new"] != []
 
 
+def test_rpc_from_a_callserver_info_loop(estate):
+    loop = [{"item": {"voipops_component": {"name": "cs1"}, "voipops_rpc_url": "http://127.0.0.1:9/RPC"}, "failed": True,
+             "msg": "http://127.0.0.1:9/RPC: connection refused"}]
+    (f,) = F.from_rpc(loop, estate)["findings"]
+    assert (f["component"], f["kind"]) == ("cs1", "rpc_unreachable") and "connection refused" in f["summary"]
+    ok = [{"item": {"voipops_component": {"name": "cs1"}}, "failed": False, "changed": False, "callserver": {}}]
+    assert F.from_rpc(ok, estate) == {"check": "callserver_rpc", "checked": ["cs1"], "findings": []}
+
+
 def test_sip_probe_error_codes(estate):
     res = F.from_sip_probe(probes(error=("mgw1",)), estate)
     (f,) = res["findings"]
@@ -291,3 +300,11 @@ def test_handset_info_and_registrations_agree(estate):
     assert kinds(from_info) == kinds(from_regs) == [
         ("cs1", "unknown_devices"), ("hs-1002", "device_mismatch"), ("hs-1004", "not_registered")]
     assert sorted(f["id"] for f in from_info["findings"]) == sorted(f["id"] for f in from_regs["findings"])
+
+
+def test_resource_pressure_is_not_an_outage(estate):
+    audit = F.build_audit([F.from_snmp(snmp_results(cpu=97.0), estate)], estate, NOW)
+    (f,) = audit["findings"]
+    assert (f["kind"], f["priority"], f["supplier"]) == ("cpu_high", "P2", "acme")
+    audit = F.build_audit([F.from_snmp(snmp_results(cpu=85.0), estate)], estate, NOW)
+    assert audit["findings"][0]["priority"] == "P4"
