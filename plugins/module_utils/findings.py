@@ -489,8 +489,8 @@ def from_registrations(contacts, estate, callserver=None, thresholds=None, check
     if callserver and callserver in estate.components:
         checked.append(callserver)
         if unknown:
-            items = [{"aor": u.get("aor"), "user_agent": u.get("user_agent"), "received": u.get("received"),
-                      "contact": u.get("contact")} for u in unknown]
+            items = [dict((k, u.get(k)) for k in ("aor", "user_agent", "received", "contact")
+                          if u.get(k) and not str(u.get(k)).startswith("[not set")) for u in unknown]
             found.append(make_finding(check, callserver, "unknown_devices", "warning",
                                       "%d device(s) registered on %s that the estate does not know" % (len(items), callserver),
                                       {"devices": items}, impact="none", availability=False))
