@@ -67,7 +67,7 @@ demo: lab-up
 
 ## ---- tests ---------------------------------------------------------------------------------------
 test: setup
-	$(MAKE) --no-print-directory sanity lint unit integration
+	$(MAKE) --no-print-directory sanity lint docs unit integration
 	@echo "make test: all passed"
 
 sanity: setup

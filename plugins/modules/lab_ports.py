@@ -16,7 +16,7 @@ description:
   - Keeps a JSON map of component name to port number in O(path).
   - Names missing from the map get a port that is free for both TCP and UDP on 127.0.0.1; names
     already in the map keep their port, so running the lab twice changes nothing.
-  - Used by the M(voipops.voip.lab) role; handy for any test harness that needs stable free ports.
+  - Used by the C(voipops.voip.lab) role; handy for any test harness that needs stable free ports.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.attributes

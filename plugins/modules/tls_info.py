@@ -100,7 +100,7 @@ results:
       description: Start of validity, UTC, ISO 8601.
       type: str
     days_left:
-      description: Whole days until O(targets[].host)'s certificate expires (negative when expired).
+      description: Whole days until the certificate expires (negative when expired).
       type: int
     expired:
       description: Whether the certificate has expired.
