@@ -14,7 +14,8 @@ from ansible_collections.voipops.voip.plugins.module_utils import findings as F
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
 
-from test_inventory_estate import plain
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also under --import-mode=importlib
+from test_inventory_estate import plain  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIO = os.path.join(ROOT, "roles", "lab", "files", "register.xml")

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import xml.etree.ElementTree as ET
 
@@ -17,7 +18,8 @@ from ansible_collections.voipops.voip.plugins.module_utils import findings as F
 from ansible_collections.voipops.voip.plugins.module_utils import report as R
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
 
-from test_findings import NOW, run_checks  # realistic module results (same folder)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # shared samples, also under --import-mode=importlib
+from test_findings import NOW, run_checks  # noqa: E402  realistic module results (same folder)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 OUTPUT = os.path.join(ROOT, "tests", "output", "report")
