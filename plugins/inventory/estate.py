@@ -23,7 +23,8 @@ description:
     C(voipops_maintainer), C(voipops_depends_on), C(voipops_dependents), C(voipops_supplier) (contact, coverage,
     SLA), C(voipops_sip_uri), C(voipops_snmp), C(voipops_rpc_url) and C(ansible_host) where they apply, and for the
     collection's modules C(voipops_snmp_target) (a M(voipops.voip.snmp_info) target) and on gateways
-    C(voipops_gateway) (an item of M(voipops.voip.gateway_info)'s O(voipops.voip.gateway_info#module:gateways)). The group
+    C(voipops_gateway) (an item of M(voipops.voip.gateway_info)'s O(voipops.voip.gateway_info#module:gateways)), and where a
+    component has a C(tls_port), C(voipops_tls_target) (a M(voipops.voip.tls_info) target). The group
     C(voipops) carries C(voipops_estate_file), C(voipops_endpoints_file) (when an overlay was applied),
     C(voipops_sites), C(voipops_suppliers), C(voipops_approved_firmware);
     the group C(callservers) carries the handset fleet as C(voipops_handsets)."
@@ -289,6 +290,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if ":" in host:
                     host = "[%s]" % host
                 hv["voipops_sip_uri"] = "sip:%s:%s" % (host, comp["sip_port"])
+        if comp.get("address") and comp.get("tls_port"):
+            hv["voipops_tls_target"] = {"name": comp["name"], "host": comp["address"], "port": comp["tls_port"]}
         if comp.get("snmp"):
             snmp = dict(comp["snmp"])
             snmp.setdefault("host", comp.get("address"))

@@ -322,6 +322,11 @@ def _host_findings(name, facts, thresholds, check, found):
                                       {"process": proc.get("name"), "count": proc.get("count")}))
 
 
+def _iface_names(iface):
+    """Every name an interface is known by (ifName, ifDescr, ifAlias), lower-case."""
+    return set(str(iface.get(k)).strip().lower() for k in ("name", "descr", "alias") if iface.get(k))
+
+
 def from_snmp(results, estate, thresholds=None, check="snmp"):
     """``voipops.voip.snmp_info`` / gateway_info poll results -> host, interface, E1/ISDN findings.
 
@@ -346,13 +351,27 @@ def from_snmp(results, estate, thresholds=None, check="snmp"):
             continue
         facts = res.get("facts") or {}
         _host_findings(name, facts, limits, check, found)
+        # An interface is known by its ifName, ifDescr and ifAlias: the estate may use any of them.
+        aliases = {}
+        for iface in facts.get("interfaces") or []:
+            aliases[iface.get("index", iface.get("if_index"))] = _iface_names(iface)
+
+        def trunk_of(*names, **kw):
+            candidates = set(n for n in names if n) | aliases.get(kw.get("if_index"), set())
+            for cand in sorted(candidates):
+                trunk = trunks.get((name, cand))
+                if trunk:
+                    return trunk
+            return None
+
         on_trunk = set()
         for line in facts.get("ds1") or []:
-            trunk = trunks.get((name, str(line.get("name") or "").lower()))
+            trunk = trunk_of(str(line.get("name") or "").lower(), if_index=line.get("if_index"))
             target = trunk or name
+            on_trunk.add(line.get("if_index"))
+            on_trunk.add(str(line.get("name") or "").lower())
             if trunk:
                 checked.append(trunk)
-                on_trunk.add(str(line.get("name") or "").lower())
             if line.get("severity") in ("critical", "warning"):
                 sev = "critical" if line["severity"] == "critical" else "minor"
                 alarms = ", ".join(line.get("alarms") or []) or "alarm"
@@ -363,10 +382,10 @@ def from_snmp(results, estate, thresholds=None, check="snmp"):
                                           availability=sev == "critical"))
         for iface in facts.get("interfaces") or []:
             key = str(iface.get("name") or "").lower()
-            trunk = trunks.get((name, key))
+            trunk = trunk_of(*_iface_names(iface))
             if trunk:
                 checked.append(trunk)
-            if not iface.get("fault") or key in on_trunk:
+            if not iface.get("fault") or key in on_trunk or iface.get("index", iface.get("if_index")) in on_trunk:
                 continue  # an E1 with a DS1 alarm is reported once, with the alarm names
             target = trunk or name
             found.append(make_finding(check, target, "interface_down" if trunk else "interface_down:%s" % iface.get("name"),
@@ -375,7 +394,7 @@ def from_snmp(results, estate, thresholds=None, check="snmp"):
                                       {"gateway": name, "interface": iface.get("name"), "oper_status": iface.get("oper_status")}))
         for dch in (facts.get("isdn") or {}).get("d_channels") or []:
             key = str(dch.get("name") or "").lower()
-            trunk = trunks.get((name, key))
+            trunk = trunk_of(key, if_index=dch.get("if_index"))
             if dch.get("up") is False and key not in on_trunk:
                 target = trunk or name
                 found.append(make_finding(check, target, "isdn_d_channel_down" if trunk else "isdn_d_channel_down:%s" % dch.get("name"),

@@ -308,3 +308,20 @@ def test_resource_pressure_is_not_an_outage(estate):
     assert (f["kind"], f["priority"], f["supplier"]) == ("cpu_high", "P2", "acme")
     audit = F.build_audit([F.from_snmp(snmp_results(cpu=85.0), estate)], estate, NOW)
     assert audit["findings"][0]["priority"] == "P4"
+
+
+def test_e1_alarm_reaches_the_trunk_when_the_gateway_reports_ifname_not_ifdescr(estate):
+    """Real gateways have ifName (IF-MIB ifXTable) 'e1-0-1' and ifDescr 'E1 0/1'; the estate may name either."""
+    def iface(i, name, descr, alias, oper):
+        return {"index": i, "name": name, "descr": descr, "alias": alias, "admin_status": "up", "oper_status": oper,
+                "fault": oper != "up"}
+    results = snmp_results()
+    results[1]["facts"] = {
+        "interfaces": [iface(1, "eth0", "eth0", "LAN uplink", "up"), iface(2, "e1-0-0", "E1 0/0", "PSTN trunk A", "up"),
+                       iface(3, "e1-0-1", "E1 0/1", "PSTN trunk B", "down")],
+        "ds1": [{"index": 2, "if_index": 2, "name": "e1-0-0", "line_status": 1, "alarms": [], "severity": "ok"},
+                {"index": 3, "if_index": 3, "name": "e1-0-1", "line_status": 64, "alarms": ["LOS"], "severity": "critical"}]}
+    checked = F.from_snmp(results, estate)
+    (f,) = [x for x in checked["findings"] if x["check"] == "snmp"]
+    assert (f["component"], f["kind"]) == ("e1-mgw1-1", "e1_alarm")
+    assert "e1-mgw1-0" in checked["checked"] and "e1-mgw1-1" in checked["checked"]

@@ -2,12 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reports: JSON schema, JUnit, webhook against a real local HTTP receiver, HTML in headless Chromium."""
 import copy
-import html.parser
 import http.server
 import json
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import xml.etree.ElementTree as ET
@@ -15,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import findings as F
+from tests.support import htmlcheck
 from ansible_collections.voipops.voip.plugins.module_utils import report as R
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
 
@@ -143,52 +141,8 @@ def test_html_is_self_contained(faulty):
     assert "<img src=x" not in R.render_html(evil)
 
 
-class _Dom(html.parser.HTMLParser):
-    """Collect elements by id/class from the DOM Chromium dumps."""
-
-    def __init__(self):
-        html.parser.HTMLParser.__init__(self)
-        self.stack, self.elements = [], []
-
-    def handle_starttag(self, tag, attrs):
-        el = {"tag": tag, "attrs": dict(attrs), "text": ""}
-        self.elements.append(el)
-        if tag not in ("meta", "br", "img", "link", "input"):
-            self.stack.append(el)
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, -1, -1):
-            if self.stack[i]["tag"] == tag:
-                del self.stack[i:]
-                break
-
-    def handle_data(self, data):
-        for el in self.stack:
-            el["text"] += data
-
-    def find(self, **attrs):
-        return [e for e in self.elements if all(
-            (v in e["attrs"].get(k, "").split()) if k == "class" else e["attrs"].get(k) == v for k, v in attrs.items())]
-
-
 def chromium(page_path, name):
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.skip("chromium is not installed (bindep.txt)")
-    os.makedirs(OUTPUT, exist_ok=True)
-    profile = os.path.join(os.path.dirname(page_path), "chromium-profile-" + name)
-    shot = os.path.join(OUTPUT, name + ".png")
-    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--user-data-dir=" + profile, "--window-size=1400,1800"]
-    out = subprocess.run(flags + ["--screenshot=" + shot, "file://" + page_path], capture_output=True, timeout=120, check=False)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert os.path.getsize(shot) > 10000  # a real rendering, kept as a test artifact
-    dom = subprocess.run(flags + ["--dump-dom", "file://" + page_path], capture_output=True, timeout=120, text=True, check=False)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    parser = _Dom()
-    parser.feed(dom.stdout)
-    return parser
+    return htmlcheck.chromium(page_path, name, OUTPUT)
 
 
 def test_html_rendered_in_chromium_shows_the_faults(faulty, tmp_path):
