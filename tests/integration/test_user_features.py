@@ -194,6 +194,11 @@ def users(lab, ansible, tmp_path_factory):
         {"id": "IT-2704", "name": "Forward Fred", "site": "ams", "extension": "2704", "class_of_service": "internal",
          "features": [{"name": "cfu", "target": "2702"}]},
     ]
+    # calls to 0... numbers need a live gateway: after a (re)start Kamailio marks them active on the first OPTIONS
+    rpc = KamailioRPC(lab["callserver"]["rpc_url"])
+    deadline = time.time() + 30
+    while time.time() < deadline and not any(g["state"] == "active" and "P" in g["flags"] for g in rpc.dispatcher()):
+        time.sleep(0.5)
     # start clean (a previous session may have left them), then create
     ansible.module("callserver_users", dict(base, state="deleted", config=[{"id": c["id"]} for c in config]))
     res = ansible.module("callserver_users", dict(base, state="merged", config=config))
@@ -245,6 +250,58 @@ def test_alias_reaches_the_user_features(lab, users, ansible, tmp_path):
     res = ansible.module("callserver_users", dict(users["base"], state="replaced", config=[
         dict(users["config"][0])]))
     assert res["changed"] and "features" not in res["after"][0]
+
+
+UAS_FINAL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="registered phone answering %(code)s">
+  <recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+
+      SIP/2.0 %(code)s %(reason)s
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]></send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
+def register_at(lab, tmp_path, user, password, port):
+    inf = tmp_path / ("reg-%s.csv" % user)
+    inf.write_text("SEQUENTIAL\n%s;%s;[authentication username=%s password=%s]\n" % (user, lab["domain"], user, password))
+    cmd = ["sipp", "127.0.0.1:%d" % lab["callserver"]["sip_port"], "-sf", os.path.join(ROOT, "roles/lab/files/register.xml"),
+           "-inf", str(inf), "-m", "1", "-i", "127.0.0.1", "-p", str(port), "-nostdin", "-timeout", "15s", "-timeout_error"]
+    return subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=40).returncode == 0
+
+
+@pytest.mark.parametrize("code,reason,target", [(486, "Busy Here", "2702"), (480, "Temporarily Unavailable", "2704")])
+def test_call_forward_busy_and_no_answer_from_a_registered_phone(lab, users, ansible, tmp_path, code, reason, target):
+    pw = users["pw"]
+    res = ansible.module("callserver_users", dict(users["base"], state="merged", config=[
+        {"id": "IT-2701", "features": [{"name": "cfb", "target": "2702"}, {"name": "cfnr", "target": "2704"}]}]))
+    assert not res["failed"], res
+    port = free_udp_port()
+    assert register_at(lab, tmp_path, "2701", pw["2701"], port)          # 2701's phone lives on this port
+    scen = tmp_path / ("uas_%d.xml" % code)
+    scen.write_text(UAS_FINAL % {"code": code, "reason": reason})
+    phone = subprocess.Popen(["sipp", "-sf", str(scen), "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-nostdin",
+                              "-timeout", "20s"], cwd=str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        # the phone answers busy / unavailable; Kamailio's failure route forwards to the CFB / CFNR target
+        assert call(lab, tmp_path, "2704", pw["2704"], "2701", 302, contact_has="sip:%s@" % target)
+        assert phone.wait(timeout=20) == 0                               # the phone really got the call
+    finally:
+        if phone.poll() is None:
+            phone.kill()
+            phone.wait()
+        KamailioRPC(lab["callserver"]["rpc_url"]).unregister("2701")
 
 
 def test_leaver_loses_registration_and_number_cools(lab, users, ansible, tmp_path):
