@@ -22,9 +22,17 @@ Failure injection (``failures`` in the fleet file), matched on vendor/model/targ
 
 Command line (the lab starts it)::
 
-    python -m tools.phonesim --count 50 --config fleet.yml --state-dir .state/lab/phonesim
+    python -m tools.phonesim --count 50 --config fleet.yml --state-dir .state/lab/phones
 
 writes ``phonesim.pid`` and, about once a second when anything changed, ``status.json`` in the state dir.
+Each phone keeps its UDP port across restarts (``ports.json``), so a restarted fleet re-registers the same
+contacts instead of leaving stale ones behind.
+
+Control (for tests that inject faults): :func:`control` drops a command file into ``<state-dir>/control/``;
+the running simulator executes it and answers in a result file.  Commands: ``status``, ``stop`` (the phone
+unregisters and stays silent), ``start`` (it boots again), ``firmware`` (it runs another version and
+re-registers with the new User-Agent), ``add`` (an extra device, unknown to the estate, registers with given
+credentials) and ``remove``.  CLI: ``python -m tools.phonesim ctl --state-dir D stop hs-1001``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,8 +45,9 @@ import hashlib
 import json
 import os
 import signal
-import sys
 import time
+import traceback
+import uuid
 
 try:
     from urllib.parse import urljoin, urlsplit, unquote, quote
@@ -46,7 +55,13 @@ except ImportError:  # pragma: no cover
     from urlparse import urljoin, urlsplit  # type: ignore
     from urllib import unquote, quote  # type: ignore
 
-import yaml
+try:
+    import yaml
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 from ansible_collections.voipops.voip.plugins.module_utils import sip
@@ -128,12 +143,17 @@ class Phone(object):
     def __init__(self, sim, spec):
         self.sim = sim
         self.name = spec["name"]
-        self.vendor = spec["vendor"]
-        self.profile = base.get_profile(self.vendor)
-        self.model = self.profile.canonical_model(spec["model"])
-        self.mac = base.normalize_mac(spec["mac"])
-        self.firmware = str(spec.get("running_firmware") or spec.get("firmware")
-                            or self.profile.FIRMWARE[self.profile.family(self.model)]["version"])
+        self.vendor = spec.get("vendor")
+        self.profile = base.get_profile(self.vendor) if self.vendor else None
+        self.model = self.profile.canonical_model(spec["model"]) if self.profile else spec.get("model")
+        self.mac = base.normalize_mac(spec["mac"]) if spec.get("mac") else None
+        default = self.profile.FIRMWARE[self.profile.family(self.model)]["version"] if self.profile else ""
+        self.firmware = str(spec.get("running_firmware") or spec.get("firmware") or default)
+        # an extra device (control "add"): its own User-Agent and a fixed account instead of provisioning
+        self.user_agent_override = spec.get("user_agent")
+        self.account = spec.get("account")
+        self.extra = bool(spec.get("extra"))
+        self.port = int(spec.get("port") or 0)
         self.state = "off"
         self.error = None
         self.ep = None
@@ -153,9 +173,13 @@ class Phone(object):
 
     # --------------------------------------------------------------- identity
     def sip_ua(self):
+        if self.user_agent_override or self.profile is None:
+            return self.user_agent_override or "voipops-phonesim/1.0"
         return self.profile.user_agent(self.model, self.firmware, self.mac, kind="sip")
 
     def http_ua(self):
+        if self.user_agent_override or self.profile is None:
+            return self.user_agent_override or "voipops-phonesim/1.0"
         return self.profile.user_agent(self.model, self.firmware, self.mac, kind="http")
 
     def status(self):
@@ -166,7 +190,7 @@ class Phone(object):
                 "contact": self.ep.contact_uri(cfg.get("username")) if self.ep and cfg.get("username") else None,
                 "registered_at": self.registered_at, "registrations": self.registrations, "fetches": self.fetches,
                 "boots": self.boots, "events": list(self.events), "resyncs": self.resyncs, "reboots": self.reboots,
-                "upgrades": list(self.upgrades)}
+                "upgrades": list(self.upgrades), "user_agent": self.sip_ua(), "port": self.port, "extra": self.extra}
 
     def _set(self, state, error=None):
         self.state = state
@@ -175,8 +199,42 @@ class Phone(object):
 
     # --------------------------------------------------------------- lifecycle
     async def start(self):
-        self.ep = await sip.SipEndpoint.create("127.0.0.1", 0, handler=self.on_request, user_agent=self.sip_ua())
+        # Keep the port of an earlier run (ports.json): the registrar then updates the same contact.
+        try:
+            self.ep = await sip.SipEndpoint.create("127.0.0.1", self.port, handler=self.on_request, user_agent=self.sip_ua(),
+                                                   rcvbuf=self.sim.rcvbuf)
+        except OSError:
+            self.ep = await sip.SipEndpoint.create("127.0.0.1", 0, handler=self.on_request, user_agent=self.sip_ua(),
+                                                   rcvbuf=self.sim.rcvbuf)
+        self.port = self.ep.local_addr[1]
         await self.boot()
+
+    async def halt(self):
+        """Control "stop": unregister and stay silent (no answers, no refreshes) until :meth:`resume`."""
+        if self._busy is not None and not self._busy.done():
+            self._busy.cancel()
+        if self.registered_at or self.state == "registered":
+            await self._unregister_quietly()
+        else:
+            self._gen += 1
+        if self._refresh is not None:
+            self._refresh.cancel()
+        self._set("stopped")
+
+    async def resume(self):
+        """Control "start": boot again (fetch, register)."""
+        if self.state != "stopped":
+            return
+        await self.boot()
+
+    async def switch_firmware(self, version):
+        """Control "firmware": run ``version`` from now on and re-register with the new User-Agent."""
+        self.firmware = str(version)
+        if self.ep is not None:
+            self.ep.user_agent = self.sip_ua()
+        self.sim.dirty = True
+        if self.state in ("registered", "unregistered") and self.config:
+            await self.register_and_refresh()
 
     async def stop(self, unregister=True):
         if unregister and self.state == "registered":
@@ -192,6 +250,10 @@ class Phone(object):
     async def boot(self):
         self.boots += 1
         self._set("booting")
+        if self.account is not None:
+            self.config = dict(self.account)
+            await self.register_and_refresh()
+            return
         try:
             cfg = await self.fetch_config()
         except HttpError as exc:
@@ -307,7 +369,7 @@ class Phone(object):
 
     async def register_and_refresh(self, gen=None):
         async with self._reg_lock:
-            if gen is not None and gen != self._gen:
+            if (gen is not None and gen != self._gen) or self.state == "stopped":
                 return
             try:
                 resp = await self.register(self.config["expires"])
@@ -343,7 +405,7 @@ class Phone(object):
 
     # --------------------------------------------------------------- incoming SIP
     def on_request(self, request, source):
-        if self.state == "bricked":
+        if self.state in ("bricked", "stopped"):
             return None
         if request.method == "OPTIONS":
             resp = sip.SipResponse.for_request(request, 200)
@@ -354,7 +416,7 @@ class Phone(object):
             event = request.headers.get("event")
             self.events.append(event)
             self.sim.dirty = True
-            action = self.profile.notify_action(event)
+            action = self.profile.notify_action(event) if self.profile else None
             if action is None:
                 return sip.SipResponse.for_request(request, 489)
             if self._busy is None or self._busy.done():
@@ -394,13 +456,21 @@ class Phone(object):
 
 class Simulator(object):
     def __init__(self, fleet, prov_url, state_dir, failures=(), reboot_delay=1.0, retry=10.0,
-                 http_concurrency=128, register_concurrency=256):
+                 http_concurrency=128, register_concurrency=256, rcvbuf=256 * 1024, defaults=None):
         self.prov_url = prov_url if prov_url.endswith("/") else prov_url + "/"
         self.state_dir = state_dir
         self.failures = list(failures or ())
         self.reboot_delay = float(reboot_delay)
         self.retry = float(retry)
-        self.phones = [Phone(self, spec) for spec in fleet]
+        self.rcvbuf = rcvbuf
+        # registrar/domain/expires for extra devices (control "add") that do not say
+        self.defaults = dict(defaults or {})
+        ports = _read_json(os.path.join(state_dir, "ports.json")) or {}
+        self.phones = []
+        for spec in fleet:
+            if spec["name"] in ports and not spec.get("port"):
+                spec = dict(spec, port=ports[spec["name"]])
+            self.phones.append(Phone(self, spec))
         self.http_slots = asyncio.Semaphore(http_concurrency)
         self.register_slots = asyncio.Semaphore(register_concurrency)
         self.dirty = True
@@ -418,6 +488,12 @@ class Simulator(object):
             return rule.get("mode")
         return None
 
+    def phone(self, name):
+        for p in self.phones:
+            if p.name == name:
+                return p
+        return None
+
     def status(self):
         phones = [p.status() for p in self.phones]
         states = {}
@@ -428,17 +504,99 @@ class Simulator(object):
 
     def write_status(self):
         path = os.path.join(self.state_dir, "status.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(self.status(), handle)
-        os.replace(tmp, path)
+        _write_json(path, self.status())
         self.dirty = False
+
+    def write_ports(self):
+        _write_json(os.path.join(self.state_dir, "ports.json"),
+                    dict((p.name, p.port) for p in self.phones if p.port and not p.extra))
 
     async def _status_loop(self):
         while True:
             if self.dirty:
                 self.write_status()
             await asyncio.sleep(1.0)
+
+    # --------------------------------------------------------------- control
+    async def _control_loop(self):
+        cdir = os.path.join(self.state_dir, "control")
+        os.makedirs(cdir, exist_ok=True)
+        while True:
+            for entry in sorted(os.listdir(cdir)):
+                if not entry.endswith(CMD_SUFFIX):
+                    continue
+                path = os.path.join(cdir, entry)
+                cmd = _read_json(path)
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+                if not isinstance(cmd, dict):
+                    continue
+                asyncio.ensure_future(self._answer(cdir, entry[:-len(CMD_SUFFIX)], cmd))
+            await asyncio.sleep(0.1)
+
+    async def _answer(self, cdir, cid, cmd):
+        try:
+            result = await self.execute(cmd.get("command"), **(cmd.get("args") or {}))
+            answer = {"ok": True, "result": result}
+        except ControlError as exc:
+            answer = {"ok": False, "error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - the caller must hear about any failure
+            answer = {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
+        self.dirty = True
+        _write_json(os.path.join(cdir, cid + RESULT_SUFFIX), answer)
+
+    async def execute(self, command, **args):
+        """Run one control command; returns a JSON-able result (raises ControlError on bad input)."""
+        if command == "status":
+            return self.status()
+        if command == "add":
+            return await self._add(**args)
+        name = args.get("name")
+        phone = self.phone(name)
+        if phone is None:
+            raise ControlError("no phone named '%s'" % name)
+        if command == "stop":
+            await phone.halt()
+        elif command == "start":
+            await phone.resume()
+        elif command == "firmware":
+            if not args.get("version"):
+                raise ControlError("firmware needs a version")
+            await phone.switch_firmware(args["version"])
+        elif command == "remove":
+            if not phone.extra:
+                raise ControlError("'%s' is a fleet phone: stop it instead" % name)
+            await phone.halt()
+            phone.ep.close()
+            self.phones.remove(phone)
+        else:
+            raise ControlError("unknown command '%s' (status, stop, start, firmware, add, remove)" % command)
+        return phone.status()
+
+    async def _add(self, name=None, user=None, password=None, registrar=None, port=None, domain=None, expires=None,
+                   user_agent=None, vendor=None, model=None, mac=None, firmware=None):
+        if not name or not user:
+            raise ControlError("add needs a name and a user")
+        if self.phone(name) is not None:
+            raise ControlError("a phone named '%s' exists already" % name)
+        if vendor and base.get_profile(vendor) is None:
+            raise ControlError("unknown vendor '%s'" % vendor)
+        registrar = registrar or self.defaults.get("registrar")
+        port = port or self.defaults.get("registrar_port") or 5060
+        if not registrar:
+            raise ControlError("add needs a registrar (none in the fleet file)")
+        account = {"username": str(user), "auth_user": str(user), "password": password, "registrar": registrar,
+                   "port": int(port), "transport": "udp", "domain": domain or self.defaults.get("domain"),
+                   "expires": int(expires or self.defaults.get("expires") or 3600), "display_name": name}
+        spec = {"name": name, "vendor": vendor, "model": model, "mac": mac, "firmware": firmware,
+                "user_agent": user_agent if user_agent or vendor else "voipops-phonesim softphone/1.0",
+                "account": account, "extra": True}
+        phone = Phone(self, spec)
+        self.phones.append(phone)
+        await phone.start()
+        return phone.status()
 
     async def run(self):
         self._stop = asyncio.Event()
@@ -450,26 +608,205 @@ class Simulator(object):
                 pass
         writer = asyncio.ensure_future(self._status_loop())
         await asyncio.gather(*(p.start() for p in self.phones))
+        self.write_ports()
         self.write_status()
+        control = asyncio.ensure_future(self._control_loop())
         await self._stop.wait()
+        control.cancel()
         await asyncio.gather(*(p.stop() for p in self.phones), return_exceptions=True)
         writer.cancel()
         self.write_status()
 
 
+CMD_SUFFIX = ".cmd.json"
+RESULT_SUFFIX = ".result.json"
+
+
+class ControlError(Exception):
+    pass
+
+
+def _read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def _write_json(path, data):
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "w") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def running_pid(state_dir):
+    """Pid of the simulator running on ``state_dir`` (from phonesim.pid), or None when none runs."""
+    try:
+        with open(os.path.join(state_dir, "phonesim.pid")) as handle:
+            pid = int(handle.read().strip())
+        os.kill(pid, 0)
+    except (IOError, OSError, ValueError):
+        return None
+    return pid
+
+
+def read_status(state_dir):
+    """The simulator's last ``status.json`` (None before the first one)."""
+    return _read_json(os.path.join(state_dir, "status.json"))
+
+
+def control(state_dir, command, timeout=30.0, **args):
+    """Run a control command in the simulator running on ``state_dir``; returns its result (a phone's status,
+    or the whole status for ``status``).  Raises :class:`ControlError` when it fails or nobody answers.
+
+    ``control(d, "stop", name="hs-1001")``, ``control(d, "start", name=...)``,
+    ``control(d, "firmware", name=..., version="96.86.0.100")``,
+    ``control(d, "add", name="stray", user="1001", password=..., user_agent="Linphone/5.2")``,
+    ``control(d, "remove", name="stray")``, ``control(d, "status")``.
+    """
+    if running_pid(state_dir) is None:
+        raise ControlError("no phone simulator runs on %s" % state_dir)
+    cdir = os.path.join(state_dir, "control")
+    if not os.path.isdir(cdir):
+        os.makedirs(cdir, exist_ok=True)
+    cid = "%d-%s" % (int(time.time() * 1000), uuid.uuid4().hex[:8])
+    tmp = os.path.join(cdir, "." + cid + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump({"command": command, "args": args}, handle)
+    os.replace(tmp, os.path.join(cdir, cid + CMD_SUFFIX))
+    result_path = os.path.join(cdir, cid + RESULT_SUFFIX)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        answer = _read_json(result_path)
+        if answer is not None:
+            os.unlink(result_path)
+            if not answer.get("ok"):
+                raise ControlError("%s: %s" % (command, answer.get("error")))
+            return answer.get("result")
+        time.sleep(0.05)
+    try:
+        os.unlink(os.path.join(cdir, cid + CMD_SUFFIX))
+    except OSError:
+        pass
+    raise ControlError("%s: no answer from the phone simulator on %s within %ss" % (command, state_dir, timeout))
+
+
+def wait_registered(state_dir, timeout=60.0, expect=None):
+    """Wait until the simulator on ``state_dir`` has written a status in which every fleet phone is registered
+    (or stopped by control).  Returns the status; raises :class:`ControlError` on timeout naming the stragglers."""
+    deadline = time.time() + timeout
+    status = None
+    while True:
+        pid = running_pid(state_dir)
+        status = read_status(state_dir)
+        if pid is not None and status and status.get("pid") == pid:
+            fleet = [p for p in status["phones"] if not p.get("extra")]
+            if (expect is None or len(fleet) == expect) and all(p["state"] in ("registered", "stopped") for p in fleet):
+                return status
+        if time.time() >= deadline:
+            break
+        time.sleep(0.2)
+    if not status or running_pid(state_dir) is None:
+        raise ControlError("no phone simulator runs on %s" % state_dir)
+    late = ["%s (%s%s)" % (p["name"], p["state"], ": %s" % p["error"] if p.get("error") else "")
+            for p in status["phones"] if p["state"] not in ("registered", "stopped")]
+    raise ControlError("phones not registered after %ss: %s" % (timeout, ", ".join(late[:20]) or "status not current"))
+
+
+def fleet_from_estate(path):
+    """The estate's handsets as a simulator fleet: each runs the latest firmware the estate approves for its
+    model (``approved_firmware``), else its vendor's default release, so a clean lab has no audit findings."""
+    from ansible_collections.voipops.voip.plugins.module_utils import estate as estate_mod
+
+    est = estate_mod.load_estate(path)
+    fleet = []
+    for h in est.handsets:
+        profile = base.get_profile(h["vendor"])
+        if profile is None:
+            raise ControlError("%s: handset '%s' has vendor '%s', which the simulator does not know"
+                               % (path, h["name"], h["vendor"]))
+        model = profile.canonical_model(h["model"])
+        approved = est.approved_versions(h["vendor"], h["model"])
+        firmware = approved[-1] if approved else profile.FIRMWARE[profile.family(model)]["version"]
+        fleet.append({"name": h["name"], "mac": h["mac"], "vendor": profile.vendor, "model": model,
+                      "site": h.get("site"), "user": h.get("user"), "running_firmware": str(firmware)})
+    return fleet
+
+
 def load_fleet_file(path):
+    """The fleet file: JSON, or YAML (needs PyYAML); a top-level list is the handsets."""
     with open(path) as handle:
-        data = yaml.safe_load(handle) or {}
+        text = handle.read()
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        if not HAS_YAML:
+            raise ControlError("%s is not JSON and PyYAML is not installed to read YAML" % path)
+        data = yaml.safe_load(text) or {}
     if isinstance(data, list):
         data = {"handsets": data}
     return data
 
 
+def _ctl_main(argv):
+    parser = argparse.ArgumentParser(prog="phonesim ctl", description="Control a running phone simulator")
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--timeout", type=float, default=30.0)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("status", help="the whole status")
+    for name, text in (("stop", "the phone unregisters and stays silent"), ("start", "the phone boots again"),
+                       ("remove", "remove an extra device")):
+        sub.add_parser(name, help=text).add_argument("name")
+    fw = sub.add_parser("firmware", help="switch the running firmware (re-registers with the new User-Agent)")
+    fw.add_argument("name")
+    fw.add_argument("version")
+    add = sub.add_parser("add", help="an extra device, unknown to the estate, registers with these credentials")
+    add.add_argument("name")
+    add.add_argument("--user", required=True)
+    add.add_argument("--password", required=True)
+    for opt in ("--registrar", "--port", "--domain", "--user-agent", "--vendor", "--model", "--mac", "--firmware"):
+        add.add_argument(opt)
+    wait = sub.add_parser("wait", help="wait until every fleet phone is registered (exit 1 on timeout)")
+    wait.add_argument("--expect", type=int, help="number of fleet phones there must be")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "wait":
+            status = wait_registered(args.state_dir, timeout=args.timeout, expect=args.expect)
+            result = {"count": status["count"], "states": status["states"], "pid": status["pid"]}
+        else:
+            cargs = dict((k, v) for k, v in vars(args).items()
+                         if k not in ("state_dir", "timeout", "command", "expect") and v is not None)
+            result = control(args.state_dir, args.command, timeout=args.timeout, **cargs)
+    except ControlError as exc:
+        return 1, json.dumps({"failed": True, "msg": str(exc)})
+    return 0, json.dumps(result, indent=1, sort_keys=True)
+
+
+def _estate_main(argv):
+    parser = argparse.ArgumentParser(prog="phonesim estate", description="The estate's handsets as a simulator fleet (JSON)")
+    parser.add_argument("--estate", required=True, help="estate file (docs/estate.md)")
+    args = parser.parse_args(argv)
+    from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
+    try:
+        return 0, json.dumps(fleet_from_estate(args.estate), indent=1)
+    except (SourceError, SourceErrors, ControlError) as exc:
+        return 1, json.dumps({"failed": True, "msg": str(exc)})
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="phonesim", description="Simulated desk-phone fleet (voipops.voip lab)")
+    """Command line; returns (exit code, text to print).  The caller (tools/phonesim/__main__.py) exits."""
+    if argv and argv[0] == "ctl":
+        return _ctl_main(argv[1:])
+    if argv and argv[0] == "estate":
+        return _estate_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="phonesim", description="Simulated desk-phone fleet (voipops.voip lab); "
+                                     "subcommands: ctl (control a running fleet), estate (fleet from an estate file)")
     parser.add_argument("--count", type=int, default=None, help="number of phones (default: all in --config, else 50)")
-    parser.add_argument("--config", help="fleet YAML: provisioning_url, handsets [{name,mac,vendor,model,running_firmware}], failures")
-    parser.add_argument("--state-dir", required=True, help="writes phonesim.pid and status.json here")
+    parser.add_argument("--config", help="fleet YAML/JSON: provisioning_url, handsets [{name,mac,vendor,model,running_firmware}], "
+                        "failures, registrar, registrar_port, domain, expires")
+    parser.add_argument("--state-dir", required=True, help="writes phonesim.pid, status.json and ports.json here")
     parser.add_argument("--provisioning-url", help="overrides provisioning_url of --config")
     parser.add_argument("--reboot-delay", type=float, default=None)
     args = parser.parse_args(argv)
@@ -495,10 +832,11 @@ def main(argv=None):
     with open(pidfile, "w") as handle:
         handle.write("%d\n" % os.getpid())
     reboot_delay = args.reboot_delay if args.reboot_delay is not None else data.get("reboot_delay", 1.0)
+    defaults = dict((k, data[k]) for k in ("registrar", "registrar_port", "domain", "expires") if data.get(k))
 
     async def go():
         sim = Simulator(fleet, prov, args.state_dir, failures=data.get("failures"), reboot_delay=reboot_delay,
-                        retry=data.get("retry", 10.0))
+                        retry=data.get("retry", 10.0), defaults=defaults)
         await sim.run()
 
     try:
@@ -508,8 +846,4 @@ def main(argv=None):
             os.unlink(pidfile)
         except OSError:
             pass
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    return 0, None

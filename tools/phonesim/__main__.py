@@ -1,4 +1,6 @@
-"""Entry point: ``python -m tools.phonesim --count N --config fleet.yml --state-dir D`` (from the repo root).
+"""Entry point: ``python -m tools.phonesim --config fleet.yml --state-dir D`` (from the repo root), or by path:
+``python tools/phonesim --config ...``.  Subcommands: ``ctl`` (control a running fleet), ``estate`` (print the
+estate's handsets as a fleet).
 
 Makes the checkout importable as ``ansible_collections.voipops.voip`` (a symlink tree under .state, like
 the root conftest.py does for pytest) and runs the simulator in plugins/module_utils/phonesim.py.
@@ -6,7 +8,7 @@ the root conftest.py does for pytest) and runs the simulator in plugins/module_u
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 STATE = os.environ.get("VOIPOPS_STATE_DIR", os.path.join(ROOT, ".state"))
 COLL_ROOT = os.path.join(STATE, "collections")
 LINK = os.path.join(COLL_ROOT, "ansible_collections", "voipops", "voip")
@@ -21,4 +23,7 @@ if COLL_ROOT not in sys.path:
 
 from ansible_collections.voipops.voip.plugins.module_utils.phonesim import main  # noqa: E402
 
-sys.exit(main())
+rc, text = main(sys.argv[1:])
+if text:
+    print(text)
+sys.exit(rc)
