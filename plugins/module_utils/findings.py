@@ -625,7 +625,9 @@ def from_certificates(certs, estate, now, thresholds=None, check="certificates")
         elif left <= limits["cert_critical_days"]:
             found.append(make_finding(check, name, "cert_expiring:%s" % cert.get("port"), "major",
                                       "%s certificate on %s expires in %.1f days" % (name, where, left), details,
-                                      impact="none", availability=False))
+                                      # a risk to the whole group behind it, like resource pressure: P2, so that the
+                                      # resolve deadline falls before the expiry (impact none would give P4 / 10 days)
+                                      impact="group", availability=False))
         elif left <= limits["cert_warning_days"]:
             found.append(make_finding(check, name, "cert_expiring:%s" % cert.get("port"), "warning",
                                       "%s certificate on %s expires in %.0f days" % (name, where, left), details,

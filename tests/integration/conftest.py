@@ -69,7 +69,8 @@ class AnsibleRunner(object):
     def playbook(self, playbook, extra_vars=None, check=False, diff=False, timeout=900, env=None, inventory=None):
         """Run a playbook; returns (returncode, stdout+stderr, recap dict of localhost)."""
         cmd = [os.path.join(VENV_BIN, "ansible-playbook"), os.path.join(ROOT, playbook)]
-        cmd += ["-i", inventory or os.path.join(ROOT, "inventories/lab/hosts.yml")]
+        for inv in ([inventory] if isinstance(inventory, str) else inventory or [os.path.join(ROOT, "inventories/lab/hosts.yml")]):
+            cmd += ["-i", inv]
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
         if check:

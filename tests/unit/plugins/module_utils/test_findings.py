@@ -325,3 +325,18 @@ def test_e1_alarm_reaches_the_trunk_when_the_gateway_reports_ifname_not_ifdescr(
     (f,) = [x for x in checked["findings"] if x["check"] == "snmp"]
     assert (f["component"], f["kind"]) == ("e1-mgw1-1", "e1_alarm")
     assert "e1-mgw1-0" in checked["checked"] and "e1-mgw1-1" in checked["checked"]
+
+
+def test_an_expiring_certificate_must_be_resolved_before_it_expires(estate):
+    """A certificate that expires in days is a P2 risk: its SLA resolve deadline falls before the expiry."""
+    for days, kind in ((5, "cert_expiring:5061"), (25, "cert_expiring:5061")):
+        not_after = (F._sla.to_utc(NOW) + __import__("datetime").timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        audit = F.build_audit([F.from_certificates([{"name": "cs1", "host": "127.0.0.1", "port": 5061,
+                                                     "not_after": not_after}], estate, NOW)], estate, NOW)
+        (f,) = audit["findings"]
+        assert f["kind"] == kind and f["availability"] is False
+        assert F._sla.to_utc(f["resolve_due"]) < F._sla.to_utc(not_after), (days, f["priority"], f["resolve_due"])
+    assert f["priority"] == "P4"  # 25 days left: a warning, routine
+    near = F.build_audit([F.from_certificates([{"name": "cs1", "host": "127.0.0.1", "port": 5061,
+                                                "not_after": "2026-12-01T00:00:00Z"}], estate, NOW)], estate, NOW)
+    assert near["findings"][0]["priority"] == "P2" and near["findings"][0]["supplier"] == "acme"

@@ -1,0 +1,177 @@
+"""The health audit against the real lab: faults injected into real parts are found once, routed to the right
+supplier with the right priority and SLA deadlines, and shown on the HTML page a person reads."""
+import datetime
+import http.server
+import json
+import os
+import subprocess
+import threading
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import ROOT, LAB_DIR, read_endpoints, wait_for
+from tests.support import htmlcheck
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+NOW = "2026-11-27T16:30:00Z"          # a Friday, 17:30 in Amsterdam
+LOCAL = datetime.timezone(datetime.timedelta(hours=1))
+OUTPUT = os.path.join(ROOT, "tests", "output", "health_audit")
+# The lab's "callserver host" is this test machine, busy running the tests: its CPU says nothing about Kamailio.
+THRESHOLDS = {"cpu_warning": 101, "cpu_critical": 101}
+
+
+def local(minutes_after_now):
+    t = datetime.datetime(2026, 11, 27, 16, 30, tzinfo=datetime.timezone.utc) + datetime.timedelta(minutes=minutes_after_now)
+    return t.astimezone(LOCAL).isoformat()
+
+
+@pytest.fixture(scope="module")
+def inventory(lab, tmp_path_factory):
+    path = tmp_path_factory.mktemp("inv") / "lab.estate.yml"
+    path.write_text("plugin: voipops.voip.estate\nestate_file: %s\nendpoints_file: %s\nhandsets: none\n" % (
+        os.path.join(ROOT, "inventories", "lab", "estate.yml"), os.path.join(LAB_DIR, "endpoints.json")))
+    return str(path)
+
+
+def audit(ansible, inventory, dest, **extra):
+    extra_vars = {"health_audit_dest": str(dest), "health_audit_now": NOW, "health_audit_thresholds": THRESHOLDS,
+                  "health_audit_fail_on_priority": "none"}
+    extra_vars.update(extra)
+    rc, out, _recap = ansible.playbook("playbooks/health_audit.yml", extra_vars=extra_vars,
+                                       inventory=[inventory, os.path.join(ROOT, "inventories/lab/hosts.yml")])
+    report = None
+    if os.path.exists(os.path.join(str(dest), "health_audit.json")):
+        with open(os.path.join(str(dest), "health_audit.json")) as handle:
+            report = json.load(handle)
+    return rc, out, report
+
+
+def snmpset_line_status(gateway, if_index, value):
+    env = dict(os.environ, MIBS="", SNMP_PERSISTENT_DIR=os.path.join(LAB_DIR, "snmp-client"))
+    subprocess.run(["snmpset", "-v2c", "-c", gateway["snmp"]["community"], "-On", "-t", "2", "-r", "1",
+                    "127.0.0.1:%d" % gateway["snmp"]["port"], "1.3.6.1.2.1.10.18.6.1.10.%d" % if_index, "i", str(value)],
+                   check=True, capture_output=True, env=env)
+
+
+class Receiver(object):
+    """A local webhook receiver (what a ticketing system would be)."""
+
+    def __init__(self):
+        self.posts = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802  pylint: disable=invalid-name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.posts.append({"headers": dict(self.headers), "body": json.loads(body)})
+                self.send_response(202)
+                self.end_headers()
+
+            def log_message(self, *args):  # pylint: disable=arguments-differ
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hooks/voip" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def infrastructure(report):
+    return [f for f in report["findings"] if f["component_type"] != "handset"]
+
+
+def test_clean_lab_has_no_infrastructure_findings(lab, ansible, inventory, tmp_path):
+    rc, out, report = audit(ansible, inventory, tmp_path)
+    assert rc == 0, out[-4000:]
+    assert infrastructure(report) == [], [(f["component"], f["kind"], f["summary"]) for f in infrastructure(report)]
+    checked = dict((c["name"], c["checked"]) for c in report["checks"])
+    # every part was really looked at: both gateways, their trunks, the callserver on every path, the certificate
+    assert {"mgw1", "mgw2"} <= set(checked["sip_options"]) and {"mgw1", "mgw2"} <= set(checked["dispatcher"])
+    assert {"e1-mgw1-0", "e1-mgw1-1", "pri-mgw2-0"} <= set(checked["snmp"])
+    assert "cs1" in checked["sip_options"] and "cs1" in checked["callserver_rpc"] and "cs1" in checked["certificates"]
+
+
+def test_injected_faults_are_each_found_once_routed_and_shown(lab, ansible, inventory, lab_component, tmp_path):
+    eps = read_endpoints()
+    mgw1 = [g for g in eps["gateways"] if g["name"] == "mgw1"][0]
+    cert = eps["provisioning"]["certificate"]
+    receiver = Receiver()
+    try:
+        # 1. a gateway's SIP stack dies; 2. an E1 of mgw1 loses signal; 3. the HTTPS certificate is about to expire
+        lab_component.stop("mgw2-sip")
+        snmpset_line_status(mgw1, 3, 64)
+        os.unlink(cert)
+        rc, out, _recap = ansible.playbook("playbooks/lab_up.yml", extra_vars={"lab_tls_days": 5})
+        assert rc == 0, out[-3000:]
+        # lab_up restarted the crashed gateway: kill it again, and wait until the callserver's dispatcher sees it
+        lab_component.stop("mgw2-sip")
+
+        def mgw2_inactive():
+            res = ansible.module("callserver_info", {"rpc_url": eps["callserver"]["rpc_url"], "gather": ["gateways"]})
+            return [g for g in res["callserver"]["gateways"] if g["duid"] == "mgw2" and g["state"] == "inactive"]
+        wait_for(mgw2_inactive, timeout=40, interval=2, what="mgw2 inactive in the dispatcher")
+
+        rc, out, report = audit(ansible, inventory, tmp_path, health_audit_webhook_url=receiver.url)
+        assert rc == 0, out[-4000:]
+        # the same audit as a gate: the play fails on P1 with the reason, after the reports went out
+        rc_p1, out_p1, _report = audit(ansible, inventory, tmp_path / "p1", health_audit_fail_on_priority="P1")
+    finally:
+        snmpset_line_status(mgw1, 3, 1)
+        if os.path.exists(cert):
+            os.unlink(cert)  # lab_component.restore() makes a normal one again
+        receiver.close()
+
+    tickets = [f for f in infrastructure(report) if f["root_cause"] is None]
+    by = dict(((f["component"], f["kind"].split(":")[0]), f) for f in tickets)
+    assert sorted(by) == [("cs1", "cert_expiring"), ("e1-mgw1-1", "e1_alarm"), ("mgw2", "sip_unreachable")], sorted(by)
+
+    gw = by[("mgw2", "sip_unreachable")]          # acme, 24x7: P1 respond 15m, resolve 4h
+    assert (gw["priority"], gw["supplier"], gw["site"]) == ("P1", "acme", "rtm")
+    assert (gw["response_due"], gw["resolve_due"]) == (local(15), local(240))
+    symptoms = [f for f in report["findings"] if f["root_cause"] == gw["id"]]
+    assert [(s["component"], s["kind"]) for s in symptoms] == [("mgw2", "dispatcher_inactive")]
+
+    e1 = by[("e1-mgw1-1", "e1_alarm")]             # the carrier's E1, not the gateway: telco P1 30m / 6h
+    assert (e1["priority"], e1["supplier"], e1["site"]) == ("P1", "telco", "ams")
+    assert (e1["response_due"], e1["resolve_due"]) == (local(30), local(360))
+    assert e1["details"]["alarms"] == ["LOS"]
+
+    tls = by[("cs1", "cert_expiring")]             # a risk: P2 for acme (30m / 8h), resolved before it expires
+    assert (tls["priority"], tls["supplier"]) == ("P2", "acme")
+    assert (tls["response_due"], tls["resolve_due"]) == (local(30), local(480))
+    assert tls["details"]["days_left"] <= 5
+
+    assert report["status"] == "critical" and report["summary"]["by_priority"]["P1"] == 2
+    assert [f["component"] for f in tickets if f["order"] <= 3][:2] == ["mgw2", "e1-mgw1-1"]  # fault-handling order
+
+    # the ticketing system got exactly the new tickets, with the supplier's contact and deadlines
+    (post,) = receiver.posts
+    sent = dict((t["component"], t) for t in post["body"]["tickets"])
+    assert {"mgw2", "e1-mgw1-1", "cs1"} <= set(sent)
+    assert sent["e1-mgw1-1"]["supplier_contact"]["email"] == "servicedesk@telco.example"
+
+    # JUnit for AWX/CI: one failure per ticket, the symptom skipped
+    junit = ET.parse(os.path.join(str(tmp_path), "health_audit.junit.xml")).getroot()
+    failures = [tc.get("classname") for tc in junit.iter("testcase") if tc.find("failure") is not None]
+    assert {"sip_options.mgw2", "snmp.e1-mgw1-1", "certificates.cs1"} <= set(failures)
+
+    # the page a person reads, rendered by a real browser
+    dom = htmlcheck.chromium(os.path.join(str(tmp_path), "health_audit.html"), "faults", OUTPUT)
+    rows = dict((r["attrs"]["data-component"], r) for r in dom.find(**{"class": "ticket"}))
+    assert (rows["mgw2"]["attrs"]["data-priority"], rows["mgw2"]["attrs"]["data-supplier"]) == ("P1", "acme")
+    assert (rows["e1-mgw1-1"]["attrs"]["data-priority"], rows["e1-mgw1-1"]["attrs"]["data-supplier"]) == ("P1", "telco")
+    assert "LOS" in rows["e1-mgw1-1"]["text"] and "Fri 27 Nov 23:30" in rows["e1-mgw1-1"]["text"]
+    assert rows["cs1"]["attrs"]["data-priority"] == "P2"
+    (overall,) = dom.find(id="overall")
+    assert overall["attrs"]["data-status"] == "critical"
+
+    assert rc_p1 != 0
+    assert "at or above P1" in out_p1 and "mgw2" in out_p1 and "e1-mgw1-1" in out_p1
+    assert os.path.exists(os.path.join(str(tmp_path), "p1", "health_audit.html"))
+
