@@ -63,7 +63,7 @@ lab-down: link
 
 demo: BINDEP_PROFILE=lab
 demo: lab-up
-	$(VENV)/bin/ansible-playbook -i inventories/lab/hosts.yml playbooks/demo.yml
+	$(VENV)/bin/ansible-playbook -i inventories/lab/hosts.yml -i inventories/lab/estate.inventory.yml playbooks/demo.yml
 
 ## ---- tests ---------------------------------------------------------------------------------------
 test: setup
