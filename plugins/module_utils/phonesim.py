@@ -649,6 +649,12 @@ def running_pid(state_dir):
         os.kill(pid, 0)
     except (IOError, OSError, ValueError):
         return None
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            if handle.read().rsplit(")", 1)[1].split()[0] == "Z":     # killed, not yet reaped
+                return None
+    except (IOError, OSError, IndexError):
+        pass
     return pid
 
 
