@@ -8,8 +8,12 @@ import subprocess
 import threading
 import xml.etree.ElementTree as ET
 
+import hashlib
+import sqlite3
+
 import pytest
 
+from ansible_collections.voipops.voip.plugins.module_utils import phonesim
 from conftest import ROOT, LAB_DIR, read_endpoints, wait_for
 from tests.support import htmlcheck
 
@@ -86,15 +90,17 @@ def infrastructure(report):
     return [f for f in report["findings"] if f["component_type"] != "handset"]
 
 
-def test_clean_lab_has_no_infrastructure_findings(lab, ansible, inventory, tmp_path):
+def test_clean_lab_has_no_findings(lab, ansible, inventory, tmp_path):
     rc, out, report = audit(ansible, inventory, tmp_path)
     assert rc == 0, out[-4000:]
-    assert infrastructure(report) == [], [(f["component"], f["kind"], f["summary"]) for f in infrastructure(report)]
+    assert report["findings"] == [], [(f["component"], f["kind"], f["summary"]) for f in report["findings"]]
+    assert report["status"] == "ok"
     checked = dict((c["name"], c["checked"]) for c in report["checks"])
     # every part was really looked at: both gateways, their trunks, the callserver on every path, the certificate
     assert {"mgw1", "mgw2"} <= set(checked["sip_options"]) and {"mgw1", "mgw2"} <= set(checked["dispatcher"])
     assert {"e1-mgw1-0", "e1-mgw1-1", "pri-mgw2-0"} <= set(checked["snmp"])
     assert "cs1" in checked["sip_options"] and "cs1" in checked["callserver_rpc"] and "cs1" in checked["certificates"]
+    assert set(lab["phones"]["names"]) <= set(checked["registrations"])
 
 
 def test_injected_faults_are_each_found_once_routed_and_shown(lab, ansible, inventory, lab_component, tmp_path):
@@ -175,3 +181,51 @@ def test_injected_faults_are_each_found_once_routed_and_shown(lab, ansible, inve
     assert "at or above P1" in out_p1 and "mgw2" in out_p1 and "e1-mgw1-1" in out_p1
     assert os.path.exists(os.path.join(str(tmp_path), "p1", "health_audit.html"))
 
+
+
+def test_handset_faults_go_to_the_handset_supplier_on_its_business_hours(lab, ansible, inventory, tmp_path):
+    """A phone switched off, a phone on a firmware that is not approved, a device nobody knows."""
+    phones = lab["phones"]["state_dir"]
+    rpc_url = lab["callserver"]["rpc_url"]
+    stray_password = "Str4y-" + hashlib.sha1(os.urandom(8)).hexdigest()[:12]
+    with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:   # an account outside the estate
+        db.execute("INSERT OR REPLACE INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?,?,?,?,?)",
+                   ("1099", lab["domain"], "", hashlib.md5(("1099:%s:%s" % (lab["domain"], stray_password)).encode()).hexdigest(), ""))
+    running = dict((p["name"], p["firmware"]) for p in phonesim.control(phones, "status")["phones"])
+    switched = phonesim.control(phones, "firmware", name="hs-1001", version="96.85.0.5")
+    try:
+        phonesim.control(phones, "stop", name="hs-1002")
+        phonesim.control(phones, "add", name="stray", user="1099", password=stray_password,
+                         user_agent="Linphone/5.2.0 (belle-sip/5.2.0)")
+
+        def seen():
+            regs = ansible.module("callserver_info", {"rpc_url": rpc_url, "gather": ["registrations"]})
+            by_aor = regs["callserver"]["registrations"]["by_aor"]
+            return ("1002" not in by_aor and "1099" in by_aor
+                    and any("96.85.0.5" in c["user_agent"] for c in by_aor.get("1001", [])))
+        wait_for(seen, timeout=30, interval=1, what="the callserver to see the three handset faults")
+        rc, out, report = audit(ansible, inventory, tmp_path)
+        assert rc == 0, out[-4000:]
+    finally:
+        phonesim.control(phones, "start", name="hs-1002")
+        phonesim.control(phones, "firmware", name="hs-1001", version=running["hs-1001"])
+        phonesim.control(phones, "remove", name="stray")
+        with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:
+            db.execute("DELETE FROM subscriber WHERE username = '1099'")
+    assert switched["firmware"] == "96.85.0.5" and switched["user_agent"].endswith("96.85.0.5")
+
+    by = dict(((f["component"], f["kind"]), f) for f in report["findings"])
+    assert sorted(by) == [("cs1", "unknown_devices"), ("hs-1001", "firmware_not_approved"), ("hs-1002", "not_registered")]
+    off, fw, stray = by[("hs-1002", "not_registered")], by[("hs-1001", "firmware_not_approved")], by[("cs1", "unknown_devices")]
+    # phonecare works business hours (Mon-Fri 08:00-18:00 Amsterdam): a P4 on Friday 17:30 is answered within 2 business
+    # days (Tuesday 17:30) and resolved within 10 (Friday 11 December 17:30)
+    for f in (off, fw):
+        assert (f["priority"], f["supplier"], f["coverage"]) == ("P4", "phonecare", "business_hours")
+        assert (f["response_due"], f["resolve_due"]) == ("2026-12-01T17:30:00+01:00", "2026-12-11T17:30:00+01:00")
+    assert fw["details"]["firmware"] == "96.85.0.5" and "96.86.0.110" in fw["details"]["approved"]
+    # an unknown device on the callserver is the callserver maintainer's (24x7): P4 within 1 day / 10 days
+    assert (stray["priority"], stray["supplier"]) == ("P4", "acme")
+    assert (stray["response_due"], stray["resolve_due"]) == (local(24 * 60), local(10 * 24 * 60))
+    (device,) = stray["details"]["devices"]
+    assert device["aor"] == "1099" and device["user_agent"].startswith("Linphone/5.2.0")
+    assert report["status"] == "warning"
