@@ -26,7 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import conftest  # noqa: E402,F401  (makes ansible_collections.voipops.voip importable)
+import conftest  # noqa: E402,F401  pylint: disable=unused-import  (makes ansible_collections.voipops.voip importable)
 
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils import users as U  # noqa: E402
@@ -59,8 +59,8 @@ def user(i, variant=0):
 
 def hr_row(u):
     feats = "|".join(f["name"] + (":" + f["target"] if f.get("target") else "") for f in u["features"])
-    return "join,2026-01-05,%s,%s,%s,%s,%s,%s,%s,,%s\n" % (u["id"], u["name"], u["email"], u["site"], u["extension"],
-                                                          u["aliases"][0], u["class_of_service"], feats)
+    return "join,2026-01-05,%s,%s,%s,%s,%s,%s,%s,,%s\n" % (
+        u["id"], u["name"], u["email"], u["site"], u["extension"], u["aliases"][0], u["class_of_service"], feats)
 
 
 def run_module(args):
@@ -125,13 +125,14 @@ def ansible_loop_per_user(tmp, db_url, n=6):
                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".state", "collections"),
                ANSIBLE_LOCAL_TEMP=os.path.join(tmp, "alt"), ANSIBLE_REMOTE_TEMP=os.path.join(tmp, "art"),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+
     def play_time(k):
         play[0]["tasks"][0]["loop"] = users[:k]
         with open(pb, "w") as handle:
             json.dump(play, handle)
         t = time.perf_counter()
         proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", pb], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
             raise RuntimeError("ansible loop failed: %s" % proc.stdout[-2000:])
         return time.perf_counter() - t
@@ -185,7 +186,7 @@ def postgres_server():
         yield "postgres://postgres@127.0.0.1:%d/postgres" % port
     finally:
         subprocess.run(["runuser", "-u", "postgres", "--", pg_ctl, "-D", data, "-m", "fast", "stop"],
-                       capture_output=True, timeout=120)
+                       capture_output=True, timeout=120, check=False)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -124,8 +124,8 @@ def test_states_replaced_overridden_deleted(capsys, env):
 def test_rendered_and_parsed_need_no_connection(capsys, env):
     res = call(capsys, {"config": [ADA], "state": "rendered", "numberplan": NUMBERPLAN})
     assert res["rendered"][0]["aliases"] == ["+31201231001"]
-    res = call(capsys, {"state": "parsed", "running_config": "users:\n  - {id: E5, site: ams, extension: '1005', "
-                                                            "class_of_service: internal}\n"})
+    text = "users:\n  - {id: E5, site: ams, extension: '1005', class_of_service: internal}\n"
+    res = call(capsys, {"state": "parsed", "running_config": text})
     assert res["parsed"] == [{"id": "E5", "site": "ams", "extension": "1005", "class_of_service": "internal"}]
 
 
