@@ -17,8 +17,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import glob
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -48,37 +50,61 @@ def port_is_free(port, host=LOOPBACK, protos=("tcp", "udp")):
     return True
 
 
-def pick_free_port(host=LOOPBACK, protos=("tcp", "udp"), avoid=(), low=20000, high=60000):
-    """A port free for all ``protos`` on ``host`` (asks the kernel, then double-checks)."""
+def ephemeral_port_range():
+    """The kernel's range for client (ephemeral) ports, e.g. (32768, 60999)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
+            low, high = handle.read().split()[:2]
+        return int(low), int(high)
+    except (IOError, OSError, ValueError):
+        return 32768, 60999
+
+
+def pick_free_port(host=LOOPBACK, protos=("tcp", "udp"), avoid=(), low=10000, high=None):
+    """A port free for all ``protos`` on ``host``, outside the kernel's ephemeral range.
+
+    Outside, because every client socket (probes, simulated phones, sipp) gets an ephemeral port: a lab port from that
+    range could be taken by a client while its daemon restarts, and the restart would fail with "address in use".
+    """
+    eph_low, eph_high = ephemeral_port_range()
+    if high is None:
+        high = eph_low - 1 if eph_low - 1 > low + 1000 else 65535
     avoid = set(avoid)
-    for _attempt in range(200):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if "udp" in protos else socket.SOCK_STREAM)
-        try:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
-        finally:
-            sock.close()
-        if port in avoid or not (low <= port <= high):
+    rng = random.SystemRandom()
+    for _attempt in range(1000):
+        port = rng.randint(low, high)
+        if port in avoid or eph_low <= port <= eph_high:
             continue
         if port_is_free(port, host, protos):
             return port
-    raise RuntimeError("no free port found on %s after 200 tries" % host)
+    raise RuntimeError("no free port found on %s between %d and %d" % (host, low, high))
 
 
 def allocate_ports(path, names, host=LOOPBACK):
     """Load the port map at ``path``; give every missing name a free port; save if changed.
 
     Returns ``(ports, added)``.  Existing allocations are kept even while their daemon runs (that is
-    the point: a healthy lab keeps its ports).
+    the point: a healthy lab keeps its ports).  New ports also avoid those of sibling labs
+    (``<state>/*/ports.json``), whose daemons may be down at the moment.
     """
     ports = {}
     if os.path.exists(path):
         with open(path) as handle:
             ports = json.load(handle)
+    taken = set(ports.values())
+    for sibling in glob.glob(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), "*", "ports.json")):
+        if os.path.abspath(sibling) == os.path.abspath(path):
+            continue
+        try:
+            with open(sibling) as handle:
+                taken.update(int(v) for v in json.load(handle).values())
+        except (IOError, OSError, ValueError, TypeError, AttributeError):
+            continue
     added = []
     for name in names:
         if name not in ports:
-            ports[name] = pick_free_port(host, avoid=ports.values())
+            ports[name] = pick_free_port(host, avoid=taken)
+            taken.add(ports[name])
             added.append(name)
     if added:
         write_json_atomic(path, ports)

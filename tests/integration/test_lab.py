@@ -49,7 +49,12 @@ def sip_options(host, port, timeout=3.0):
 
 
 def free_udp_port():
-    return labmod.pick_free_port(protos=("udp",))
+    """A client port from the kernel's ephemeral range, like any SIP phone would use (never a lab port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
 
 
 def sipp_register(lab, subscriber, tmp_path, user_agent=None):
