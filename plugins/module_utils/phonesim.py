@@ -124,7 +124,7 @@ async def http_get(url, user_agent, timeout=10.0):
         raise HttpError("GET %s failed: %s" % (url, exc))
     finally:
         writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _sep, body = data.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     try:
         status = int(lines[0].split()[1])
@@ -132,7 +132,7 @@ async def http_get(url, user_agent, timeout=10.0):
         raise HttpError("GET %s: bad response" % url)
     headers = {}
     for line in lines[1:]:
-        k, _, v = line.partition(b":")
+        k, _sep, v = line.partition(b":")
         headers[k.strip().lower()] = v.strip()
     if b"content-length" in headers:
         body = body[:int(headers[b"content-length"])]

@@ -101,11 +101,34 @@ def _images_by_family(images):
 HANDSET_CSV_REQUIRED = ("name", "mac", "vendor", "model", "user")
 
 
-def load_handsets(path):
-    """Handsets from a CSV file (one row per handset) or a YAML file (``handsets:`` list or a top-level list)."""
+def _load_json_fast(path):
+    """A JSON document (JSON is YAML; large fleets are often exported as JSON) read with the json module:
+    10x faster than the line-tracking YAML loader, but without line numbers.  None when it is not JSON."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except (IOError, OSError):
+        return None
+    if text.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        return json.loads(text.decode("utf-8"))
+    except ValueError:
+        return None
+
+
+def _load_document(path, fast):
+    data = _load_json_fast(path) if fast else None
+    return load_yaml(path) if data is None else data
+
+
+def load_handsets(path, fast=False):
+    """Handsets from a CSV file (one row per handset) or a YAML file (``handsets:`` list or a top-level list).
+
+    ``fast``: read a JSON file without line tracking (load again without it to report errors with lines)."""
     if str(path).lower().endswith(".csv"):
         return load_csv(path, required=HANDSET_CSV_REQUIRED)
-    data = load_yaml(path)
+    data = _load_document(path, fast)
     if isinstance(data, dict):
         if "handsets" not in data:
             raise SourceError("no 'handsets' list in this file", path=path, line=getattr(data, "line", None))
@@ -115,11 +138,11 @@ def load_handsets(path):
     return data
 
 
-def load_users(path):
+def load_users(path, fast=False):
     """Users from a CSV file (extension, display_name, sip_password, ...) or YAML (``users:`` list or a top-level list)."""
     if str(path).lower().endswith(".csv"):
         return load_csv(path, required=("extension", "sip_password"))
-    data = load_yaml(path)
+    data = _load_document(path, fast)
     if isinstance(data, dict):
         if "users" not in data:
             raise SourceError("no 'users' list in this file", path=path, line=getattr(data, "line", None))
@@ -253,8 +276,8 @@ def validate(handsets, users, settings, images=()):
         else:
             model = profile.canonical_model(rec.get("model"))
             if model is None:
-                errors.add("unknown %s model '%s' (known: %s)" % (profile.display_name, rec.get("model"),
-                                                                 ", ".join(sorted(profile.MODELS))),
+                known = ", ".join(sorted(profile.MODELS))
+                errors.add("unknown %s model '%s' (known: %s)" % (profile.display_name, rec.get("model"), known),
                            path=path, line=line_of(rec, "model"), obj=obj, field="model")
                 ok = False
         user = rec.get("user")
@@ -410,7 +433,35 @@ def write_atomic(path, data, mode=0o640, gid=None):
         raise
 
 
-def apply(root, want, the_plan, fw_cache, mode=0o640, gid=None):
+def inputs_digest(records, users, s, images):
+    """SHA-256 over everything the files are rendered from (validated input, settings, firmware images and the
+    vendor templates): when it and the files on disk are as the last run left them, nothing needs rendering."""
+    templates = sorted((p.vendor, sorted(p.TEMPLATES.items())) for p in base.all_profiles())
+    blob = json.dumps([records, users, dict((k, v) for k, v in s.items()), images, templates],
+                      sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _stat_files(root, rels):
+    stats = {}
+    for rel in rels:
+        try:
+            st = os.stat(os.path.join(root, rel))
+        except OSError:
+            continue
+        stats[rel] = [st.st_size, st.st_mtime_ns]
+    return stats
+
+
+def files_intact(root, index):
+    """Every file of the last run is still there, untouched (same size and modification time)."""
+    recorded = index.get("stat")
+    if not isinstance(recorded, dict) or sorted(recorded) != sorted(index.get("files", [])):
+        return False
+    return _stat_files(root, recorded) == recorded
+
+
+def apply(root, want, the_plan, fw_cache, mode=0o640, gid=None, inputs=None):
     """Write created/updated files, remove stale ones, then the index.  Returns nothing."""
     for rel in the_plan["create"] + the_plan["update"]:
         _safe_rel(rel)
@@ -421,7 +472,8 @@ def apply(root, want, the_plan, fw_cache, mode=0o640, gid=None):
             os.unlink(os.path.join(root, rel))
         except OSError:
             pass
-    index = {"version": 1, "files": sorted(want), "firmware_cache": fw_cache}
+    index = {"version": 1, "files": sorted(want), "firmware_cache": fw_cache, "inputs": inputs,
+             "stat": _stat_files(root, want)}
     write_atomic(os.path.join(root, INDEX_NAME), (json.dumps(index, sort_keys=True) + "\n").encode("utf-8"),
                  mode=mode, gid=gid)
 
@@ -479,6 +531,12 @@ class Provisioner(object):
         index = read_index(self.root)
         images, fw_cache = scan_firmware(self.root, index.get("firmware_cache"))
         records, users, s = validate(self.handsets, self.users, self.settings, images)
+        digest = inputs_digest(records, users, s, images)
+        if index.get("inputs") == digest and index.get("firmware_cache", {}) == fw_cache and files_intact(self.root, index):
+            # the same inputs as the last run, and its files untouched: nothing to render
+            return {"changed_handsets": [], "changed": False, "handsets": len(records),
+                    "files": {"created": [], "updated": [], "removed": [], "unchanged": len(index["files"])},
+                    "firmware": images}
         owners = {}
         want = build_want(records, users, s, images, owners=owners)
         the_plan = plan(self.root, want, index)
@@ -497,8 +555,9 @@ class Provisioner(object):
         if want_diff and changed:
             masked = build_want(records, users, s, images, mask=True)
             result["diff"] = unified_diffs(the_plan, masked, lambda rel, text: mask_secrets(text))
-        if not check_mode and (changed or index_needs_update(index, want, fw_cache)):
+        if not check_mode and (changed or index_needs_update(index, want, fw_cache) or index.get("inputs") != digest
+                               or not files_intact(self.root, index)):
             if not os.path.isdir(self.root):
                 os.makedirs(self.root, 0o755)
-            apply(self.root, want, the_plan, fw_cache, mode=self.mode, gid=self.gid)
+            apply(self.root, want, the_plan, fw_cache, mode=self.mode, gid=self.gid, inputs=digest)
         return result

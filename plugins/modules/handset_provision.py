@@ -251,13 +251,24 @@ def main():
             gid = grp.getgrnam(p["group"]).gr_gid
         except KeyError:
             module.fail_json(msg="group '%s' does not exist" % p["group"])
-    try:
-        handsets = p["handsets"] if p["handsets"] is not None else provision.load_handsets(p["handsets_file"])
-        settings = dict((k, p[k]) for k in ("registrar", "registrar_port", "transport", "domain", "expires",
-                                            "ntp_server", "timezone", "language", "firmware", "provisioning_url"))
-        users = p["users"] if p["users"] is not None else provision.load_users(p["users_file"])
+    settings = dict((k, p[k]) for k in ("registrar", "registrar_port", "transport", "domain", "expires",
+                                        "ntp_server", "timezone", "language", "firmware", "provisioning_url"))
+
+    def provision_all(fast):
+        handsets = p["handsets"] if p["handsets"] is not None else provision.load_handsets(p["handsets_file"], fast=fast)
+        users = p["users"] if p["users"] is not None else provision.load_users(p["users_file"], fast=fast)
         runner = provision.Provisioner(p["root"], handsets, users, settings, mode=mode, gid=gid)
-        result = runner.run(check_mode=module.check_mode, want_diff=module._diff)
+        return runner.run(check_mode=module.check_mode, want_diff=module._diff)
+
+    try:
+        try:
+            # JSON input files are read fast first; bad input is read again with line tracking (validation
+            # writes nothing), so every error still names its file and line
+            result = provision_all(fast=True)
+        except SourceErrors:
+            if p["handsets_file"] is None and p["users_file"] is None:
+                raise
+            result = provision_all(fast=False)
     except SourceErrors as exc:
         module.fail_json(msg=str(exc), errors=exc.as_list())
     except (SourceError, base.ProfileError) as exc:

@@ -11,7 +11,6 @@ import sqlite3
 import string
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -31,7 +30,7 @@ SUBDIR = "it-handsets"
 
 def _password():
     rng = random.SystemRandom()
-    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(20))
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _i in range(20))
 
 
 class Fleet(object):

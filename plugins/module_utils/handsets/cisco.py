@@ -96,7 +96,7 @@ class CiscoProfile(HandsetProfile):
             root = ET.fromstring(text.encode("utf-8"))
             for node in root:
                 values[node.tag] = (node.text or "").strip()
-        host, _, port = values.get("Proxy_1_", "").partition(":")
+        host, _sep, port = values.get("Proxy_1_", "").partition(":")
         return {
             "username": values.get("User_ID_1_"),
             "auth_user": values.get("Auth_ID_1_") or values.get("User_ID_1_"),

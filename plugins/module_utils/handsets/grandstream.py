@@ -99,7 +99,7 @@ class GrandstreamProfile(HandsetProfile):
                 if node.text and node.text.strip():
                     values[node.tag] = node.text.strip()
         server = values.get("P47", "")
-        host, _, port = server.partition(":")
+        host, _sep, port = server.partition(":")
         fw_dir = values.get("P192")
         return {
             "username": values.get("P35"),

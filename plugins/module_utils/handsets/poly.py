@@ -25,7 +25,8 @@ from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import 
 
 _MASTER = """<?xml version="1.0" standalone="yes"?>
 <!-- voipops.voip: master configuration -->
-<APPLICATION APP_FILE_PATH="{% if firmware %}{{ firmware.path }}{% endif %}" CONFIG_FILES="{{ config_files }}" MISC_FILES="" LOG_FILE_DIRECTORY="" OVERRIDES_DIRECTORY="" CONTACTS_DIRECTORY="" LICENSE_DIRECTORY=""/>
+<APPLICATION APP_FILE_PATH="{% if firmware %}{{ firmware.path }}{% endif %}" CONFIG_FILES="{{ config_files }}"
+ MISC_FILES="" LOG_FILE_DIRECTORY="" OVERRIDES_DIRECTORY="" CONTACTS_DIRECTORY="" LICENSE_DIRECTORY=""/>
 """
 
 _GENERIC_MASTER = """<?xml version="1.0" standalone="yes"?>

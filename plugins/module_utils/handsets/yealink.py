@@ -41,7 +41,7 @@ _FAMILY_FILE = {
     "T4xU": ("108", "T46U(T43U,T46U,T41U,T48U,T42U)"),
     "T5xW": ("96", "T54W(T57W,T53W,T53,T53C,T54,T57)"),
 }
-_FW_ID_FAMILY = dict((fw_id, fam) for fam, (fw_id, _) in _FAMILY_FILE.items())
+_FW_ID_FAMILY = dict((fw_id, fam) for fam, (fw_id, _image) in _FAMILY_FILE.items())
 _ROM = re.compile(r"^(?P<models>[^/]+)-(?P<version>(?P<fwid>\d+)\.\d+\.\d+\.\d+)\.rom$")
 
 _COMMON = """#!version:1.0.0.1
@@ -79,7 +79,7 @@ _TRANSPORT_BACK = dict((v, k) for k, v in _TRANSPORT.items())
 class YealinkProfile(HandsetProfile):
     vendor = "yealink"
     display_name = "Yealink"
-    MODELS = dict((model, fam) for model, (fam, _) in _MODELS.items())
+    MODELS = dict((model, fam) for model, (fam, _device_id) in _MODELS.items())
     FIRMWARE = {
         "T3x": {"version": "124.86.0.40"},
         "T4xS": {"version": "66.86.0.15"},

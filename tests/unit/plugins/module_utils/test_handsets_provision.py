@@ -110,7 +110,7 @@ def test_csv_errors_name_file_and_line(tmp_path):
                    "hs-2,00:15:65:00:00:0g,yealink,T54W,2001\n"
                    "hs-3,00:15:65:00:00:03,yealink,T54W,4242\n")
     hs = provision.load_handsets(str(csv))
-    _, users = fleet(3)
+    users = fleet(3)[1]
     root = tmp_path / "root"
     with pytest.raises(SourceErrors) as info:
         provision.Provisioner(str(root), hs, users, SETTINGS).run()
@@ -157,3 +157,39 @@ def test_injection_of_settings_through_names_is_refused(tmp_path):
     with pytest.raises(SourceErrors) as info:
         provision.Provisioner(str(tmp_path), hs, users, SETTINGS).run()
     assert info.value.errors[0].field == "display_name"
+
+
+def test_unchanged_inputs_skip_rendering_but_a_hand_edited_file_is_repaired(tmp_path, monkeypatch):
+    hs, users = fleet(5)
+    root = str(tmp_path / "prov")
+    provision.Provisioner(root, hs, users, SETTINGS).run()
+    target = [n for n in sorted(os.listdir(root)) if n.endswith(".cfg")][0]
+    path = os.path.join(root, target)
+    before = open(path).read()
+    mtime = os.stat(path).st_mtime_ns
+    rendered = []
+    real = provision.build_want
+    monkeypatch.setattr(provision, "build_want", lambda *a, **k: rendered.append(1) or real(*a, **k))
+    out = provision.Provisioner(root, hs, users, SETTINGS).run()
+    assert not out["changed"] and out["files"]["unchanged"] > 0 and rendered == []     # nothing rendered
+    assert os.stat(path).st_mtime_ns == mtime
+    with open(path, "w") as handle:                      # someone edits a file by hand
+        handle.write(before.replace("Europe", "Elsewhere") + "# local hack\n")
+    out = provision.Provisioner(root, hs, users, SETTINGS).run()
+    assert out["changed"] and out["files"]["updated"] == [target] and open(path).read() == before
+    users[0]["sip_password"] = "Another-Secret-0"           # an input changes: rendered and rewritten
+    out = provision.Provisioner(root, hs, users, SETTINGS).run()
+    assert out["changed"] and out["changed_handsets"] == ["hs-000"]
+
+
+def test_json_files_load_fast_and_errors_still_name_the_line(tmp_path):
+    hs, users = fleet(3)
+    hs[2]["mac"] = "00:15:65:zz:00:02"
+    hfile = tmp_path / "handsets.json"
+    hfile.write_text(json.dumps({"handsets": hs}, indent=1))
+    fast = provision.load_handsets(str(hfile), fast=True)
+    assert fast == hs and not hasattr(fast[0], "line")
+    with pytest.raises(SourceErrors) as err:
+        provision.Provisioner(str(tmp_path / "p"), provision.load_handsets(str(hfile)), users, SETTINGS).run()
+    line = [n for n, text in enumerate(hfile.read_text().splitlines(), 1) if "zz" in text][0]
+    assert "%s line %d" % (hfile, line) in str(err.value) or "line %d" % line in str(err.value)

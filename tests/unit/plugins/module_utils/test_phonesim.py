@@ -154,7 +154,7 @@ def test_phones_boot_from_http_register_and_answer_notify(http_root, tmp_path):
         assert all(not c for c in reg.contacts.values())
     run(go())
     # the files were fetched with each vendor's HTTP User-Agent
-    agents = set(ua for _, ua in QuietHandler.seen)
+    agents = set(ua for _path, ua in QuietHandler.seen)
     assert any(ua.startswith("Yealink") for ua in agents) and any("snom" in ua for ua in agents)
 
 

@@ -48,3 +48,19 @@ def test_failure_lists_every_error(tmp_path, capsys):
     assert out["failed"]
     assert sorted(e["field"] for e in out["errors"]) == ["model", "user"]
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_bad_json_input_file_reports_file_and_line(tmp_path, capsys):
+    args = base_args(tmp_path / "root")
+    hfile = tmp_path / "handsets.json"
+    handsets = args.pop("handsets")
+    handsets[1]["mac"] = "00:04:13:aa:bb"
+    hfile.write_text(json.dumps({"handsets": handsets}, indent=2))
+    out = run(capsys, dict(args, handsets_file=str(hfile)))
+    assert out["failed"]
+    line = [n for n, text in enumerate(hfile.read_text().splitlines(), 1) if "00:04:13:aa:bb" in text][0]
+    assert any(e["file"] == str(hfile) and e["line"] == line and e["field"] == "mac" for e in out["errors"]), out["errors"]
+    assert not (tmp_path / "root").exists()
+    handsets[1]["mac"] = "00:04:13:aa:bb:02"
+    hfile.write_text(json.dumps({"handsets": handsets}, indent=2))
+    assert run(capsys, dict(args, handsets_file=str(hfile)))["changed"]
