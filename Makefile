@@ -74,7 +74,8 @@ sanity: setup
 	bash tests/sanity/run.sh
 
 lint: setup
-	$(VENV)/bin/ansible-lint --offline
+	# a project-local ANSIBLE_HOME: an installed copy of this collection in ~/.ansible would shadow the checkout
+	ANSIBLE_HOME=$(STATE)/ansible-home $(VENV)/bin/ansible-lint --offline
 
 unit: setup
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider

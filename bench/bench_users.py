@@ -14,6 +14,7 @@ Results:
 from __future__ import absolute_import, division, print_function
 
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -26,7 +27,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import conftest  # noqa: E402,F401  pylint: disable=unused-import  (makes ansible_collections.voipops.voip importable)
+importlib.import_module("conftest")  # makes ansible_collections.voipops.voip importable
 
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils import users as U  # noqa: E402

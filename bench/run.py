@@ -53,8 +53,8 @@ def main(argv):
     width = max([len(r["name"]) for r in results] + [4])
     print("\n%-*s %14s %-10s %14s  %-34s %8s" % (width, "name", "value", "unit", "baseline", "baseline is", "ratio"))
     for r in results:
-        print("%-*s %14.4g %-10s %14.4g  %-34s %7.1fx" % (width, r["name"], r["value"], r["unit"], r["baseline_value"],
-                                                          str(r["baseline"])[:34], r["ratio"]))
+        print("%-*s %14.4g %-10s %14.4g  %-34s %7.1fx" % (width, r["name"], float(r["value"]), r["unit"],
+                                                          float(r["baseline_value"]), str(r["baseline"])[:34], float(r["ratio"])))
     print("\nwritten: bench/results/latest.json (%d results)" % len(results))
     if failures:
         print("FAILED benches: %s" % ", ".join(failures))

@@ -182,7 +182,6 @@ def test_injected_faults_are_each_found_once_routed_and_shown(lab, ansible, inve
     assert os.path.exists(os.path.join(str(tmp_path), "p1", "health_audit.html"))
 
 
-
 def test_handset_faults_go_to_the_handset_supplier_on_its_business_hours(lab, ansible, inventory, tmp_path):
     """A phone switched off, a phone on a firmware that is not approved, a device nobody knows."""
     phones = lab["phones"]["state_dir"]

@@ -229,7 +229,7 @@ def test_a_second_lab_comes_up_and_goes_down_cleanly(ansible):
     workdir = tempfile.mkdtemp(prefix="voipops-lab-", dir=os.path.join(ROOT, ".state"))
     env = {"VOIPOPS_LAB_DIR": workdir}
     try:
-        rc, out, _ = ansible.playbook("playbooks/lab_up.yml", env=env)
+        rc, out, _recap = ansible.playbook("playbooks/lab_up.yml", env=env)
         assert rc == 0, out[-4000:]
         with open(os.path.join(workdir, "endpoints.json")) as handle:
             eps = json.load(handle)

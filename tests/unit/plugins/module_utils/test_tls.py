@@ -107,8 +107,8 @@ def test_reads_certificate_facts_and_days_left(server_factory):
 
 
 def test_many_endpoints_at_once_in_order_with_exact_failures(server_factory):
-    long_srv, _ = server_factory(400)
-    short_srv, _ = server_factory(3)
+    long_srv, _crt = server_factory(400)
+    short_srv, _crt = server_factory(3)
     dead = socket.socket()
     dead.bind(("127.0.0.1", 0))
     dead_port = dead.getsockname()[1]
@@ -117,8 +117,8 @@ def test_many_endpoints_at_once_in_order_with_exact_failures(server_factory):
     silent.bind(("127.0.0.1", 0))
     silent.listen(5)  # accepts TCP, never speaks TLS
     try:
-        targets = [tls.parse_target("127.0.0.1:%d" % p) for p in (long_srv.port, dead_port, short_srv.port,
-                                                                   silent.getsockname()[1])]
+        ports = (long_srv.port, dead_port, short_srv.port, silent.getsockname()[1])
+        targets = [tls.parse_target("127.0.0.1:%d" % p) for p in ports]
         results = tls.read_many(targets, timeout=1.0, concurrency=2)
     finally:
         silent.close()
