@@ -460,6 +460,40 @@ def match_registrations(contacts, estate, parse=None):
     return matched, unknown
 
 
+def _not_registered(check, handset):
+    return make_finding(check, handset["name"], "not_registered", "minor",
+                        "%s (%s %s, user %s) is not registered" % (handset["name"], handset["vendor"], handset["model"],
+                                                                   handset.get("user") or "-"),
+                        {"user": handset.get("user"), "mac": handset["mac"]})
+
+
+def _stale(check, name, contact):
+    details = dict((k, contact.get(k)) for k in ("aor", "expires") if contact.get(k) is not None)
+    return make_finding(check, name, "stale_registration", "warning",
+                        "%s registration is stale (expires %s)" % (name, contact.get("expires")), details, availability=False)
+
+
+def _device_findings(check, handset, estate, ua, firmware, user_agent, aor):
+    """A registered estate handset: another device than the estate says, or a firmware that is not approved."""
+    name = handset["name"]
+    if _mismatch(ua, handset):
+        details = {"user_agent": user_agent}
+        if aor:
+            details["aor"] = aor
+        # its firmware says nothing about the estate's model
+        return [make_finding(check, name, "device_mismatch", "warning",
+                             "%s is registered by a %s %s, the estate says %s %s" % (
+                                 name, ua.get("vendor"), ua.get("model") or "", handset["vendor"], handset["model"]),
+                             details, availability=False)]
+    approved = estate.approved_versions(handset["vendor"], handset["model"])
+    if approved is not None and firmware and not any(compare_versions(firmware, v) == 0 for v in approved):
+        return [make_finding(check, name, "firmware_not_approved", "warning",
+                             "%s runs firmware %s, approved for %s %s: %s" % (
+                                 name, firmware, handset["vendor"], handset["model"], ", ".join(approved)),
+                             {"firmware": firmware, "approved": approved, "user_agent": user_agent}, availability=False)]
+    return []
+
+
 def from_registrations(contacts, estate, callserver=None, thresholds=None, check="registrations", parse=None):
     """Handset checks from the callserver's registrations (``KamailioRPC.registrations()`` records).
 
@@ -478,33 +512,12 @@ def from_registrations(contacts, estate, callserver=None, thresholds=None, check
         checked.append(name)
         regs = matched.get(name)
         if not regs:
-            found.append(make_finding(check, name, "not_registered", "minor",
-                                      "%s (%s %s, user %s) is not registered" % (name, handset["vendor"], handset["model"],
-                                                                                 handset.get("user") or "-"),
-                                      {"user": handset.get("user"), "mac": handset["mac"]}))
+            found.append(_not_registered(check, handset))
             continue
-        live = [r for r in regs if not _is_stale(r, limits)]
-        if not live:
-            found.append(make_finding(check, name, "stale_registration", "warning",
-                                      "%s registration is stale (expires %s)" % (name, regs[0].get("expires")),
-                                      {"aor": regs[0].get("aor"), "expires": regs[0].get("expires")}, availability=False))
-        ua = regs[0]["ua"]
-        if _mismatch(ua, handset):
-            found.append(make_finding(check, name, "device_mismatch", "warning",
-                                      "%s is registered by a %s %s, the estate says %s %s" % (
-                                          name, ua.get("vendor"), ua.get("model") or "", handset["vendor"], handset["model"]),
-                                      {"user_agent": regs[0].get("user_agent"), "aor": regs[0].get("aor")},
-                                      availability=False))
-            continue  # its firmware says nothing about the estate's model
-        approved = estate.approved_versions(handset["vendor"], handset["model"])
-        for reg in regs[:1]:
-            firmware = reg["ua"].get("firmware")
-            if approved is not None and firmware and not any(compare_versions(firmware, v) == 0 for v in approved):
-                text = "%s runs firmware %s, approved for %s %s: %s" % (
-                    name, firmware, handset["vendor"], handset["model"], ", ".join(approved))
-                found.append(make_finding(check, name, "firmware_not_approved", "warning", text,
-                                          {"firmware": firmware, "approved": approved, "user_agent": reg.get("user_agent")},
-                                          availability=False))
+        if not [r for r in regs if not _is_stale(r, limits)]:
+            found.append(_stale(check, name, regs[0]))
+        found.extend(_device_findings(check, handset, estate, regs[0]["ua"], regs[0]["ua"].get("firmware"),
+                                      regs[0].get("user_agent"), regs[0].get("aor")))
     if callserver and callserver in estate.components:
         checked.append(callserver)
         if unknown:
@@ -557,31 +570,14 @@ def from_handset_info(result, estate, callserver=None, thresholds=None, check="r
             continue
         checked.append(name)
         if not item.get("registered"):
-            found.append(make_finding(check, name, "not_registered", "minor",
-                                      "%s (%s %s, user %s) is not registered" % (name, handset["vendor"], handset["model"],
-                                                                                 handset.get("user") or "-"),
-                                      {"user": handset.get("user"), "mac": handset["mac"]}))
+            found.append(_not_registered(check, handset))
             continue
         contacts = item.get("contacts") or []
         if contacts and all(_is_stale(c, limits) for c in contacts):
-            found.append(make_finding(check, name, "stale_registration", "warning",
-                                      "%s registration is stale (expires %s)" % (name, contacts[0].get("expires")),
-                                      {"expires": contacts[0].get("expires")}, availability=False))
+            found.append(_stale(check, name, contacts[0]))
         ua = parse(item.get("user_agent")) or {}
-        if _mismatch(ua, handset):
-            found.append(make_finding(check, name, "device_mismatch", "warning",
-                                      "%s is registered by a %s %s, the estate says %s %s" % (
-                                          name, ua.get("vendor"), ua.get("model") or "", handset["vendor"], handset["model"]),
-                                      {"user_agent": item.get("user_agent")}, availability=False))
-            continue
-        firmware = item.get("firmware") or ua.get("firmware")
-        approved = estate.approved_versions(handset["vendor"], handset["model"])
-        if approved is not None and firmware and not any(compare_versions(firmware, v) == 0 for v in approved):
-            text = "%s runs firmware %s, approved for %s %s: %s" % (
-                name, firmware, handset["vendor"], handset["model"], ", ".join(approved))
-            found.append(make_finding(check, name, "firmware_not_approved", "warning", text,
-                                      {"firmware": firmware, "approved": approved, "user_agent": item.get("user_agent")},
-                                      availability=False))
+        found.extend(_device_findings(check, handset, estate, ua, item.get("firmware") or ua.get("firmware"),
+                                      item.get("user_agent"), (contacts[0] if contacts else {}).get("aor")))
     if callserver and callserver in estate.components:
         checked.append(callserver)
         unknown = (result or {}).get("unknown") or []
