@@ -104,3 +104,11 @@ def test_resync_sends_each_vendor_its_event():
     assert results[1]["code"] == 489 and results[1]["status"] != "ok"
     assert sorted(seen) == ["bogus", "check-sync"]
     assert fleet.resync([]) == []
+
+
+def test_a_contact_kamailio_marks_deleted_is_not_registered():
+    gone = dict(REGS[0], expires="deleted")
+    out = fleet.join(ESTATE[:1], [gone])
+    assert out["unregistered"] == ["hs-1"] and out["unknown"] == [] and out["summary"]["registrations"] == 0
+    targets, skipped = fleet.resync_targets(ESTATE[:1], [gone])
+    assert targets == [] and skipped[0]["name"] == "hs-1"
