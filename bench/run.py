@@ -51,10 +51,10 @@ def main(argv):
         json.dump(results, handle, indent=2)
         handle.write("\n")
     width = max([len(r["name"]) for r in results] + [4])
-    print("\n%-*s %14s %-10s %14s  %-34s %8s" % (width, "name", "value", "unit", "baseline", "baseline is", "ratio"))
+    print("\n%s %14s %-10s %14s  %-34s %8s" % ("name".ljust(width), "value", "unit", "baseline", "baseline is", "ratio"))
     for r in results:
-        print("%-*s %14.4g %-10s %14.4g  %-34s %7.1fx" % (width, r["name"], float(r["value"]), r["unit"],
-                                                          float(r["baseline_value"]), str(r["baseline"])[:34], float(r["ratio"])))
+        print("%s %14.4g %-10s %14.4g  %-34s %7.1fx" % (str(r["name"]).ljust(width), float(r["value"]), r["unit"],
+                                                        float(r["baseline_value"]), str(r["baseline"])[:34], float(r["ratio"])))
     print("\nwritten: bench/results/latest.json (%d results)" % len(results))
     if failures:
         print("FAILED benches: %s" % ", ".join(failures))

@@ -24,11 +24,11 @@ def test_a_second_lab_never_gets_the_ports_of_the_first_even_while_they_are_unbo
     first = tmp_path / "lab1" / "ports.json"
     first.parent.mkdir()
     names = ["p%d" % i for i in range(40)]
-    ports1, _ = lab.allocate_ports(str(first), names)
+    ports1, _added1 = lab.allocate_ports(str(first), names)
     # none of lab1's daemons runs (all its ports are free), yet lab2 must stay clear of them
     second = tmp_path / "lab2" / "ports.json"
     second.parent.mkdir()
-    ports2, _ = lab.allocate_ports(str(second), names)
+    ports2, _added2 = lab.allocate_ports(str(second), names)
     assert not set(ports1.values()) & set(ports2.values())
 
 
@@ -36,12 +36,12 @@ def test_a_busy_port_is_never_picked(tmp_path):
     socks = []
     try:
         busy = set()
-        for _ in range(20):
+        for _round in range(20):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.bind(("127.0.0.1", lab.pick_free_port(protos=("udp",))))
             socks.append(s)
             busy.add(s.getsockname()[1])
-        for _ in range(50):
+        for _round in range(50):
             port = lab.pick_free_port()
             assert port not in busy and lab.port_is_free(port)
     finally:
