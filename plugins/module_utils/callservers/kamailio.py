@@ -81,8 +81,12 @@ def _contact_record(aor, contact):
     }
 
 
-def parse_ul_dump(result):
-    """``ul.dump`` result -> list of contact records (pure, for tests and re-use)."""
+def parse_ul_dump(result, include_deleted=False):
+    """``ul.dump`` result -> list of contact records (pure, for tests and re-use).
+
+    A contact that unregistered stays in the dump as ``Expires: deleted`` until usrloc's timer purges it
+    (up to ``timer_interval`` seconds): it is not registered, and is left out unless ``include_deleted``.
+    """
     records = []
     for domain in (result or {}).get("Domains", []) or []:
         dom = domain.get("Domain", domain)
@@ -90,7 +94,10 @@ def parse_ul_dump(result):
             info = aor_entry.get("Info", aor_entry)
             aor = info.get("AoR")
             for contact_entry in info.get("Contacts", []) or []:
-                records.append(_contact_record(aor, contact_entry.get("Contact", contact_entry)))
+                contact = contact_entry.get("Contact", contact_entry)
+                if not include_deleted and str(contact.get("Expires")).lower() == "deleted":
+                    continue
+                records.append(_contact_record(aor, contact))
     return records
 
 
