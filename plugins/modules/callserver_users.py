@@ -242,6 +242,12 @@ run_id:
   description: Identifier of this run (audit records, lock).
   returned: when state is merged, replaced, overridden or deleted
   type: str
+lock_taken_over:
+  description:
+    - The run id of an earlier run whose lock this run took over because that run died (killed, host crashed) or its
+      lock expired; its committed work is kept and this run completes the rest. Null when the lock was free.
+  returned: when state is merged, replaced, overridden or deleted and not in check mode
+  type: str
 errors:
   description: Every validation error (file, line, object, field, message) when the input is rejected.
   returned: on failure caused by bad input
@@ -366,6 +372,7 @@ def run_module(module):
         if not check:
             taken = db.lock(run, ttl=p["lock_ttl"])
             locked = True
+            result["lock_taken_over"] = taken.get("taken_over")
             if taken.get("taken_over"):
                 module.warn("took over the lock of run %s, which did not finish (killed?); its committed work is kept "
                             "and this run completes the rest" % taken["taken_over"])
