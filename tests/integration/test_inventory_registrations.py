@@ -1,16 +1,19 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """voipops.voip.registrations against the real lab Kamailio (phones registered by sipp with digest auth)."""
+import hashlib
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import findings as F
+from ansible_collections.voipops.voip.plugins.module_utils import phonesim
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
 
@@ -43,13 +46,18 @@ def register(lab, users, tmp_path):
 
 @pytest.mark.lab
 def test_registered_phones_become_hosts(lab, tmp_path):
+    """The lab's simulated phones (one per estate handset) and a softphone nobody put in the estate."""
     if not shutil.which("sipp"):
         pytest.skip("sipp (sip-tester) is not installed")
     rpc = KamailioRPC(lab["callserver"]["rpc_url"])
-    users = lab["subscribers"][:2]
-    aors = ["%s@%s" % (u["username"], u["domain"]) for u in users] + [u["username"] for u in users]
+    running = dict((p["name"], p) for p in phonesim.control(lab["phones"]["state_dir"], "status")["phones"])
+    stray = {"username": "1098", "domain": lab["domain"], "password": "Stray-" + os.urandom(6).hex()}
+    with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:   # an account no estate handset uses
+        db.execute("INSERT OR REPLACE INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?,?,?,?,?)",
+                   (stray["username"], stray["domain"], "", hashlib.md5(("%(username)s:%(domain)s:%(password)s" % stray)
+                                                                         .encode()).hexdigest(), ""))
     try:
-        register(lab, users, tmp_path)
+        register(lab, [stray], tmp_path)   # the lab's register scenario says "Yealink SIP-T54W 96.86.0.100"
         cfg = tmp_path / "lab.registrations.yml"
         cfg.write_text("plugin: voipops.voip.registrations\nendpoints_file: %s\nestate_file: %s\n"
                        "keyed_groups:\n  - key: voipops_firmware\n    prefix: firmware\n"
@@ -61,25 +69,30 @@ def test_registered_phones_become_hosts(lab, tmp_path):
         assert out.returncode == 0, out.stderr
         data = plain(json.loads(out.stdout))
         hv = data["_meta"]["hostvars"]
-        names = [u["username"] for u in users]
-        mine = dict((h, v) for h, v in hv.items() if v["voipops_user"] in names)
-        assert sorted(mine) == ["hs-1001", "hs-1002"]  # matched to the estate's handsets by extension
-        assert mine["hs-1001"]["voipops_vendor"] == "yealink" and mine["hs-1001"]["voipops_firmware"] == "96.86.0.100"
-        assert mine["hs-1001"]["ansible_host"] == "127.0.0.1" and mine["hs-1001"]["voipops_expires"] > 0
-        assert "hs-1001" in data["firmware_96_86_0_100"]["hosts"] and "hs-1001" in data["registered"]["hosts"]
-        # the audit's registration check on the same live ul.dump: 1001 is fine, 1002 is a Yealink where the estate
-        # has a Poly (the lab's register scenario always says Yealink)
+        # every estate phone is a host under its estate name, with what its own User-Agent says
+        for name in lab["phones"]["names"]:
+            assert hv[name]["voipops_vendor"] == running[name]["vendor"], (name, hv[name])
+            assert hv[name]["voipops_firmware"] == running[name]["firmware"]
+            assert hv[name]["ansible_host"] == "127.0.0.1" and hv[name]["voipops_expires"] > 0
+            assert name in data["registered"]["hosts"]
+        fw = running["hs-1001"]["firmware"]
+        assert "hs-1001" in data["firmware_" + fw.replace(".", "_")]["hosts"]
+        # the softphone is a host too, in unknown_devices, named after its account
+        assert data["unknown_devices"]["hosts"] == ["reg-1098"]
+        assert hv["reg-1098"]["voipops_user"] == "1098" and hv["reg-1098"]["voipops_firmware"] == "96.86.0.100"
+        # the audit's registration check on the same live ul.dump: every phone fine, one unknown device
         estate = load_estate(os.path.join(ROOT, "inventories", "lab", "estate.yml"))
         res = F.from_registrations(rpc.registrations(), estate, callserver="cs1")
-        kinds = set((f["component"], f["kind"]) for f in res["findings"])
-        assert not [k for k in kinds if k[0] == "hs-1001"]
-        assert [k for k in kinds if k[0] == "hs-1002"] == [("hs-1002", "device_mismatch")]
+        assert [(f["component"], f["kind"]) for f in res["findings"]] == [("cs1", "unknown_devices")]
+        assert [d["aor"] for d in res["findings"][0]["details"]["devices"]] == ["1098"]
     finally:
-        for aor in aors:
+        for aor in ("1098", "1098@%s" % lab["domain"]):
             try:
                 rpc.unregister(aor)
-            except Exception:
+            except Exception:  # pylint: disable=broad-exception-caught
                 pass
+        with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:
+            db.execute("DELETE FROM subscriber WHERE username = '1098'")
 
 
 @pytest.mark.lab

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import ROOT, LAB_DIR, read_endpoints, wait_for, lab_up
 from ansible_collections.voipops.voip.plugins.module_utils import lab as labmod
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
 
 pytestmark = pytest.mark.lab
 
@@ -150,9 +151,17 @@ def test_sipp_register_then_callserver_info_shows_contact_and_user_agent(lab, an
     regs = res["callserver"]["registrations"]
     contacts = regs["by_aor"][sub["username"]]
     mine = [c for c in contacts if c["contact"].endswith("127.0.0.1:%d" % port)]
-    assert len(mine) == 1, contacts
-    assert mine[0]["user_agent"] == ua
-    assert regs["contacts"] >= 1
+    try:
+        assert len(mine) == 1, contacts
+        assert mine[0]["user_agent"] == ua
+        assert regs["contacts"] >= 1
+    finally:  # only this test's contact: the lab's phone registered on the same account stays
+        for c in mine:
+            assert KamailioRPC(lab["callserver"]["rpc_url"]).unregister_contact(sub["username"], c["contact"])
+    after = ansible.module("callserver_info", {"rpc_url": lab["callserver"]["rpc_url"], "gather": ["registrations"]})
+    left = after["callserver"]["registrations"]["by_aor"].get(sub["username"], [])
+    assert not [c for c in left if c["contact"] == mine[0]["contact"]]
+    assert len(left) == len(contacts) - 1
 
 
 def test_register_with_wrong_password_is_refused(lab, tmp_path):
@@ -236,7 +245,10 @@ def test_a_second_lab_comes_up_and_goes_down_cleanly(ansible):
         with open(os.path.join(workdir, "ports.json")) as handle:
             ports = json.load(handle)
         pids = [p for p in eps["pids"].values() if p]
-        assert len(pids) == 3 + 2 * len(eps["gateways"])
+        # kamailio, snmpd, nginx, an snmpsim agent and a sipp UAS per gateway, and the phone fleet
+        assert sorted(eps["pids"]) == sorted(["kamailio", "snmpd", "nginx", "phones"] + [
+            "%s-%s" % (g["name"], part) for g in eps["gateways"] for part in ("snmp", "sip")])
+        assert len(pids) == len(eps["pids"])
         assert all(labmod.pid_alive(p) for p in pids)
         rc, out, recap = ansible.playbook("playbooks/lab_down.yml", env=env)
         assert rc == 0, out[-4000:]

@@ -212,6 +212,16 @@ class KamailioRPC(object):
                 return []
             raise
 
+    def unregister_contact(self, aor, contact, table="location"):
+        """Drop one contact of an AoR (``ul.rm_contact``), leaving its other devices registered."""
+        try:
+            self.call("ul.rm_contact", table, aor, contact)
+            return True
+        except KamailioError as exc:
+            if exc.code in (404, "404") or "not found" in str(exc).lower():
+                return False
+            raise
+
     def unregister(self, aor, table="location"):
         """Drop every live contact of an AoR (``ul.rm``).  Returns True if there was one."""
         try:
