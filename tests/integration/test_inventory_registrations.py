@@ -52,10 +52,10 @@ def test_registered_phones_become_hosts(lab, tmp_path):
     rpc = KamailioRPC(lab["callserver"]["rpc_url"])
     running = dict((p["name"], p) for p in phonesim.control(lab["phones"]["state_dir"], "status")["phones"])
     stray = {"username": "1098", "domain": lab["domain"], "password": "Stray-" + os.urandom(6).hex()}
+    ha1 = hashlib.md5(("%(username)s:%(domain)s:%(password)s" % stray).encode()).hexdigest()
     with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:   # an account no estate handset uses
         db.execute("INSERT OR REPLACE INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?,?,?,?,?)",
-                   (stray["username"], stray["domain"], "", hashlib.md5(("%(username)s:%(domain)s:%(password)s" % stray)
-                                                                         .encode()).hexdigest(), ""))
+                   (stray["username"], stray["domain"], "", ha1, ""))
     try:
         register(lab, [stray], tmp_path)   # the lab's register scenario says "Yealink SIP-T54W 96.86.0.100"
         cfg = tmp_path / "lab.registrations.yml"
