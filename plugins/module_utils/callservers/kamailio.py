@@ -198,10 +198,9 @@ class KamailioRPC(object):
     def statistics(self):
         return parse_stats(self.call("stats.fetch", "all"))
 
-    def registrations(self, table="location"):
-        result = self.call("ul.dump")
-        records = parse_ul_dump(result)
-        return records
+    def registrations(self):
+        """Every registered contact (``ul.dump``), without those awaiting purge."""
+        return parse_ul_dump(self.call("ul.dump"))
 
     def dispatcher(self):
         try:
@@ -214,18 +213,15 @@ class KamailioRPC(object):
 
     def unregister_contact(self, aor, contact, table="location"):
         """Drop one contact of an AoR (``ul.rm_contact``), leaving its other devices registered."""
-        try:
-            self.call("ul.rm_contact", table, aor, contact)
-            return True
-        except KamailioError as exc:
-            if exc.code in (404, "404") or "not found" in str(exc).lower():
-                return False
-            raise
+        return self._remove("ul.rm_contact", table, aor, contact)
 
     def unregister(self, aor, table="location"):
         """Drop every live contact of an AoR (``ul.rm``).  Returns True if there was one."""
+        return self._remove("ul.rm", table, aor)
+
+    def _remove(self, method, *params):
         try:
-            self.call("ul.rm", table, aor)
+            self.call(method, *params)
             return True
         except KamailioError as exc:
             if exc.code in (404, "404") or "not found" in str(exc).lower():

@@ -67,12 +67,6 @@ def _matches(handset, dev):
     return True
 
 
-def is_deleted(reg):
-    """Kamailio keeps an un-REGISTERed contact in ``ul.dump`` as ``Expires: deleted`` until its next timer run
-    (up to ``timer_interval`` seconds): that device is gone, not registered."""
-    return str(reg.get("expires")).strip().lower() == "deleted"
-
-
 def normalise_handsets(handsets):
     """Estate handset dicts -> [{name, vendor, model, mac, user, address}] with vendor/MAC normalised (lenient)."""
     out = []
@@ -98,8 +92,6 @@ def join(handsets, registrations, now=None):
     estate = normalise_handsets(handsets)
     by_user = {}
     for reg in registrations or []:
-        if is_deleted(reg):
-            continue
         by_user.setdefault(_user_of_aor(reg.get("aor")), []).append(_describe(reg, now))
     bound_users = set(h["user"] for h in estate if h["user"])
     claimed = set()

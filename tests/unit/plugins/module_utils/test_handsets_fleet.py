@@ -5,6 +5,7 @@ from __future__ import absolute_import, division, print_function
 import asyncio
 
 from ansible_collections.voipops.voip.plugins.module_utils import sip
+from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, fleet
 
 ESTATE = [
@@ -107,8 +108,11 @@ def test_resync_sends_each_vendor_its_event():
 
 
 def test_a_contact_kamailio_marks_deleted_is_not_registered():
-    gone = dict(REGS[0], expires="deleted")
-    out = fleet.join(ESTATE[:1], [gone])
+    """What handset_info and handset_resync get: ul.dump through the driver (KamailioRPC.registrations())."""
+    dump = {"Domains": [{"Domain": {"Domain": "location", "AoRs": [{"Info": {"AoR": "1001", "Contacts": [
+        {"Contact": {"Address": REGS[0]["contact"], "Expires": "deleted", "User-Agent": REGS[0]["user_agent"]}}]}}]}}]}
+    gone = kamailio.parse_ul_dump(dump)
+    out = fleet.join(ESTATE[:1], gone)
     assert out["unregistered"] == ["hs-1"] and out["unknown"] == [] and out["summary"]["registrations"] == 0
-    targets, skipped = fleet.resync_targets(ESTATE[:1], [gone])
+    targets, skipped = fleet.resync_targets(ESTATE[:1], gone)
     assert targets == [] and skipped[0]["name"] == "hs-1"
