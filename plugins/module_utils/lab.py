@@ -196,11 +196,15 @@ def start_daemon(argv, pidfile, log, chdir=None, env=None, fingerprint=None):
     return record, proc
 
 
-def stop_daemon(record, pidfile=None, timeout=10.0):
-    """Stop the process group of a recorded daemon: SIGTERM, then SIGKILL after ``timeout``."""
+def stop_daemon(record, pidfile=None, timeout=10.0, own=False):
+    """Stop the process group of a recorded daemon: SIGTERM, then SIGKILL after ``timeout``.
+
+    ``own``: the daemon was started by this very process, so its pid cannot have been reused and is stopped
+    without the record check (that check guards records of earlier runs).
+    """
     pid = record.get("pid") if record else None
     stopped = False
-    if pid and record_alive(record):
+    if pid and (own or record_alive(record)):
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(pid, sig)
@@ -210,10 +214,10 @@ def stop_daemon(record, pidfile=None, timeout=10.0):
                 except OSError:
                     pass
             deadline = time.time() + wait
-            while time.time() < deadline and _group_alive(pid):
+            while time.time() < deadline and group_alive(pid):
                 _reap(pid)
                 time.sleep(0.05)
-            if not _group_alive(pid):
+            if not group_alive(pid):
                 break
         stopped = True
     if pidfile:
@@ -232,7 +236,7 @@ def _reap(pid):
         pass
 
 
-def _group_alive(pgid):
+def group_alive(pgid):
     """True while any process of group ``pgid`` is alive (zombies excluded)."""
     try:
         os.killpg(pgid, 0)
@@ -298,12 +302,18 @@ def check_ready(checks, host=LOOPBACK):
     return pending
 
 
-def wait_ready(record, checks, timeout):
-    """Wait until all checks pass or the daemon dies; returns (ok, reason)."""
+def wait_ready(record, checks, timeout, proc=None):
+    """Wait until all checks pass or the daemon dies; returns (ok, reason).
+
+    ``proc``: the ``Popen`` of a daemon this process just started; whether it exited is then asked of the kernel
+    through the parent (``poll``), not guessed from /proc, which a starting daemon may not show consistently.
+    """
     deadline = time.time() + timeout
     pending = ["not checked"]
     while time.time() < deadline:
-        if not record_alive(record):
+        if proc is not None and proc.poll() is not None:
+            return False, "process %d exited during start-up with code %s" % (record["pid"], proc.returncode)
+        if proc is None and not record_alive(record):
             return False, "process %d exited during start-up" % record["pid"]
         pending = check_ready(checks)
         if not pending:

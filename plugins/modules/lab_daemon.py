@@ -190,13 +190,13 @@ def main():
     if rundir and not os.path.isdir(rundir):
         os.makedirs(rundir)
     try:
-        new, _proc = lab.start_daemon(command, pidfile, log, chdir=p["chdir"], env=p["environment"],
-                                      fingerprint=p["fingerprint"])
+        new, proc = lab.start_daemon(command, pidfile, log, chdir=p["chdir"], env=p["environment"],
+                                     fingerprint=p["fingerprint"])
     except OSError as exc:
         module.fail_json(msg="%s: cannot start %s: %s" % (name, command[0], exc.strerror), action="failed")
-    ok, why = lab.wait_ready(new, p["ready"], p["ready_timeout"])
+    ok, why = lab.wait_ready(new, p["ready"], p["ready_timeout"], proc=proc)
     if not ok:
-        lab.stop_daemon(new, pidfile, timeout=2.0)
+        lab.stop_daemon(new, pidfile, timeout=2.0, own=True)  # never leave a half-started daemon behind
         module.fail_json(msg="%s did not start: %s. Last lines of %s:\n%s" % (name, why, log, lab.tail(log)),
                          action="failed", reason=reason)
     after["pid"] = new["pid"]

@@ -47,3 +47,22 @@ def test_a_busy_port_is_never_picked(tmp_path):
     finally:
         for s in socks:
             s.close()
+
+
+def test_a_daemon_that_dies_at_start_up_is_reported_with_its_exit_code(tmp_path):
+    rec, proc = lab.start_daemon(["sh", "-c", "echo cannot bind >&2; exit 3"], str(tmp_path / "d.pid"),
+                                 str(tmp_path / "d.log"))
+    ok, why = lab.wait_ready(rec, [{"file": str(tmp_path / "never")}], 10, proc=proc)
+    assert not ok and "exited during start-up with code 3" in why
+    assert "cannot bind" in lab.tail(str(tmp_path / "d.log"))
+
+
+def test_a_daemon_that_never_gets_ready_is_stopped_with_its_whole_group(tmp_path):
+    pidfile = str(tmp_path / "d.pid")
+    rec, proc = lab.start_daemon(["sh", "-c", "sleep 60 & sleep 60"], pidfile, str(tmp_path / "d.log"))
+    ok, why = lab.wait_ready(rec, [{"udp": 9}], 0.5, proc=proc)
+    assert not ok and "not ready after" in why and "udp port 9 not bound" in why
+    assert lab.stop_daemon(rec, pidfile, timeout=2.0, own=True)
+    proc.wait(5)
+    assert not lab.group_alive(rec["pid"])  # the background child of the group is gone too
+    assert not (tmp_path / "d.pid").exists()
