@@ -9,9 +9,12 @@ Fixtures:
   crash; the lab is restored by ``lab_up`` after the test (or on ``.restore()``).
 - ``ansible``: runs modules and playbooks of this checkout the way a user does, returning parsed results.
 """
+import hashlib
 import json
 import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -171,3 +174,32 @@ def lab_component(lab, ansible):
     comp = LabComponent(ansible)
     yield comp
     comp.restore()
+
+
+def free_udp_port():
+    """A client port from the kernel's ephemeral range, as any SIP phone would use (never a lab port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def extra_subscriber(lab):
+    """``extra_subscriber("1099")``: a callserver account no estate handset uses (a stray softphone's), with a fresh
+    password; removed after the test.  Kamailio's auth_db reads the table on every request."""
+    made = []
+
+    def make(username):
+        password = "Stray-" + os.urandom(6).hex()
+        ha1 = hashlib.md5(("%s:%s:%s" % (username, lab["domain"], password)).encode()).hexdigest()
+        with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:
+            db.execute("INSERT OR REPLACE INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?,?,?,?,?)",
+                       (username, lab["domain"], "", ha1, ""))
+        made.append(username)
+        return {"username": username, "domain": lab["domain"], "password": password}
+    yield make
+    with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:
+        for username in made:
+            db.execute("DELETE FROM subscriber WHERE username = ?", (username,))

@@ -8,8 +8,6 @@ import subprocess
 import threading
 import xml.etree.ElementTree as ET
 
-import hashlib
-import sqlite3
 
 import pytest
 
@@ -182,19 +180,16 @@ def test_injected_faults_are_each_found_once_routed_and_shown(lab, ansible, inve
     assert os.path.exists(os.path.join(str(tmp_path), "p1", "health_audit.html"))
 
 
-def test_handset_faults_go_to_the_handset_supplier_on_its_business_hours(lab, ansible, inventory, tmp_path):
+def test_handset_faults_go_to_the_handset_supplier_on_its_business_hours(lab, ansible, inventory, extra_subscriber, tmp_path):
     """A phone switched off, a phone on a firmware that is not approved, a device nobody knows."""
     phones = lab["phones"]["state_dir"]
     rpc_url = lab["callserver"]["rpc_url"]
-    stray_password = "Str4y-" + hashlib.sha1(os.urandom(8)).hexdigest()[:12]
-    with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:   # an account outside the estate
-        db.execute("INSERT OR REPLACE INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?,?,?,?,?)",
-                   ("1099", lab["domain"], "", hashlib.md5(("1099:%s:%s" % (lab["domain"], stray_password)).encode()).hexdigest(), ""))
+    stray = extra_subscriber("1099")   # an account outside the estate
     running = dict((p["name"], p["firmware"]) for p in phonesim.control(phones, "status")["phones"])
     switched = phonesim.control(phones, "firmware", name="hs-1001", version="96.85.0.5")
     try:
         phonesim.control(phones, "stop", name="hs-1002")
-        phonesim.control(phones, "add", name="stray", user="1099", password=stray_password,
+        phonesim.control(phones, "add", name="stray", user=stray["username"], password=stray["password"],
                          user_agent="Linphone/5.2.0 (belle-sip/5.2.0)")
 
         def seen():
@@ -209,8 +204,6 @@ def test_handset_faults_go_to_the_handset_supplier_on_its_business_hours(lab, an
         phonesim.control(phones, "start", name="hs-1002")
         phonesim.control(phones, "firmware", name="hs-1001", version=running["hs-1001"])
         phonesim.control(phones, "remove", name="stray")
-        with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:
-            db.execute("DELETE FROM subscriber WHERE username = '1099'")
     assert switched["firmware"] == "96.85.0.5" and switched["user_agent"].endswith("96.85.0.5")
 
     by = dict(((f["component"], f["kind"]), f) for f in report["findings"])

@@ -1,12 +1,9 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """voipops.voip.registrations against the real lab Kamailio (phones registered by sipp with digest auth)."""
-import hashlib
 import json
 import os
 import shutil
-import socket
-import sqlite3
 import subprocess
 import sys
 
@@ -19,17 +16,10 @@ from ansible_collections.voipops.voip.plugins.module_utils.estate import load_es
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also under --import-mode=importlib
 from test_inventory_estate import plain  # noqa: E402
+from conftest import free_udp_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIO = os.path.join(ROOT, "roles", "lab", "files", "register.xml")
-
-
-def free_udp_port():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def register(lab, users, tmp_path):
@@ -45,17 +35,13 @@ def register(lab, users, tmp_path):
 
 
 @pytest.mark.lab
-def test_registered_phones_become_hosts(lab, tmp_path):
+def test_registered_phones_become_hosts(lab, extra_subscriber, tmp_path):
     """The lab's simulated phones (one per estate handset) and a softphone nobody put in the estate."""
     if not shutil.which("sipp"):
         pytest.skip("sipp (sip-tester) is not installed")
     rpc = KamailioRPC(lab["callserver"]["rpc_url"])
     running = dict((p["name"], p) for p in phonesim.control(lab["phones"]["state_dir"], "status")["phones"])
-    stray = {"username": "1098", "domain": lab["domain"], "password": "Stray-" + os.urandom(6).hex()}
-    ha1 = hashlib.md5(("%(username)s:%(domain)s:%(password)s" % stray).encode()).hexdigest()
-    with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:   # an account no estate handset uses
-        db.execute("INSERT OR REPLACE INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?,?,?,?,?)",
-                   (stray["username"], stray["domain"], "", ha1, ""))
+    stray = extra_subscriber("1098")   # an account no estate handset uses
     try:
         register(lab, [stray], tmp_path)   # the lab's register scenario says "Yealink SIP-T54W 96.86.0.100"
         cfg = tmp_path / "lab.registrations.yml"
@@ -91,8 +77,6 @@ def test_registered_phones_become_hosts(lab, tmp_path):
                 rpc.unregister(aor)
             except Exception:  # pylint: disable=broad-exception-caught
                 pass
-        with sqlite3.connect(lab["callserver"]["db_path"], timeout=10) as db:
-            db.execute("DELETE FROM subscriber WHERE username = '1098'")
 
 
 @pytest.mark.lab

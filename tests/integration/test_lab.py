@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import ROOT, LAB_DIR, read_endpoints, wait_for, lab_up
+from conftest import ROOT, LAB_DIR, read_endpoints, wait_for, lab_up, free_udp_port
 from ansible_collections.voipops.voip.plugins.module_utils import lab as labmod
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
 
@@ -47,15 +47,6 @@ def sip_options(host, port, timeout=3.0):
         return ""
     finally:
         sock.close()
-
-
-def free_udp_port():
-    """A client port from the kernel's ephemeral range, like any SIP phone would use (never a lab port)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def sipp_register(lab, subscriber, tmp_path, user_agent=None):

@@ -6,13 +6,13 @@ Users live in 27xx (site ams) so they never collide with the lab's seed subscrib
 import datetime
 import json
 import os
-import socket
 import subprocess
 import time
 
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
+from conftest import free_udp_port
 
 pytestmark = pytest.mark.lab
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -130,14 +130,6 @@ FINAL_ERR = """  <recv response="%(code)s">%(check)s</recv>
     ]]></send>
 </scenario>
 """
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def call(lab, tmp_path, caller, password, number, expect, contact_has=None):
