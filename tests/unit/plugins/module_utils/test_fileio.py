@@ -1,0 +1,45 @@
+"""The one atomic writer and the one URL mask."""
+import os
+import stat
+
+import pytest
+
+from ansible_collections.voipops.voip.plugins.module_utils import fileio
+
+
+def test_atomic_write_sets_mode_before_the_rename_and_replaces_whole(tmp_path):
+    target = tmp_path / "sub" / "creds.json"
+    fileio.atomic_write(str(target), "first", mode=0o600)
+    assert target.read_text() == "first"
+    assert stat.S_IMODE(os.stat(str(target)).st_mode) == 0o600
+    fileio.atomic_write(str(target), b"second", mode=0o640)
+    assert target.read_bytes() == b"second"
+    assert stat.S_IMODE(os.stat(str(target)).st_mode) == 0o640
+    assert os.listdir(str(target.parent)) == ["creds.json"]
+
+
+def test_atomic_write_failure_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+
+    def boom(*_args):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        fileio.atomic_write(str(target), "new")
+    assert target.read_text() == "old"
+    assert os.listdir(str(tmp_path)) == ["a.txt"]
+
+
+@pytest.mark.parametrize("url,masked", [
+    ("postgresql://voip:s3cret@db.example:5432/kamailio", "postgresql://voip:********@db.example:5432/kamailio"),
+    ("https://hooks.example/services/T00/B00/XYZsecret", "https://hooks.example/services/********"),
+    ("https://tickets.example/api?token=abc123&x=1", "https://tickets.example/api?token=********&x=1"),
+    ("http://127.0.0.1:5071/RPC", "http://127.0.0.1:5071/RPC"),
+    ("sqlite:////var/lib/kamailio/kamailio.db", "sqlite:////var/lib/kamailio/kamailio.db"),
+    ("not a url", "not a url"),
+])
+def test_mask_url(url, masked):
+    assert fileio.mask_url(url) == masked
+    for secret in ("s3cret", "XYZsecret", "abc123"):
+        assert secret not in fileio.mask_url(url)
