@@ -78,6 +78,8 @@ def mask_url(url):
         if len(segments) > 1 and parts.scheme.lower() in ("http", "https"):
             path = "/%s/********" % segments[0]
         query = _SECRET_QUERY.sub(lambda m: m.group(1) + "********", parts.query)
+        if (netloc, path, query) == (parts.netloc, parts.path, parts.query):
+            return url
         return urlunsplit((parts.scheme, netloc, path, query, ""))
     except ValueError:
         return re.sub(r"//[^/@]*@", "//********@", url)
