@@ -27,6 +27,7 @@ import os
 import re
 import traceback
 
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import normalize_mac  # one MAC rule for every caller
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     ErrorCollector,
     SourceError,
@@ -173,22 +174,6 @@ def parse_number_range(value, e164=False):
     if int(a) > int(b):
         raise ValueError("%r: start is above end" % (value,))
     return NumberRange(int(a), int(b), len(a), plus_a)
-
-
-def normalize_mac(value):
-    """Return the EUI-48 MAC in ``unix_expanded`` lower-case form (``00:15:65:aa:bb:cc``).
-
-    Accepts the usual spellings (``0015.65aa.bbcc``, ``00-15-65-AA-BB-CC``, ``001565aabbcc``).
-    """
-    _require_netaddr()
-    text = str(value).strip()
-    try:
-        mac = netaddr.EUI(text, version=48, dialect=netaddr.mac_unix_expanded)
-    except (netaddr.AddrFormatError, TypeError, ValueError):
-        raise ValueError("%r is not a MAC address (EUI-48)" % (value,))
-    if int(mac) == 0 or int(mac) == 0xFFFFFFFFFFFF:
-        raise ValueError("%r is not a usable MAC address" % (value,))
-    return str(mac).lower()
 
 
 def parse_days(value):

@@ -137,6 +137,17 @@ def test_csv_errors_name_the_csv_file_and_line(tmp_path):
     assert "duplicate name" in errs[1].message and "line 2" in errs[1].message
 
 
+def test_a_multicast_mac_is_refused_in_the_estate_as_in_provisioning(tmp_path):
+    # one MAC rule: the estate refuses what handset_provision would refuse, at the file, line and field
+    path = write(tmp_path, "handsets_csv: handsets.csv\n", csv="""\
+    name,mac,vendor,model,site,user
+    hs-1,01:00:5e:00:00:01,yealink,T54W,ams,2001
+    """)
+    (err,) = errors_of(path)
+    assert (os.path.basename(err.path), err.line, err.field) == ("handsets.csv", 2, "mac")
+    assert "multicast" in err.message
+
+
 def test_missing_csv_points_at_the_estate_key(tmp_path):
     path = write(tmp_path, "handsets_csv: missing.csv\n")
     (err,) = errors_of(path)
@@ -187,7 +198,8 @@ def test_number_ranges():
 def test_macs_and_days():
     assert normalize_mac("0015.65AA.BBCC") == "00:15:65:aa:bb:cc"
     assert normalize_mac("00-15-65-aa-bb-cc") == "00:15:65:aa:bb:cc"
-    for bad in ("00:15:65:aa:bb", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "hello"):
+    assert normalize_mac("00:15:65:AA:BB:CC") == normalize_mac("001565AABBCC") == "00:15:65:aa:bb:cc"
+    for bad in ("00:15:65:aa:bb", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "hello", "01:00:5e:00:00:01"):
         with pytest.raises(ValueError):
             normalize_mac(bad)
     assert parse_days("mon-fri") == [0, 1, 2, 3, 4]
