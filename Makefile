@@ -13,12 +13,12 @@ export ANSIBLE_LOCAL_TEMP := $(STATE)/tmp/local
 export ANSIBLE_REMOTE_TEMP := $(STATE)/tmp/remote
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help setup deps venv link demo lab-up lab-down test sanity lint unit integration molecule bench docs clean
+.PHONY: help setup deps venv link demo lab-up lab-down test sanity lint unit integration future molecule bench docs clean
 
 help:
 	@echo "make demo      set everything up, start the embedded lab, run the main job (playbooks/demo.yml)"
 	@echo "make test      set everything up and run sanity, lint, unit and integration tests"
-	@echo "make lab-up / lab-down / bench / sanity / lint / unit / integration / molecule / docs"
+	@echo "make lab-up / lab-down / bench / sanity / lint / unit / integration / future / molecule / docs"
 
 ## ---- setup -------------------------------------------------------------------------------------
 setup: deps venv link
@@ -67,7 +67,7 @@ demo: lab-up
 
 ## ---- tests ---------------------------------------------------------------------------------------
 test: setup
-	$(MAKE) --no-print-directory sanity lint docs unit integration molecule
+	$(MAKE) --no-print-directory sanity lint docs unit integration future molecule
 	@echo "make test: all passed"
 
 sanity: setup
@@ -82,6 +82,17 @@ unit: setup
 
 integration: setup
 	$(PY) -m pytest tests/integration -q -p no:cacheprovider
+
+# The suite's date-sensitive parts with the clock a year ahead (libfaketime, every process of the run and of its
+# lab): certificates, grants with `until`, cooling, SLA deadlines and HR dates must not depend on the day it runs.
+FUTURE ?= +365d
+FUTURE_TESTS := tests/integration/test_health_audit.py tests/integration/test_user_mutations_role.py \
+	tests/integration/test_user_features.py
+future: setup
+	@# the clock really moved (a missing libfaketime would make this stage pass vacuously)
+	test "$$(faketime -f '$(FUTURE)' date +%s)" -gt "$$(( $$(date +%s) + 86400 ))"
+	faketime -f '$(FUTURE)' $(PY) -m pytest tests/unit -q -p no:cacheprovider
+	VOIPOPS_TEST_LAB_DIR=$(STATE)/future-lab faketime -f '$(FUTURE)' $(PY) -m pytest $(FUTURE_TESTS) -q -p no:cacheprovider
 
 # Molecule scenarios (default driver, localhost) against a lab of their own, taken down afterwards.
 MOLECULE_LAB := $(STATE)/molecule-lab

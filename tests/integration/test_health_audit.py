@@ -13,11 +13,14 @@ import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import phonesim
 from conftest import ROOT, LAB_DIR, read_endpoints, wait_for
-from tests.support import htmlcheck
+from tests.support import certs, htmlcheck
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-NOW = "2026-11-27T16:30:00Z"          # a Friday, 17:30 in Amsterdam
+# The audit's clock, frozen: a Friday, 17:30 in Amsterdam.  Everything the audit judges by time (certificates here)
+# is made relative to this moment, never to the day the suite runs.
+NOW_UTC = datetime.datetime(2026, 11, 27, 16, 30, tzinfo=datetime.timezone.utc)
+NOW = NOW_UTC.strftime("%Y-%m-%dT%H:%M:%SZ")
 LOCAL = datetime.timezone(datetime.timedelta(hours=1))
 OUTPUT = os.path.join(ROOT, "tests", "output", "health_audit")
 # The lab's "callserver host" is this test machine, busy running the tests: its CPU says nothing about Kamailio.
@@ -25,8 +28,7 @@ THRESHOLDS = {"cpu_warning": 101, "cpu_critical": 101}
 
 
 def local(minutes_after_now):
-    t = datetime.datetime(2026, 11, 27, 16, 30, tzinfo=datetime.timezone.utc) + datetime.timedelta(minutes=minutes_after_now)
-    return t.astimezone(LOCAL).isoformat()
+    return (NOW_UTC + datetime.timedelta(minutes=minutes_after_now)).astimezone(LOCAL).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +109,13 @@ def test_injected_faults_are_each_found_once_routed_and_shown(lab, ansible, inve
     cert = eps["provisioning"]["certificate"]
     receiver = Receiver()
     try:
-        # 1. a gateway's SIP stack dies; 2. an E1 of mgw1 loses signal; 3. the HTTPS certificate is about to expire
+        # 1. a gateway's SIP stack dies; 2. an E1 of mgw1 loses signal; 3. the HTTPS certificate expires 5 days after
+        # the audit's (frozen) now; lab_up sees the new certificate and restarts nginx with it
         lab_component.stop("mgw2-sip")
         snmpset_line_status(mgw1, 3, 64)
-        os.unlink(cert)
-        rc, out, _recap = ansible.playbook("playbooks/lab_up.yml", extra_vars={"lab_tls_days": 5})
+        certs.write_self_signed(cert, os.path.join(os.path.dirname(cert), "prov.key"), "prov.voip.lab",
+                                NOW_UTC - datetime.timedelta(days=360), NOW_UTC + datetime.timedelta(days=5))
+        rc, out, _recap = ansible.playbook("playbooks/lab_up.yml")
         assert rc == 0, out[-3000:]
         # lab_up restarted the crashed gateway: kill it again, and wait until the callserver's dispatcher sees it
         lab_component.stop("mgw2-sip")
@@ -149,7 +153,7 @@ def test_injected_faults_are_each_found_once_routed_and_shown(lab, ansible, inve
     tls = by[("cs1", "cert_expiring")]             # a risk: P2 for acme (30m / 8h), resolved before it expires
     assert (tls["priority"], tls["supplier"]) == ("P2", "acme")
     assert (tls["response_due"], tls["resolve_due"]) == (local(30), local(480))
-    assert tls["details"]["days_left"] <= 5
+    assert tls["details"]["days_left"] == 5.0 and tls["details"]["not_after"].startswith("2026-12-02T16:30:00")
 
     assert report["status"] == "critical" and report["summary"]["by_priority"]["P1"] == 2
     assert [f["component"] for f in tickets if f["order"] <= 3][:2] == ["mgw2", "e1-mgw1-1"]  # fault-handling order
