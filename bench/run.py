@@ -51,10 +51,15 @@ def main(argv):
         json.dump(results, handle, indent=2)
         handle.write("\n")
     width = max([len(r["name"]) for r in results] + [4])
-    print("\n%s %14s %-10s %14s  %-34s %8s" % ("name".ljust(width), "value", "unit", "baseline", "baseline is", "ratio"))
+    print("\n%s %14s %-10s %14s  %-34s %8s  %s" % ("name".ljust(width), "value", "unit", "baseline", "baseline is",
+                                                   "ratio", "target"))
     for r in results:
-        print("%s %14.4g %-10s %14.4g  %-34s %7.1fx" % (str(r["name"]).ljust(width), float(r["value"]), r["unit"],
-                                                        float(r["baseline_value"]), str(r["baseline"])[:34], float(r["ratio"])))
+        missing = r["baseline_value"] is None or r["ratio"] is None      # a peer that is not installed
+        target = "" if "met" not in r else ("met (%s)" % r["target"] if r["met"] else "MISSED (%s)" % r["target"])
+        print("%s %14.4g %-10s %14s  %-34s %8s  %s" % (
+            str(r["name"]).ljust(width), float(r["value"]), r["unit"],
+            "-" if missing else "%.4g" % float(r["baseline_value"]), str(r["baseline"])[:34],
+            "-" if missing else "%.2fx" % float(r["ratio"]), target))
     print("\nwritten: bench/results/latest.json (%d results)" % len(results))
     if failures:
         print("FAILED benches: %s" % ", ".join(failures))
