@@ -23,7 +23,7 @@ help:
 ## ---- setup -------------------------------------------------------------------------------------
 setup: deps venv link
 
-# Debian packages from bindep.txt (profiles: lab for the demo, test for the tests).
+# Debian packages from bindep.txt (profiles: lab for the demo, test for the tests, bench for make bench's peers).
 BINDEP_PROFILE ?= test
 deps:
 	@pkgs=$$(grep -v '^\s*#' bindep.txt | grep -E '\[.*\b($(BINDEP_PROFILE)|lab)\b.*\]' | awk '{print $$1}' | sort -u); \
@@ -36,7 +36,7 @@ deps:
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get update -qq; \
 	apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	for svc in kamailio snmpd nginx postgresql; do \
+	for svc in kamailio snmpd nginx postgresql prometheus-snmp-exporter; do \
 	  if command -v systemctl >/dev/null && systemctl is-active -q $$svc 2>/dev/null; then systemctl stop $$svc || true; fi; \
 	done
 
@@ -103,6 +103,7 @@ molecule: setup
 	VOIPOPS_LAB_DIR=$(MOLECULE_LAB) $(VENV)/bin/ansible-playbook $(ROOT)/playbooks/lab_down.yml >/dev/null || true; \
 	rm -rf $(MOLECULE_LAB); exit $$rc
 
+bench: BINDEP_PROFILE=test|bench
 bench: setup
 	$(PY) bench/run.py
 

@@ -6,7 +6,9 @@ Agents: ONE snmpsim process listening on N loopback UDP endpoints, all serving t
 Ours: ``SnmpPoller(concurrency=C).poll(targets, ["system", "interfaces", "ds1"])`` - decoded facts.
 Baseline: net-snmp ``snmpbulkwalk -v2c -c C -On 127.0.0.1:P <subtree>`` per agent per subtree
 (system, ifTable, ifXTable, dsx1ConfigTable), C processes at a time (same parallelism), output
-not even parsed.  Both must return every agent's data; each side's wall time is measured in this run.
+not even parsed.  Peer: Prometheus ``snmp_exporter`` (Go; Debian prometheus-snmp-exporter) with
+``bench/snmp_exporter/snmp.yml`` walking the same four subtrees, scraped over HTTP for every agent, C scrapes at a
+time.  All must return every agent's data; each side's wall time is measured in this run.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -133,6 +136,60 @@ def run_baseline(ports):
     return elapsed, cpu
 
 
+def run_exporter(ports):
+    """Scrape snmp_exporter for every agent (C scrapes at a time); (seconds, exporter CPU s) or (None, None)."""
+    exporter = shutil.which("prometheus-snmp-exporter")
+    if not exporter:
+        return None, None
+    listen = _free_tcp_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([exporter, "--config.file=%s" % os.path.join(ROOT, "bench", "snmp_exporter", "snmp.yml"),
+                             "--web.listen-address=127.0.0.1:%d" % listen, "--log.level=warn"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = "http://127.0.0.1:%d/snmp?module=voipops_gateway&target=127.0.0.1:" % listen
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/" % listen, timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("snmp_exporter did not start")
+                time.sleep(0.1)
+
+        def scrape(port):
+            body = urllib.request.urlopen(base + str(port), timeout=30).read().decode()
+            return body.count("\nifOperStatus{") == 3 and body.count("\ndsx1LineStatus{") == 2
+
+        urllib.request.urlopen(base + str(ports[0]), timeout=30).read()  # warm-up
+        c0 = _proc_cpu(proc.pid)
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            ok = list(pool.map(scrape, ports))
+        elapsed = time.monotonic() - t0
+        cpu = _proc_cpu(proc.pid) - c0
+        if not all(ok):
+            raise RuntimeError("snmp_exporter missed data for %d agents" % ok.count(False))
+        return elapsed, cpu
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run():
     sim = Snmpsim(AGENTS)
     try:
@@ -140,13 +197,21 @@ def run():
         run_ours(sim.ports[:8])  # warm snmpsim's index and Python imports on both sides
         ours, ours_cpu, requests = run_ours(sim.ports)
         base, base_cpu = run_baseline(sim.ports)
+        peer, peer_cpu = run_exporter(sim.ports)
     finally:
         sim.stop()
-    return [
+    exporter = [{
+        "name": "snmp_poll_vs_snmp_exporter", "value": round(ours, 3), "unit": "s for %d agents" % AGENTS,
+        "baseline": "snmp_exporter (Go), same subtrees, %d scrapes in parallel (its CPU %.2f s)" % (
+            CONCURRENCY, peer_cpu) if peer else "snmp_exporter (not installed)",
+        "baseline_value": round(peer, 3) if peer else None, "ratio": round(peer / ours, 2) if peer else None,
+        "target": "ratio >= 1", "met": bool(peer) and peer >= ours}]
+    return exporter + [
         {"name": "snmp_poll", "value": round(ours, 3), "unit": "s for %d agents (system+ifTable+ifXTable+DS1, "
          "decoded; %d SNMP requests; concurrency %d)" % (AGENTS, requests, CONCURRENCY),
          "baseline": "snmpbulkwalk per agent per subtree (%d walks), %d in parallel" % (AGENTS * len(SUBTREES), CONCURRENCY),
-         "baseline_value": round(base, 3), "ratio": round(base / ours, 2) if ours else None},
+         "baseline_value": round(base, 3), "ratio": round(base / ours, 2) if ours else None,
+         "target": "ratio >= 2", "met": base >= 2 * ours},
         {"name": "snmp_poll_rate", "value": round(AGENTS / ours, 1), "unit": "agents/s",
          "baseline": "snmpbulkwalk per agent per subtree", "baseline_value": round(AGENTS / base, 1),
          "ratio": round(base / ours, 2) if ours else None},
