@@ -16,7 +16,8 @@ description:
   - Keeps a JSON map of component name to port number in O(path).
   - Names missing from the map get a port that is free for both TCP and UDP on 127.0.0.1; names
     already in the map keep their port, so running the lab twice changes nothing.
-  - Used by the C(voipops.voip.lab) role; handy for any test harness that needs stable free ports.
+  - The C(voipops.voip.lab) role's own module (C(roles/lab/library)), called by its short name in the role's tasks;
+    it is not part of the collection's plugins.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.attributes
@@ -45,7 +46,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Ports for the lab's callserver and gateways
-  voipops.voip.lab_ports:
+  lab_ports:
     path: "{{ lab_state_dir }}/ports.json"
     names: [kamailio_sip, kamailio_rpc, mgw1_sip, mgw1_snmp]
   register: lab_ports
@@ -68,7 +69,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.voipops.voip.plugins.module_utils import lab
+from ansible.module_utils import lab_supervisor as lab
 
 
 def main():
