@@ -19,8 +19,8 @@ description:
     fingerprint restarts it; a dead one (crashed, killed) is started again.
   - Stops only what it started, by the recorded pid and its process group, never by process name.
   - Waits until the O(ready) checks pass; on failure it stops the daemon and shows the end of its log.
-  - The C(voipops.voip.lab) role's own module (C(roles/lab/library)), called by its short name in the role's tasks;
-    it is not part of the collection's plugins.
+  - The lab role's own module (C(roles/lab/library)), called by its short name in the role's tasks; it is not
+    part of the collection's plugins. Ansible finds it because the lab playbooks load the role by path.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.attributes

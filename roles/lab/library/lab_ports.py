@@ -16,8 +16,8 @@ description:
   - Keeps a JSON map of component name to port number in O(path).
   - Names missing from the map get a port that is free for both TCP and UDP on 127.0.0.1; names
     already in the map keep their port, so running the lab twice changes nothing.
-  - The C(voipops.voip.lab) role's own module (C(roles/lab/library)), called by its short name in the role's tasks;
-    it is not part of the collection's plugins.
+  - The lab role's own module (C(roles/lab/library)), called by its short name in the role's tasks; it is not
+    part of the collection's plugins. Ansible finds it because the lab playbooks load the role by path.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.attributes
