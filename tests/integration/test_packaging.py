@@ -64,23 +64,44 @@ def test_the_tarball_holds_the_collection_and_its_docs_not_the_development_tree(
     assert info["issues"] == "https://github.com/voipops/voip/issues"
 
 
-def test_the_installed_lab_role_carries_its_modules_and_simulator(tmp_path):
-    """Installed from the tarball (no checkout around it), the lab playbook resolves the role's own modules and
-    the role's phone simulator runs from where the role is, reading the lab estate that ships with it."""
+def installed(tmp_path):
+    """The tarball installed into a directory of its own, and the environment of an ansible run that uses it."""
     tarball = build(tmp_path)
     dest = tmp_path / "installed"
     run([os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "install", "--force", str(tarball), "-p", str(dest)],
         cwd=str(tmp_path))
-    coll = dest / "ansible_collections" / "voipops" / "voip"
     cfg = tmp_path / "ansible.cfg"
     cfg.write_text("[defaults]\ncollections_path = %s\n" % dest)
-    env = ansible_env({"ANSIBLE_CONFIG": str(cfg), "ANSIBLE_COLLECTIONS_PATH": str(dest)})
-    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "--syntax-check",
-                           "voipops.voip.lab_up"], cwd=str(tmp_path), env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    env = ansible_env({"ANSIBLE_CONFIG": str(cfg), "ANSIBLE_COLLECTIONS_PATH": str(dest),
+                       "VOIPOPS_LAB_DIR": str(tmp_path / "no-lab")})
+    return dest / "ansible_collections" / "voipops" / "voip", env
+
+
+def playbook(env, cwd, *args):
+    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable]
+    return subprocess.run(cmd + list(args), cwd=str(cwd),
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_installed_lab_role_carries_its_modules_and_simulator(tmp_path):
+    """Installed from the tarball (no checkout around it), the lab playbooks find the role's own modules (lab_down
+    loads down.yml, which calls lab_daemon) and the role's phone simulator runs from where the role is, reading the
+    lab estate that ships with it."""
+    coll, env = installed(tmp_path)
+    proc = playbook(env, tmp_path, "voipops.voip.lab_down")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert str(coll / "playbooks" / "lab_up.yml") in proc.stdout
+    assert "Stop every lab daemon by its recorded pid" in proc.stdout
     fleet = json.loads(run([sys.executable, str(coll / "roles" / "lab" / "files" / "phonesim"), "estate",
                             "--estate", str(coll / "inventories" / "lab" / "estate.yml")], cwd=str(tmp_path)))
     assert fleet and all(h["vendor"] and h["running_firmware"] for h in fleet)
     assert not (coll / ".state").exists(), "the installed simulator imports the installed collection, no link needed"
+
+
+def test_the_lab_role_loaded_by_its_collection_name_says_how_to_run_it(tmp_path):
+    _coll, env = installed(tmp_path)
+    (tmp_path / "mine.yml").write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        "  roles:\n    - role: voipops.voip.lab\n      vars: {lab_state: stopped}\n")
+    proc = playbook(env, tmp_path, "mine.yml")
+    assert proc.returncode != 0
+    assert "Run the lab with playbooks/lab_up.yml and lab_down.yml" in proc.stdout, proc.stdout
