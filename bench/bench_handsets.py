@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 importlib.import_module("conftest")  # makes ansible_collections.voipops.voip importable
 
-from ansible_collections.voipops.voip.plugins.module_utils import phonesim  # noqa: E402
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet as hfleet  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)

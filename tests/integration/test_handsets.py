@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-from ansible_collections.voipops.voip.plugins.module_utils import phonesim, sip
+from ansible_collections.voipops.voip.plugins.module_utils import sip
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim, vendors
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 
 from conftest import ROOT, wait_for
@@ -139,9 +140,8 @@ def test_fifty_provisioned_phones_register_and_handset_info_knows_them(fleet, an
     assert st["states"] == {"registered": N}
     lines = "".join(fleet.access_lines())
     for p in fleet.phones:    # every phone fetched its vendor's file names with its vendor's HTTP User-Agent
-        profile = base.get_profile(p["vendor"])
-        for name in profile.boot_requests(p["mac"], p["model"]):
-            ua = profile.user_agent(p["model"], p["running_firmware"], base.normalize_mac(p["mac"]), kind="http")
+        for name in vendors.boot_requests(p["vendor"], p["mac"], p["model"]):
+            ua = vendors.user_agent(p["vendor"], p["model"], p["running_firmware"], base.normalize_mac(p["mac"]), kind="http")
             assert '"GET /%s/%s HTTP/1.1" 200' % (SUBDIR, name) in lines and ua in lines
 
     # A softphone registering with an account the estate does not bind to any handset.

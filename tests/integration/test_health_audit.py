@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.voipops.voip.plugins.module_utils import phonesim
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim
 from conftest import ROOT, LAB_DIR, read_endpoints, wait_for
 from tests.support import certs, htmlcheck
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import findings as F
-from ansible_collections.voipops.voip.plugins.module_utils import phonesim
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
 

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from conftest import ROOT, LAB_DIR, read_endpoints, wait_for, lab_up, free_udp_port
-from ansible_collections.voipops.voip.plugins.module_utils import lab as labmod
+from ansible_collections.voipops.voip.roles.lab.module_utils import lab_supervisor as labmod
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
 
 pytestmark = pytest.mark.lab

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import estate as estate_mod
-from ansible_collections.voipops.voip.plugins.module_utils import phonesim
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim, vendors
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 
 from conftest import ROOT, lab_up, read_endpoints, wait_for
@@ -60,7 +60,7 @@ def test_every_estate_handset_registers_with_its_vendors_user_agent_on_an_approv
         log = handle.read()
     for rec in estate.handsets:
         profile = base.get_profile(rec["vendor"])
-        assert profile.user_agent(profile.canonical_model(rec["model"]), info_firmware(info, rec["name"]),
+        assert vendors.user_agent(rec["vendor"], profile.canonical_model(rec["model"]), info_firmware(info, rec["name"]),
                                   rec["mac"], kind="http") in log, rec["name"]
 
 

@@ -1,1 +1,1 @@
-"""Simulated phone fleet (see plugins/module_utils/phonesim.py).  Run: python -m tools.phonesim --help"""
+"""Checkout entry point of the lab's phone simulator (roles/lab/files/phonesim).  Run: python -m tools.phonesim --help"""

@@ -7,7 +7,8 @@ A profile (one file per vendor: ``yealink.py``, ``poly.py``, ...) knows, as its 
 
 - how to read vendor, model, firmware version and MAC from its SIP and HTTP User-Agent
   (``UA_PATTERNS``; :func:`parse_user_agent` tries every registered profile);
-- the provisioning file names a phone requests (``device_files``/``common_files``/``boot_requests``);
+- the provisioning file names it renders (``device_files``/``common_files``; the names a simulated phone asks
+  for at boot, and its generated User-Agents, live with the lab's simulator: ``roles/lab/files/phonesim/vendors.py``);
 - how to render its configuration (Jinja2 templates kept as Python string constants, because
   AnsiballZ ships only ``.py`` files) and how to read it back (``parse_config``, used by the
   simulated fleet so that a phone only knows what its file says);
@@ -212,10 +213,6 @@ class HandsetProfile(object):
             return None
         return self.canonical_model(raw) or raw
 
-    def user_agent(self, model, version, mac, kind="sip"):  # pragma: no cover - abstract
-        """The User-Agent this vendor's phone sends (SIP or HTTP)."""
-        raise NotImplementedError
-
     # -- files ----------------------------------------------------------------------------
     def device_files(self, ctx):  # pragma: no cover - abstract
         """[(file name, template name)] for one handset."""
@@ -224,10 +221,6 @@ class HandsetProfile(object):
     def common_files(self, model, ctx):
         """[(file name, template name)] shared by every handset of ``model`` (deduplicated by name)."""
         return []
-
-    def boot_requests(self, mac, model):  # pragma: no cover - abstract
-        """File names a booting phone requests over HTTP, in order (missing ones may 404)."""
-        raise NotImplementedError
 
     def parse_config(self, files):  # pragma: no cover - abstract
         """Read back what a phone takes from its files ({name: text}).

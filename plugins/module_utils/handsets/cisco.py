@@ -18,7 +18,7 @@ __metaclass__ = type
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register, mac_hex
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register
 
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <!-- voipops.voip: {{ handset.name }} ({{ handset.model }} {{ handset.mac }}) -->
@@ -79,14 +79,6 @@ class CiscoProfile(HandsetProfile):
 
     def device_files(self, ctx):
         return [("%s.xml" % ctx["handset"]["mac_hex"], "profile.xml")]
-
-    def boot_requests(self, mac, model):
-        return ["%s.xml" % mac_hex(mac)]
-
-    def user_agent(self, model, version, mac, kind="sip"):
-        if kind == "http":
-            return "Cisco-%s/%s (%s)" % (model, version, mac_hex(mac))
-        return "Cisco/%s-%s" % (model, version)
 
     def parse_config(self, files):
         values = {}

@@ -18,7 +18,7 @@ __metaclass__ = type
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register, mac_hex
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register
 
 _CFG = """<?xml version="1.0" encoding="UTF-8"?>
 <!-- voipops.voip: {{ handset.name }} ({{ handset.model }} {{ handset.mac }}) -->
@@ -77,14 +77,6 @@ class GrandstreamProfile(HandsetProfile):
 
     def device_files(self, ctx):
         return [("cfg%s.xml" % ctx["handset"]["mac_hex"], "cfg.xml")]
-
-    def boot_requests(self, mac, model):
-        return ["cfg%s.xml" % mac_hex(mac)]
-
-    def user_agent(self, model, version, mac, kind="sip"):
-        if kind == "http":
-            return "Grandstream Model HW %s SW %s DevId %s" % (model, version, mac_hex(mac))
-        return "Grandstream %s %s" % (model, version)
 
     def image_name(self, model):
         return _FAMILY_IMAGE[self.MODELS[model]]

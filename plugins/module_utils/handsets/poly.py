@@ -21,7 +21,7 @@ __metaclass__ = type
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register, mac_hex
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register
 
 _MASTER = """<?xml version="1.0" standalone="yes"?>
 <!-- voipops.voip: master configuration -->
@@ -86,16 +86,6 @@ class PolyProfile(HandsetProfile):
     def device_files(self, ctx):
         mac = ctx["handset"]["mac_hex"]
         return [("%s.cfg" % mac, "master.xml"), ("phone%s.cfg" % mac, "phone.xml")]
-
-    def boot_requests(self, mac, model):
-        return ["%s.cfg" % mac_hex(mac), "phone%s.cfg" % mac_hex(mac)]
-
-    def user_agent(self, model, version, mac, kind="sip"):
-        if model.startswith("Edge"):
-            ua = "Poly/%s-UA/%s" % (model.replace(" ", "_"), version)
-        else:
-            ua = "PolycomVVX-%s-UA/%s" % (model.replace("VVX", "VVX_"), version)
-        return "FileTransport %s Type/Application" % ua if kind == "http" else ua
 
     def parse_config(self, files):
         attrs = {}

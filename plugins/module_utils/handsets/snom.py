@@ -19,7 +19,7 @@ __metaclass__ = type
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register, mac_hex
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register
 
 _HTM = """<?xml version="1.0" encoding="utf-8"?>
 <setting-files>
@@ -92,15 +92,6 @@ class SnomProfile(HandsetProfile):
         h = ctx["handset"]
         return [("snom%s-%s.htm" % (h["model"], h["mac_hex_upper"]), "phone.htm.xml"),
                 ("%s.xml" % h["mac_hex_upper"], "settings.xml")]
-
-    def boot_requests(self, mac, model):
-        return ["snom%s-%s.htm" % (model, mac_hex(mac, upper=True)), "%s.xml" % mac_hex(mac, upper=True)]
-
-    def user_agent(self, model, version, mac, kind="sip"):
-        if kind == "http":
-            return "Mozilla/4.0 (compatible; snom%s-SIP %s 2010.12-00004-g9ba52f5 %s SXM:0 UXM:0)" % (
-                model, version, mac_hex(mac, upper=True))
-        return "snom%s/%s" % (model, version)
 
     def parse_config(self, files):
         values = {}

@@ -18,7 +18,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register, mac_hex
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register
 
 # model -> (family, device id of the common y0000000000XX.cfg)
 _MODELS = {
@@ -105,13 +105,6 @@ class YealinkProfile(HandsetProfile):
 
     def device_files(self, ctx):
         return [("%s.cfg" % ctx["handset"]["mac_hex"], "device.cfg")]
-
-    def boot_requests(self, mac, model):
-        return ["y%012d.cfg" % int(_MODELS[model][1]), "%s.cfg" % mac_hex(mac)]
-
-    def user_agent(self, model, version, mac, kind="sip"):
-        ua = "Yealink SIP-%s %s" % (model, version)
-        return ua + " " + mac if kind == "http" else ua
 
     def parse_config(self, files):
         values = {}

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 from ansible_collections.voipops.voip.plugins.module_utils import provision
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import vendors
 
 # Real strings as each vendor documents / sends them.
 UA_CASES = [
@@ -42,8 +43,7 @@ def _all_models():
 @pytest.mark.parametrize("vendor,model", _all_models())
 @pytest.mark.parametrize("kind", ["sip", "http"])
 def test_generated_user_agent_parses_back(vendor, model, kind):
-    profile = base.get_profile(vendor)
-    ua = profile.user_agent(model, "1.2.3.4", "00:15:65:12:34:56", kind=kind)
+    ua = vendors.user_agent(vendor, model, "1.2.3.4", "00:15:65:12:34:56", kind=kind)
     found = base.parse_user_agent(ua)
     assert found["vendor"] == vendor and found["model"] == model and found["firmware"] == "1.2.3.4"
     if found["mac"]:
@@ -70,7 +70,7 @@ def test_notify_events_per_vendor():
     ("cisco", "CP-8841-3PCC", ["805ec0d57d72.xml"]),
 ])
 def test_boot_file_names(vendor, model, expected):
-    assert base.get_profile(vendor).boot_requests("80:5e:c0:d5:7d:72", model) == expected
+    assert vendors.boot_requests(vendor, "80:5e:c0:d5:7d:72", model) == expected
 
 
 @pytest.mark.parametrize("vendor,model", _all_models())
@@ -83,7 +83,7 @@ def test_rendered_files_read_back_as_the_phone_sees_them(vendor, model, tmp_path
     records, by_ext, s = provision.validate(hs, users, settings)
     want = provision.build_want(records, by_ext, s)
     profile = base.get_profile(vendor)
-    files = dict((name, want.get(name)) for name in profile.boot_requests("80:5e:c0:d5:7d:72", model))
+    files = dict((name, want.get(name)) for name in vendors.boot_requests(vendor, "80:5e:c0:d5:7d:72", model))
     assert all(files.values()), "every file the phone asks for is rendered"
     got = profile.parse_config(files)
     assert got["username"] == "1001"

@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -19,6 +18,8 @@ description:
     fingerprint restarts it; a dead one (crashed, killed) is started again.
   - Stops only what it started, by the recorded pid and its process group, never by process name.
   - Waits until the O(ready) checks pass; on failure it stops the daemon and shows the end of its log.
+  - The lab role's own module (C(roles/lab/library)), called by its short name in the role's tasks; it is not
+    part of the collection's plugins. Ansible finds it because the lab playbooks load the role by path.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.attributes
@@ -84,7 +85,7 @@ options:
 
 EXAMPLES = r"""
 - name: Kamailio of the lab
-  voipops.voip.lab_daemon:
+  lab_daemon:
     name: kamailio
     command: [kamailio, -DD, -E, -f, "{{ lab_state_dir }}/kamailio/kamailio.cfg", -m, "64", -M, "8"]
     pidfile: "{{ lab_state_dir }}/run/kamailio.pid"
@@ -94,7 +95,7 @@ EXAMPLES = r"""
       - http: "http://127.0.0.1:{{ lab_ports.ports.kamailio_rpc }}/"
 
 - name: Stop it again
-  voipops.voip.lab_daemon:
+  lab_daemon:
     name: kamailio
     state: stopped
     pidfile: "{{ lab_state_dir }}/run/kamailio.pid"
@@ -118,7 +119,7 @@ reason:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.voipops.voip.plugins.module_utils import lab
+from ansible.module_utils import lab_supervisor as lab
 
 
 def main():

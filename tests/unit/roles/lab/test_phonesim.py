@@ -12,7 +12,8 @@ import threading
 
 import pytest
 
-from ansible_collections.voipops.voip.plugins.module_utils import phonesim, provision, sip
+from ansible_collections.voipops.voip.plugins.module_utils import provision, sip
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim, vendors
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 
 ESTATE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "inventories", "lab", "estate.yml")
@@ -112,8 +113,19 @@ def test_fleet_from_estate_runs_every_handset_on_an_approved_firmware():
         approved = est.approved_versions(p["vendor"], p["model"])
         if approved:
             assert p["running_firmware"] == approved[-1]
-        parsed = base.parse_user_agent(base.get_profile(p["vendor"]).user_agent(p["model"], p["running_firmware"], p["mac"]))
+        parsed = base.parse_user_agent(vendors.user_agent(p["vendor"], p["model"], p["running_firmware"], p["mac"]))
         assert parsed["firmware"] == p["running_firmware"]
+
+
+def test_the_simulator_covers_every_vendor_profile_and_refuses_an_unknown_vendor():
+    assert sorted(vendors.VENDORS) == sorted(p.vendor for p in base.all_profiles())
+    assert vendors.user_agent("Polycom", "VVX450", "6.4.3.5018", "64:16:7f:00:00:01") == "PolycomVVX-VVX_450-UA/6.4.3.5018"
+    with pytest.raises(ValueError, match=r"does not know vendor 'acme' \(known: cisco, grandstream, poly, snom, yealink\)"):
+        vendors.user_agent("acme", "X1", "1.0", "00:15:65:12:34:56")
+    with pytest.raises(ValueError, match="known: cisco"):
+        vendors.boot_requests(None, "00:15:65:12:34:56", "X1")
+    # the product's vendor profiles read User-Agents and files; making them up is the simulator's alone
+    assert not [p.vendor for p in base.all_profiles() if hasattr(p, "user_agent") or hasattr(p, "boot_requests")]
 
 
 def test_fleet_file_json_yaml_and_list(tmp_path):

@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -16,7 +15,8 @@ description:
   - Keeps a JSON map of component name to port number in O(path).
   - Names missing from the map get a port that is free for both TCP and UDP on 127.0.0.1; names
     already in the map keep their port, so running the lab twice changes nothing.
-  - Used by the C(voipops.voip.lab) role; handy for any test harness that needs stable free ports.
+  - The lab role's own module (C(roles/lab/library)), called by its short name in the role's tasks; it is not
+    part of the collection's plugins. Ansible finds it because the lab playbooks load the role by path.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.attributes
@@ -45,7 +45,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Ports for the lab's callserver and gateways
-  voipops.voip.lab_ports:
+  lab_ports:
     path: "{{ lab_state_dir }}/ports.json"
     names: [kamailio_sip, kamailio_rpc, mgw1_sip, mgw1_snmp]
   register: lab_ports
@@ -68,7 +68,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.voipops.voip.plugins.module_utils import lab
+from ansible.module_utils import lab_supervisor as lab
 
 
 def main():

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A fleet of simulated desk phones in one asyncio process (part of the embedded lab).
+"""A fleet of simulated desk phones in one asyncio process (part of the embedded lab, shipped with the lab role).
 
-Every phone behaves as its vendor documents, using the vendor profile (``handsets/<vendor>.py``) for
-everything vendor-specific and ``sip.py`` for SIP:
+Every phone behaves as its vendor documents, using the vendor profile (``plugins/module_utils/handsets/<vendor>.py``)
+to read its files and firmware names, :mod:`.vendors` for what only a simulated phone makes up (its User-Agents
+and the files it asks for at boot) and ``plugins/module_utils/sip.py`` for SIP:
 
 - boot: fetch its files over HTTP from the provisioning server, under its vendor's file names and with
   its vendor's HTTP User-Agent (so the nginx access log shows what a real phone would request);
@@ -22,7 +23,8 @@ Failure injection (``failures`` in the fleet file), matched on vendor/model/targ
 
 Command line (the lab starts it)::
 
-    python -m tools.phonesim --count 50 --config fleet.yml --state-dir .state/lab/phones
+    python roles/lab/files/phonesim --count 50 --config fleet.yml --state-dir .state/lab/phones
+    python -m tools.phonesim ...          # the same, from a checkout (tools/phonesim runs this package)
 
 writes ``phonesim.pid`` and, about once a second when anything changed, ``status.json`` in the state dir.
 Each phone keeps its UDP port across restarts (``ports.json``), so a restarted fleet re-registers the same
@@ -65,6 +67,8 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 from ansible_collections.voipops.voip.plugins.module_utils import sip
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import vendors
 
 # vendor, model, OUI of the MACs we make up
 FLEET_MIX = (
@@ -175,12 +179,12 @@ class Phone(object):
     def sip_ua(self):
         if self.user_agent_override or self.profile is None:
             return self.user_agent_override or "voipops-phonesim/1.0"
-        return self.profile.user_agent(self.model, self.firmware, self.mac, kind="sip")
+        return vendors.user_agent(self.profile.vendor, self.model, self.firmware, self.mac, kind="sip")
 
     def http_ua(self):
         if self.user_agent_override or self.profile is None:
             return self.user_agent_override or "voipops-phonesim/1.0"
-        return self.profile.user_agent(self.model, self.firmware, self.mac, kind="http")
+        return vendors.user_agent(self.profile.vendor, self.model, self.firmware, self.mac, kind="http")
 
     def status(self):
         cfg = self.config or {}
@@ -277,7 +281,7 @@ class Phone(object):
     async def fetch_config(self):
         files = {}
         prov = self.sim.prov_url
-        for name in self.profile.boot_requests(self.mac, self.model):
+        for name in vendors.boot_requests(self.profile.vendor, self.mac, self.model):
             status, body = await self.fetch(prov + name)
             if status == 200:
                 files[name] = body.decode("utf-8")
@@ -635,10 +639,8 @@ def _read_json(path):
 
 
 def _write_json(path, data):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)
+    # status once a second and control files: atomic (readers poll them), no fsync (nothing to keep after a crash)
+    atomic_write(path, json.dumps(data), mode=0o644, fsync=False)
 
 
 def running_pid(state_dir):
@@ -678,10 +680,7 @@ def control(state_dir, command, timeout=30.0, **args):
     if not os.path.isdir(cdir):
         os.makedirs(cdir, exist_ok=True)
     cid = "%d-%s" % (int(time.time() * 1000), uuid.uuid4().hex[:8])
-    tmp = os.path.join(cdir, "." + cid + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump({"command": command, "args": args}, handle)
-    os.replace(tmp, os.path.join(cdir, cid + CMD_SUFFIX))
+    _write_json(os.path.join(cdir, cid + CMD_SUFFIX), {"command": command, "args": args})
     result_path = os.path.join(cdir, cid + RESULT_SUFFIX)
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -802,7 +801,7 @@ def _estate_main(argv):
 
 
 def main(argv=None):
-    """Command line; returns (exit code, text to print).  The caller (tools/phonesim/__main__.py) exits."""
+    """Command line; returns (exit code, text to print).  The caller (``__main__.py`` beside this file) exits."""
     if argv and argv[0] == "ctl":
         return _ctl_main(argv[1:])
     if argv and argv[0] == "estate":

@@ -2,7 +2,7 @@
 import json
 import socket
 
-from ansible_collections.voipops.voip.plugins.module_utils import lab
+from ansible_collections.voipops.voip.roles.lab.module_utils import lab_supervisor as lab
 
 
 def test_ports_are_free_outside_the_ephemeral_range_and_kept(tmp_path):

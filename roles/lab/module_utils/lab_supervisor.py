@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Process and port management for the embedded lab (used by lab_ports and lab_daemon).
+"""Process and port management for the embedded lab (used by the lab role's own modules lab_ports and lab_daemon,
+which import it as ``ansible.module_utils.lab_supervisor``: a role's ``module_utils/`` joins that namespace for the
+tasks of the role; it is not part of the collection's plugin surface).
 
 Rules the lab lives by:
 - loopback only; ports are picked free once and persisted, so a second ``lab_up`` changes nothing;
@@ -28,6 +30,7 @@ import time
 
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
 
 
 LOOPBACK = "127.0.0.1"
@@ -112,11 +115,7 @@ def allocate_ports(path, names, host=LOOPBACK):
 
 
 def write_json_atomic(path, data):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.rename(tmp, path)
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o644)
 
 
 # ------------------------------------------------------------------------------------ processes

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a simulated phone of each vendor sends: its User-Agent and the files it asks for when it boots.
+
+The product side (``plugins/module_utils/handsets/<vendor>.py``) only reads these: it parses User-Agents and
+renders files.  Only the simulator makes them up, so they live here, one small entry per vendor.  The formats
+follow each vendor's documentation (the profiles' ``UA_PATTERNS`` read every one of them back).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import get_profile, mac_hex
+
+
+def _yealink(model, version, mac, kind):
+    ua = "Yealink SIP-%s %s" % (model, version)
+    return ua + " " + mac if kind == "http" else ua
+
+
+def _yealink_files(mac, model):
+    # the common file of the model's hardware id (y0000000000XX.cfg) first, then the MAC-oriented one
+    common = [name for name, _template in get_profile("yealink").common_files(model, {})]
+    return common + ["%s.cfg" % mac_hex(mac)]
+
+
+def _poly(model, version, mac, kind):
+    if model.startswith("Edge"):
+        ua = "Poly/%s-UA/%s" % (model.replace(" ", "_"), version)
+    else:
+        ua = "PolycomVVX-%s-UA/%s" % (model.replace("VVX", "VVX_"), version)
+    return "FileTransport %s Type/Application" % ua if kind == "http" else ua
+
+
+def _snom(model, version, mac, kind):
+    if kind == "http":
+        return "Mozilla/4.0 (compatible; snom%s-SIP %s 2010.12-00004-g9ba52f5 %s SXM:0 UXM:0)" % (
+            model, version, mac_hex(mac, upper=True))
+    return "snom%s/%s" % (model, version)
+
+
+def _grandstream(model, version, mac, kind):
+    if kind == "http":
+        return "Grandstream Model HW %s SW %s DevId %s" % (model, version, mac_hex(mac))
+    return "Grandstream %s %s" % (model, version)
+
+
+def _cisco(model, version, mac, kind):
+    if kind == "http":
+        return "Cisco-%s/%s (%s)" % (model, version, mac_hex(mac))
+    return "Cisco/%s-%s" % (model, version)
+
+
+# vendor -> (User-Agent(model, version, mac, kind), files requested at boot(mac, model), in order; missing ones 404)
+VENDORS = {
+    "yealink": (_yealink, _yealink_files),
+    "poly": (_poly, lambda mac, model: ["%s.cfg" % mac_hex(mac), "phone%s.cfg" % mac_hex(mac)]),
+    "snom": (_snom, lambda mac, model: ["snom%s-%s.htm" % (model, mac_hex(mac, upper=True)),
+                                        "%s.xml" % mac_hex(mac, upper=True)]),
+    "grandstream": (_grandstream, lambda mac, model: ["cfg%s.xml" % mac_hex(mac)]),
+    "cisco": (_cisco, lambda mac, model: ["%s.xml" % mac_hex(mac)]),
+}
+
+
+def _entry(vendor):
+    profile = get_profile(vendor)
+    if profile is None or profile.vendor not in VENDORS:
+        raise ValueError("the phone simulator does not know vendor %r (known: %s)" % (vendor, ", ".join(sorted(VENDORS))))
+    return VENDORS[profile.vendor]
+
+
+def user_agent(vendor, model, version, mac, kind="sip"):
+    """The User-Agent a ``vendor`` phone sends over SIP (``kind="sip"``) or HTTP (``kind="http"``)."""
+    return _entry(vendor)[0](model, version, mac, kind)
+
+
+def boot_requests(vendor, mac, model):
+    """File names a booting ``vendor`` phone requests over HTTP, in order."""
+    return _entry(vendor)[1](mac, model)
