@@ -31,11 +31,21 @@ options:
     required: true
     type: str
     choices: [voipops.voip.registrations]
+  platform:
+    description:
+      - Callserver platform; selects the driver (as the modules' O(voipops.voip.callserver_info#module:platform)).
+        An unknown platform fails the inventory source with the list of known ones.
+    type: str
+    default: kamailio
+    env:
+      - name: VOIPOPS_CALLSERVER_PLATFORM
   rpc_url:
     description:
-      - Kamailio JSON-RPC URL (C(http://host:port/RPC)). Either this or O(endpoints_file).
+      - The callserver's management API; for Kamailio its JSON-RPC URL (C(http://host:port/RPC)). Either this or
+        O(endpoints_file).
     type: str
     env:
+      - name: VOIPOPS_CALLSERVER_RPC_URL
       - name: VOIPOPS_RPC_URL
   endpoints_file:
     description: JSON file with a C(callserver.rpc_url) key (the embedded lab's C(endpoints.json)); relative to this file.
@@ -76,7 +86,7 @@ import re
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioError, KamailioRPC
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, get_driver
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
 from ansible_collections.voipops.voip.plugins.module_utils.findings import _host_port, aor_user, match_registrations
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
@@ -166,7 +176,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return url
         endpoints = self._relative(path, self.get_option("endpoints_file"))
         if not endpoints:
-            raise AnsibleParserError("voipops.voip.registrations: set rpc_url (or VOIPOPS_RPC_URL) or endpoints_file")
+            raise AnsibleParserError("voipops.voip.registrations: set rpc_url (or VOIPOPS_CALLSERVER_RPC_URL) or "
+                                     "endpoints_file")
         try:
             with open(endpoints, "r") as handle:
                 return json.load(handle)["callserver"]["rpc_url"]
@@ -188,9 +199,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 update_cache = True
         if contacts is None:
             try:
-                contacts = KamailioRPC(url, timeout=self.get_option("timeout"),
-                                       validate_certs=self.get_option("validate_certs")).registrations()
-            except KamailioError as exc:
+                contacts = get_driver(self.get_option("platform"), rpc_url=url, timeout=self.get_option("timeout"),
+                                      validate_certs=self.get_option("validate_certs")).registrations()
+            except DriverError as exc:
                 raise AnsibleParserError("voipops.voip.registrations: %s" % exc)
         if update_cache:
             self._cache[cache_key] = contacts

@@ -177,9 +177,9 @@ def snmp_target(gw, defaults):
 
 
 async def _gather(gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validate_certs, sip_timeout,
-                  snmp_timeout, snmp_retries, concurrency, probe_sip):
+                  snmp_timeout, snmp_retries, concurrency, probe_sip, platform=None):
     from ansible_collections.voipops.voip.plugins.module_utils import sip as sip_engine
-    from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, get_driver
 
     poller = snmp_engine.SnmpPoller(timeout=snmp_timeout, retries=snmp_retries, concurrency=concurrency)
     snmp_targets = [snmp_target(g, snmp_defaults) for g in gateways]
@@ -205,8 +205,8 @@ async def _gather(gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validat
         if not rpc_url:
             return None, None
         try:
-            return kamailio.KamailioRPC(rpc_url, timeout=rpc_timeout, validate_certs=validate_certs).dispatcher(), None
-        except kamailio.KamailioError as exc:
+            return get_driver(platform, rpc_url=rpc_url, timeout=rpc_timeout, validate_certs=validate_certs).dispatcher(), None
+        except DriverError as exc:
             return None, str(exc)
 
     loop = asyncio.get_running_loop()
@@ -217,11 +217,11 @@ async def _gather(gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validat
 
 def gather_gateways(gateways, snmp_defaults=None, groups=DEFAULT_GATHER, rpc_url=None, rpc_timeout=5.0,
                     validate_certs=True, sip_timeout=2.0, snmp_timeout=snmp_engine.DEFAULT_TIMEOUT,
-                    snmp_retries=snmp_engine.DEFAULT_RETRIES, concurrency=64, probe_sip=True):
+                    snmp_retries=snmp_engine.DEFAULT_RETRIES, concurrency=64, probe_sip=True, platform=None):
     """Collect the evidence for every gateway and merge it.  Returns ``(records, summary, callserver)``."""
     snmp_res, sip_res, entries, rpc_error = asyncio.run(_gather(
         gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validate_certs, sip_timeout, snmp_timeout,
-        snmp_retries, concurrency, probe_sip))
+        snmp_retries, concurrency, probe_sip, platform))
     known = entries is not None
     records = []
     for i, gw in enumerate(gateways):

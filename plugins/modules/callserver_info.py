@@ -23,6 +23,8 @@ extends_documentation_fragment:
   - voipops.voip.attributes
   - voipops.voip.attributes.INFO_MODULE
 options:
+  rpc_url:
+    required: true
   gather:
     description: What to read. All by default.
     type: list
@@ -31,6 +33,8 @@ options:
     default: [version, uptime, statistics, registrations, gateways]
 notes:
   - A callserver that does not answer makes the task fail with a message naming the URL, after O(timeout) seconds.
+requirements:
+  - requests
 seealso:
   - module: voipops.voip.gateway_info
 """
@@ -58,11 +62,11 @@ callserver:
   type: dict
   contains:
     platform:
-      description: Driver used.
+      description: Driver used (O(platform)).
       type: str
       sample: kamailio
     rpc_url:
-      description: The API URL that was read.
+      description: The API URL that was read (a password in it masked).
       type: str
     version:
       description: Version string reported by the callserver.
@@ -108,29 +112,24 @@ callserver:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
+    DriverError, callserver_argspec, connection, get_driver)
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
 
 GATHER = ["version", "uptime", "statistics", "registrations", "gateways"]
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            rpc_url=dict(type="str", required=True),
-            platform=dict(type="str", default="kamailio", choices=["kamailio"]),
-            timeout=dict(type="float", default=5.0),
-            validate_certs=dict(type="bool", default=True),
-            gather=dict(type="list", elements="str", choices=GATHER, default=GATHER),
-        ),
-        supports_check_mode=True,
-    )
+    argument_spec = callserver_argspec(required=("rpc_url",))
+    argument_spec.update(gather=dict(type="list", elements="str", choices=GATHER, default=GATHER))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not kamailio.HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=kamailio.REQUESTS_IMPORT_ERROR)
     p = module.params
     try:
-        driver = kamailio.KamailioDriver(p["rpc_url"], timeout=p["timeout"], validate_certs=p["validate_certs"])
-        facts = driver.info(gather=p["gather"])
-    except kamailio.KamailioError as exc:
-        module.fail_json(msg=str(exc), rpc_url=p["rpc_url"])
+        facts = get_driver(**connection(p)).info(gather=p["gather"])
+    except DriverError as exc:
+        module.fail_json(msg=str(exc), rpc_url=mask_url(p["rpc_url"]))
     module.exit_json(changed=False, callserver=facts)
 
 

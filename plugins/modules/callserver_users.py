@@ -27,7 +27,7 @@ description:
   - Leavers are removed, their live registrations dropped (C(ul.rm) over JSON-RPC) and their numbers kept in
     cooling for O(cooling_days) (stored on the callserver database, so every AWX node sees it).
 author: voipops maintainers (@voipops)
-extends_documentation_fragment: [voipops.voip.attributes, voipops.voip.attributes.CHANGES]
+extends_documentation_fragment: [voipops.voip.callserver, voipops.voip.attributes, voipops.voip.attributes.CHANGES]
 attributes:
   check_mode:
     support: full
@@ -84,20 +84,6 @@ options:
   numberplan:
     description: "Site number plan, a mapping C({sites: {ams: {ranges: [1000-1999]}}}) or the path of such a YAML file."
     type: raw
-  db_url:
-    description: Kamailio's database, C(sqlite:////abs/kamailio.db) or C(postgres://user:password@host:port/db).
-    type: str
-  domain:
-    description: SIP domain (and digest realm) of the users.
-    type: str
-    default: voip.lab
-  rpc_url:
-    description: Kamailio JSON-RPC URL, used to drop live registrations of leavers and movers.
-    type: str
-  rpc_timeout:
-    description: JSON-RPC timeout in seconds.
-    type: float
-    default: 5.0
   cooling_days:
     description: Days a released number is refused for reuse.
     type: int
@@ -109,7 +95,10 @@ options:
     description: JSON-lines audit file to append the run's records to.
     type: path
   credentials_file:
-    description: File (written mode 0600) to receive the generated SIP passwords of joiners and movers, as JSON.
+    description:
+      - File (written atomically, mode 0600) to receive the generated SIP passwords of joiners and movers, as a JSON list
+        of RV(credentials) records merged by C(id) with those already in it.
+      - It is a valid O(voipops.voip.handset_provision#module:users_file).
     type: path
   now:
     description: Evaluate effective dates and expiry as of this UTC time instead of the clock (previews, tests).
@@ -120,7 +109,14 @@ options:
     default: 3600
 notes:
   - Check mode reads only; the database is byte-identical afterwards.
+  - Every state but V(rendered) and V(parsed) needs O(db_url) and O(domain) (there is no default domain).
+  - With O(rpc_url), the live registrations of leavers and movers are dropped (Kamailio C(ul.rm) over JSON-RPC);
+    without it, the next run that has it drops them.
+  - O(rpc_timeout) is accepted as an alias of O(timeout).
   - Kamailio reads these tables at call time (auth_db, alias_db, group, avpops); no reload is needed.
+requirements:
+  - requests (when O(rpc_url) is used)
+  - psycopg (3) (for a PostgreSQL O(db_url))
 """
 
 EXAMPLES = r"""
@@ -128,6 +124,7 @@ EXAMPLES = r"""
   voipops.voip.callserver_users:
     db_url: sqlite:////var/lib/kamailio/kamailio.db
     rpc_url: http://127.0.0.1:5071/RPC
+    domain: voip.example.org
     numberplan: inventories/lab/numberplan.yml
     config:
       - id: E1042
@@ -148,15 +145,20 @@ EXAMPLES = r"""
   voipops.voip.callserver_users:
     db_url: sqlite:////var/lib/kamailio/kamailio.db
     rpc_url: http://127.0.0.1:5071/RPC
+    domain: voip.example.org
     numberplan: inventories/lab/numberplan.yml
     src: inventories/lab/users.yml
     credentials_file: /var/lib/voipops/credentials.json
     audit_log: /var/log/voipops/user_mutations.jsonl
     state: overridden
 
-- name: Apply today's HR batch
+- name: Apply today's HR batch (connection from module_defaults, or from an AWX credential's VOIPOPS_CALLSERVER_* variables)
+  module_defaults:
+    group/voipops.voip.callserver:
+      db_url: sqlite:////var/lib/kamailio/kamailio.db
+      rpc_url: http://127.0.0.1:5071/RPC
+      domain: voip.example.org
   voipops.voip.callserver_users:
-    db_url: sqlite:////var/lib/kamailio/kamailio.db
     numberplan: inventories/lab/numberplan.yml
     hr_csv: inventories/lab/hr_batch.csv
     state: merged
@@ -165,6 +167,7 @@ EXAMPLES = r"""
 - name: Read the users
   voipops.voip.callserver_users:
     db_url: sqlite:////var/lib/kamailio/kamailio.db
+    domain: voip.example.org
     state: gathered
   register: current
 """
@@ -207,7 +210,11 @@ parsed:
   type: list
   elements: dict
 credentials:
-  description: Generated SIP passwords of joiners and movers (id, username, domain, password). Only under no_log.
+  description:
+    - Generated SIP passwords of joiners and movers. Only under no_log.
+    - Each record has C(id), C(extension), C(display_name), C(username), C(domain) and C(sip_password) - the shape
+      M(voipops.voip.handset_provision) reads from O(voipops.voip.handset_provision#module:users_file), so the
+      O(credentials_file) can be passed to it as is - and C(password) (the same as C(sip_password)).
   returned: when users got a new password and the task runs with no_log
   type: list
   elements: dict
@@ -255,234 +262,34 @@ errors:
   elements: dict
 """
 
-import json
-import os
-import socket
-import uuid
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, RunInfo
-from ansible_collections.voipops.voip.plugins.module_utils import users as U
-from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors, load_yaml
-
-CHANGE_STATES = ("merged", "replaced", "overridden", "deleted")
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, callserver_argspec
+from ansible_collections.voipops.voip.plugins.module_utils.resource import ResourceModule
+from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
+from ansible_collections.voipops.voip.plugins.module_utils.users import STATES
+from ansible_collections.voipops.voip.plugins.module_utils.users_resource import UsersResource
 
 
 def argument_spec():
-    return dict(
-        state=dict(type="str", default="merged", choices=list(U.STATES)),
+    spec = callserver_argspec()
+    spec.update(
+        state=dict(type="str", default="merged", choices=list(STATES)),
         config=dict(type="list", elements="dict"),
         return_unchanged=dict(type="bool", default=True),
         src=dict(type="path"), hr_csv=dict(type="path"), running_config=dict(type="str"),
-        numberplan=dict(type="raw"), db_url=dict(type="str"), domain=dict(type="str", default="voip.lab"),
-        rpc_url=dict(type="str"), rpc_timeout=dict(type="float", default=5.0),
+        numberplan=dict(type="raw"),
         cooling_days=dict(type="int", default=90), actor=dict(type="str"), audit_log=dict(type="path"),
         credentials_file=dict(type="path"), now=dict(type="str"), lock_ttl=dict(type="int", default=3600),
     )
-
-
-def _strip_none(d):
-    if isinstance(d, dict):
-        return dict((k, _strip_none(v)) for k, v in d.items() if v is not None)
-    if isinstance(d, list):
-        return [_strip_none(v) for v in d]
-    return d
-
-
-def load_input(p, partial):
-    """Desired users from config or src (with lines), validated per record."""
-    if p["src"]:
-        data = load_yaml(p["src"])
-        errors = U.ErrorCollector(p["src"])
-        want = U.load_config(data, path=p["src"], partial=partial, errors=errors)
-    else:
-        errors = U.ErrorCollector("config")
-        want = U.load_config(_strip_none(p["config"] or []), path="config", partial=partial, errors=errors)
-    return want, errors.errors
-
-
-def validate_all(state, want, pre_errors, ctx, numberplan, path):
-    """Per-record errors and cross-record errors are reported together (the whole input at once)."""
-    errors = list(pre_errors)
-    if state != "deleted":
-        try:
-            U.validate_batch(state, want, ctx, numberplan, path=path)
-        except SourceErrors as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise SourceErrors(sorted(errors, key=lambda e: (e.path or "", e.line or 0)))
-
-
-def run_module(module):
-    p = module.params
-    state = p["state"]
-    result = {"changed": False}
-    now = U.parse_until(p["now"])[1] if p["now"] else U.utcnow()
-
-    if state == "parsed":
-        if p["running_config"] is None:
-            module.fail_json(msg="state=parsed needs running_config")
-        result["parsed"] = U.parse_running_config(p["running_config"])
-        return result
-    if state == "rendered":
-        plan = U.NumberPlan.load(p["numberplan"]) if p["numberplan"] else None
-        want, pre = load_input(p, partial=False)
-        if plan is not None:
-            validate_all("replaced", want, pre, U.Context(now=now), plan, p["src"] or "config")
-        elif pre:
-            raise SourceErrors(pre)
-        result["rendered"] = [U.strip_meta(u) for u in want]
-        return result
-
-    if not p["db_url"]:
-        module.fail_json(msg="state=%s needs db_url (the callserver database)" % state)
-    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import KamailioDB
-
-    if state == "gathered":
-        db = KamailioDB(p["db_url"], p["domain"], write=False)
-        try:
-            snap = db.read_users(now=now)
-        finally:
-            db.close()
-        result["gathered"] = snap.users
-        return result
-
-    if p["hr_csv"] and state != "merged":
-        module.fail_json(msg="hr_csv is an HR batch of join/move/leave/change rows: use it with state=merged")
-    if state != "deleted" and not p["numberplan"]:
-        module.fail_json(msg="state=%s needs numberplan (site extension ranges) to validate the users" % state)
-    numberplan = U.NumberPlan.load(p["numberplan"]) if p["numberplan"] else None
-    hr_rows = None
-    if p["hr_csv"]:
-        with open(p["hr_csv"], "r", encoding="utf-8", newline="") as handle:
-            hr_rows = U.parse_hr_csv(handle.read(), path=p["hr_csv"])
-        want, pre = [], []
-    else:
-        want, pre = load_input(p, partial=state in ("merged", "deleted"))
-
-    check = module.check_mode
-    run = RunInfo(run_id=uuid.uuid4().hex[:16], actor=p["actor"] or os.environ.get("USER") or "unknown",
-                  host=socket.gethostname(), pid=os.getpid(), now=now, cooling_days=p["cooling_days"],
-                  source=p["hr_csv"] or p["src"] or "config")
-    result["run_id"] = run.run_id
-    db = KamailioDB(p["db_url"], p["domain"], write=not check)
-    locked = False
-    try:
-        if not check:
-            taken = db.lock(run, ttl=p["lock_ttl"])
-            locked = True
-            result["lock_taken_over"] = taken.get("taken_over")
-            if taken.get("taken_over"):
-                module.warn("took over the lock of run %s, which did not finish (killed?); its committed work is kept "
-                            "and this run completes the rest" % taken["taken_over"])
-        snap = db.read_users(now=now)
-        ctx = U.Context(have=snap.users, cooling=snap.cooling, unmanaged=snap.unmanaged, now=now)
-        deleted_ids = []
-        if hr_rows is not None:
-            want, deleted_ids, info = U.apply_hr_rows(hr_rows, ctx, numberplan, applied_keys=snap.applied_keys,
-                                                      path=p["hr_csv"])
-            run.applied_keys = info["applied"]
-            result["pending"] = info["pending"]
-            result["already_applied"] = info["already_applied"]
-            plan = U.plan_users("replaced", want, snap.users, now=now, cooling_days=p["cooling_days"],
-                                deleted_ids=deleted_ids)
-        else:
-            validate_all(state, want, pre, ctx, numberplan, p["src"] or "config")
-            plan = U.plan_users(state, want, snap.users, now=now, cooling_days=p["cooling_days"])
-        needs_pw = [op["id"] for op in plan if op["op"] == "add" or op.get("new_password")]
-        if needs_pw and not check and not module.no_log and not p["credentials_file"]:
-            module.fail_json(msg="users %s get a new SIP password: run this task with no_log: true (the passwords are "
-                                 "returned in 'credentials') or set credentials_file; nothing was changed"
-                                 % ", ".join(needs_pw[:10]), run_id=run.run_id)
-        result["before"] = snap.users
-        result["commands"] = [U.describe(op) for op in plan]
-        result["operations"] = plan
-        expected = U.apply_plan_to(snap.users, plan)
-        result["after"] = expected
-        result["changed"] = bool(plan) or bool(run.applied_keys)
-        if module._diff and plan:
-            ids = set(op["id"] for op in plan)
-            result["diff"] = {
-                "before": dict((u["id"], u) for u in snap.users if u["id"] in ids),
-                "after": dict((u["id"], u) for u in expected if u["id"] in ids),
-            }
-        result["audit_records"] = 0
-        result["total_users"] = len(expected)
-        if not p["return_unchanged"]:
-            ids = set(op["id"] for op in plan)
-            result.pop("operations")
-            result["before"] = [u for u in snap.users if u["id"] in ids]
-            result["after"] = [u for u in expected if u["id"] in ids]
-        if check:
-            return result
-        pending = list(snap.pending_flush)
-        if plan or run.applied_keys:
-            applied = db.apply(plan, run)
-            pending = sorted(set(pending) | set(applied.flush))
-            reread = db.read_users(now=now).users
-            result["verified"] = reread == expected
-            if not result["verified"]:
-                module.fail_json(msg="verification failed: the users read back from %s differ from the plan" % p["db_url"],
-                                 **result)
-            if p["return_unchanged"]:
-                result["after"] = reread
-            if applied.credentials:
-                if p["credentials_file"]:
-                    _write_secret_json(p["credentials_file"], applied.credentials)
-                if module.no_log:
-                    result["credentials"] = applied.credentials
-            result["audit_records"] = len(applied.journal)
-        if pending and p["rpc_url"]:
-            from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
-            rpc = KamailioRPC(p["rpc_url"], timeout=p["rpc_timeout"])
-            try:
-                result["flushed"] = db.flush_registrations(pending, rpc=rpc)
-            except Exception as exc:  # pylint: disable=broad-except
-                module.warn("could not drop registrations of %s (%s); the next run retries" % (", ".join(pending), exc))
-        elif pending:
-            module.warn("registrations of %s were not dropped: set rpc_url (the next run with rpc_url does it)"
-                        % ", ".join(pending))
-        if p["audit_log"]:
-            from ansible_collections.voipops.voip.plugins.module_utils import journal
-            journal.export(db.journal_rows(), p["audit_log"], extra={"callserver": _mask_url(p["db_url"])})
-        return result
-    finally:
-        if locked:
-            try:
-                db.unlock(run)
-            except Exception:  # pylint: disable=broad-except
-                pass
-        db.close()
-
-
-def _mask_url(url):
-    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import _mask
-    return _mask(url)
-
-
-def _write_secret_json(path, data):
-    existing = []
-    if os.path.exists(path):
-        with open(path) as handle:
-            try:
-                existing = json.load(handle)
-            except ValueError:
-                existing = []
-    byid = dict((c["id"], c) for c in existing if isinstance(c, dict) and "id" in c)
-    for c in data:
-        byid[c["id"]] = c
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(sorted(byid.values(), key=lambda c: c["id"]), handle, indent=1)
-    os.replace(path + ".tmp", path)
+    return spec
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("config", "src", "hr_csv", "running_config")])
     try:
-        result = run_module(module)
+        result = ResourceModule(module, UsersResource()).execute_module()
     except SourceErrors as exc:
         module.fail_json(msg=str(exc), errors=exc.as_list())
     except SourceError as exc:

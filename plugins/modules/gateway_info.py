@@ -30,6 +30,8 @@ extends_documentation_fragment:
   - voipops.voip.attributes
   - voipops.voip.attributes.INFO_MODULE
 options:
+  rpc_url:
+    required: true
   gateways:
     description:
       - The gateways. The C(gateways) list of the lab's C(endpoints.json) can be passed as is.
@@ -129,8 +131,11 @@ options:
     default: 64
 notes:
   - SNMP secrets (C(community), C(auth_key), C(priv_key)) are hidden from logs and output wherever they appear.
-  - The module is in the action groups C(group/voipops.voip.callserver) (O(rpc_url), O(timeout) of the callserver) and
-    C(group/voipops.voip.snmp) (the SNMP credentials); O(timeout) is always the callserver's, O(snmp_timeout) the SNMP one.
+  - The module is in the action groups C(group/voipops.voip.callserver) (the callserver connection - O(rpc_url),
+    O(timeout) - of which it reads the dispatcher) and C(group/voipops.voip.snmp) (the SNMP credentials); O(timeout) is
+    always the callserver's, O(snmp_timeout) the SNMP one.
+requirements:
+  - requests
 seealso:
   - module: voipops.voip.snmp_info
   - module: voipops.voip.callserver_info
@@ -220,6 +225,7 @@ callserver:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.voipops.voip.plugins.module_utils import snmp, snmp_gateway
 from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import callserver_argspec
 
 SECRET_KEYS = ("community", "auth_key", "priv_key")
 
@@ -229,11 +235,8 @@ def main():
     del argument_spec["timeout"]
     snmp_options = snmp.credential_spec(with_defaults=False)
     snmp_options["host"] = dict(type="str")
+    argument_spec.update(callserver_argspec(required=("rpc_url",)))
     argument_spec.update(
-        rpc_url=dict(type="str", required=True),
-        platform=dict(type="str", default="kamailio", choices=["kamailio"]),
-        timeout=dict(type="float", default=5.0),
-        validate_certs=dict(type="bool", default=True),
         gateways=dict(type="list", elements="dict", required=True, options=dict(
             name=dict(type="str", required=True),
             host=dict(type="str"),
@@ -275,7 +278,7 @@ def main():
         p["gateways"], snmp_defaults=snmp_defaults, groups=p["gather"], rpc_url=p["rpc_url"],
         rpc_timeout=p["timeout"], validate_certs=p["validate_certs"], sip_timeout=p["sip_timeout"],
         snmp_timeout=p["snmp_timeout"], snmp_retries=p["retries"], concurrency=p["concurrency"],
-        probe_sip=p["probe_sip"])
+        probe_sip=p["probe_sip"], platform=p["platform"])
     module.exit_json(changed=False, gateways=records, summary=summary, callserver=callserver)
 
 

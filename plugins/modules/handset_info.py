@@ -20,6 +20,7 @@ description:
     know (a user no handset is bound to, or a User-Agent that does not match the estate's handset).
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
+  - voipops.voip.callserver
   - voipops.voip.attributes
   - voipops.voip.attributes.INFO_MODULE
 options:
@@ -29,17 +30,7 @@ options:
     elements: dict
     required: true
   rpc_url:
-    description: Kamailio JSON-RPC URL.
-    type: str
     required: true
-  timeout:
-    description: Seconds to wait for the callserver.
-    type: float
-    default: 5
-  validate_certs:
-    description: Verify the TLS certificate of O(rpc_url) when it is C(https).
-    type: bool
-    default: true
 requirements:
   - requests
 """
@@ -89,26 +80,21 @@ summary:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet
-from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, KamailioError, KamailioRPC)
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
+    DriverError, callserver_argspec, connection, get_driver)
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            handsets=dict(type="list", elements="dict", required=True),
-            rpc_url=dict(type="str", required=True),
-            timeout=dict(type="float", default=5.0),
-            validate_certs=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
+    argument_spec = callserver_argspec(required=("rpc_url",))
+    argument_spec.update(handsets=dict(type="list", elements="dict", required=True))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
     p = module.params
     try:
-        registrations = KamailioRPC(p["rpc_url"], timeout=p["timeout"], validate_certs=p["validate_certs"]).registrations()
-    except KamailioError as exc:
+        registrations = get_driver(**connection(p)).registrations()
+    except DriverError as exc:
         module.fail_json(msg="cannot read the registrations: %s" % exc)
     module.exit_json(changed=False, **fleet.join(p["handsets"], registrations))
 

@@ -27,6 +27,7 @@ description:
     for handsets that are gone are removed.  Files this module did not write are never touched.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
+  - voipops.voip.callserver
   - voipops.voip.attributes
   - voipops.voip.attributes.CHANGES
 attributes:
@@ -60,8 +61,9 @@ options:
     choices: [udp, tcp, tls]
     default: udp
   domain:
-    description: SIP domain (defaults to O(registrar)).
-    type: str
+    description:
+      - SIP domain of the handsets' accounts (defaults to O(registrar)).
+      - If not set, the environment variable E(VOIPOPS_CALLSERVER_DOMAIN) is used.
   expires:
     description: Registration expiry the handsets ask for, in seconds.
     type: int
@@ -142,6 +144,10 @@ options:
 notes:
   - Files are replaced by rename, so the web server never serves a half-written file.
   - The index C(.voipops-handsets.json) in O(root) records the files this module owns.
+  - The module is in the action group C(group/voipops.voip.callserver) so that one C(module_defaults) entry serves
+    every callserver module; of the callserver connection options it uses only O(domain).
+  - O(users_file) accepts the O(voipops.voip.callserver_users#module:credentials_file) that
+    M(voipops.voip.callserver_users) writes for joiners and movers, as is.
 """
 
 EXAMPLES = r"""
@@ -199,39 +205,42 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import callserver_argspec
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 from ansible_collections.voipops.voip.plugins.module_utils import provision
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 
 
 def main():
+    # the callserver connection options are accepted (group/voipops.voip.callserver); only domain is used here
+    argument_spec = callserver_argspec()
+    argument_spec.update(
+        root=dict(type="path", required=True),
+        provisioning_url=dict(type="str", required=True),
+        registrar=dict(type="str", required=True),
+        registrar_port=dict(type="int", default=5060),
+        transport=dict(type="str", choices=["udp", "tcp", "tls"], default="udp"),
+        expires=dict(type="int", default=3600),
+        ntp_server=dict(type="str", default="pool.ntp.org"),
+        timezone=dict(type="str", default="UTC"),
+        language=dict(type="str", choices=["en", "nl", "de", "fr", "es", "it"], default="en"),
+        firmware=dict(type="str", choices=["latest", "none"], default="latest"),
+        handsets=dict(type="list", elements="dict"),
+        handsets_file=dict(type="path"),
+        users_file=dict(type="path"),
+        users=dict(type="list", elements="dict", options=dict(
+            extension=dict(type="str", required=True),
+            display_name=dict(type="str"),
+            sip_password=dict(type="str", required=True, no_log=True),
+            username=dict(type="str"),
+            auth_user=dict(type="str"),
+            label=dict(type="str"),
+        )),
+        mode=dict(type="raw", default="0640"),
+        group=dict(type="str"),
+    )
     module = AnsibleModule(
-        argument_spec=dict(
-            root=dict(type="path", required=True),
-            provisioning_url=dict(type="str", required=True),
-            registrar=dict(type="str", required=True),
-            registrar_port=dict(type="int", default=5060),
-            transport=dict(type="str", choices=["udp", "tcp", "tls"], default="udp"),
-            domain=dict(type="str"),
-            expires=dict(type="int", default=3600),
-            ntp_server=dict(type="str", default="pool.ntp.org"),
-            timezone=dict(type="str", default="UTC"),
-            language=dict(type="str", choices=["en", "nl", "de", "fr", "es", "it"], default="en"),
-            firmware=dict(type="str", choices=["latest", "none"], default="latest"),
-            handsets=dict(type="list", elements="dict"),
-            handsets_file=dict(type="path"),
-            users_file=dict(type="path"),
-            users=dict(type="list", elements="dict", options=dict(
-                extension=dict(type="str", required=True),
-                display_name=dict(type="str"),
-                sip_password=dict(type="str", required=True, no_log=True),
-                username=dict(type="str"),
-                auth_user=dict(type="str"),
-                label=dict(type="str"),
-            )),
-            mode=dict(type="raw", default="0640"),
-            group=dict(type="str"),
-        ),
+        argument_spec=argument_spec,
         required_one_of=[("handsets", "handsets_file"), ("users", "users_file")],
         mutually_exclusive=[("handsets", "handsets_file"), ("users", "users_file")],
         supports_check_mode=True,

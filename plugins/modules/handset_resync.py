@@ -20,6 +20,7 @@ description:
   - Returns one result per NOTIFY, so a caller sees which handsets answered and which did not.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
+  - voipops.voip.callserver
   - voipops.voip.attributes
   - voipops.voip.attributes.CHANGES
 attributes:
@@ -49,25 +50,15 @@ options:
     type: str
     choices: [resync, reboot]
     default: resync
-  rpc_url:
-    description:
-      - Kamailio JSON-RPC URL, to find each handset's registered contacts.
-      - Without it, only handsets with an C(address) are notified.
-    type: str
   timeout:
     description: Seconds to wait for each handset's answer (and for the callserver).
-    type: float
-    default: 5
   concurrency:
     description: NOTIFY transactions in flight at once.
     type: int
     default: 500
-  validate_certs:
-    description: Verify the TLS certificate of O(rpc_url) when it is C(https).
-    type: bool
-    default: true
 notes:
   - A handset only acts on a NOTIFY its vendor documents; others are answered C(489 Bad Event).
+  - Without O(rpc_url), only handsets with an C(address) are notified.
 requirements:
   - requests (when O(rpc_url) is used)
 """
@@ -114,31 +105,28 @@ summary:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet
-from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, KamailioError, KamailioRPC)
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
+    DriverError, callserver_argspec, connection, get_driver)
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            handsets=dict(type="list", elements="dict", required=True),
-            names=dict(type="list", elements="str"),
-            action=dict(type="str", choices=["resync", "reboot"], default="resync"),
-            rpc_url=dict(type="str"),
-            timeout=dict(type="float", default=5.0),
-            concurrency=dict(type="int", default=500),
-            validate_certs=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
+    argument_spec = callserver_argspec()
+    argument_spec.update(
+        handsets=dict(type="list", elements="dict", required=True),
+        names=dict(type="list", elements="str"),
+        action=dict(type="str", choices=["resync", "reboot"], default="resync"),
+        concurrency=dict(type="int", default=500),
     )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     registrations = []
     if p["rpc_url"]:
         if not HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         try:
-            registrations = KamailioRPC(p["rpc_url"], timeout=p["timeout"], validate_certs=p["validate_certs"]).registrations()
-        except KamailioError as exc:
+            registrations = get_driver(**connection(p)).registrations()
+        except DriverError as exc:
             module.fail_json(msg="cannot read the registrations: %s" % exc)
     targets, skipped = fleet.resync_targets(p["handsets"], registrations, action=p["action"], names=p["names"])
     if module.check_mode:

@@ -1,31 +1,37 @@
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The callserver driver interface.
+"""The callserver driver interface, its factory and the callserver connection options.
 
-One driver per platform family (``kamailio.py`` + ``kamailio_db.py`` today; Asterisk or CUCM AXL
-later).  Everything above a driver (the ``callserver_users`` module, roles) works on the canonical
-user records and operation plans of ``module_utils/users.py`` and never on a platform's tables.
+One driver per platform family (``kamailio.py``, with ``kamailio_db.py`` as its storage layer, today; Asterisk or
+CUCM AXL later).  Everything above a driver (modules, the ``registrations`` inventory plugin, ``resource.py``) gets
+it from :func:`get_driver` - keyed by the ``platform`` option - and works on plain records (registrations, gateways)
+and on the canonical user records and operation plans of ``module_utils/users.py``, never on a platform's tables.
 
-A driver for user mutations implements:
+A driver is built from the connection options (:data:`CALLSERVER_ARGSPEC`, doc fragment ``voipops.voip.callserver``)
+and implements :class:`CallserverDriver`:
 
-``read_users()``
-    All users in ONE consistent read -> ``UserSnapshot`` (managed users in canonical form,
-    numbers held by subscribers that are not managed, numbers in cooling, HR row keys already
-    applied, AoRs whose registrations still have to be flushed).
-``apply(plan, run)``
-    Apply a whole plan (list of operations) in ONE transaction: all of it or nothing.  Records
-    the audit journal, cooling numbers, applied HR rows and pending registration flushes in the
-    same transaction.  Returns ``ApplyResult`` (credentials of joiners/movers, journal rows).
-``flush_registrations(aors)``
-    Drop live registrations (leavers, movers) -> list of AoRs that had contacts.
-``lock(run)`` / ``unlock(run)``
-    A run lock on the callserver itself, so two runs (two AWX nodes) never apply at once.
+live state
+    ``info(gather)``, ``registrations()``, ``dispatcher()``, ``unregister(aor)``.
+user mutations
+    ``read_users(now)`` - all users in ONE consistent read -> ``UserSnapshot`` (managed users in canonical form,
+    numbers held by subscribers that are not managed, numbers in cooling, HR row keys already applied, AoRs whose
+    registrations still have to be flushed).
+    ``apply(plan, run)`` - a whole plan (list of operations) in ONE transaction: all of it or nothing, with the audit
+    journal, cooling numbers, applied HR rows and pending registration flushes in the same transaction ->
+    ``ApplyResult`` (credentials of joiners/movers, journal rows).
+    ``flush_registrations(aors)`` - drop live registrations (leavers, movers) -> AoRs that had contacts.
+    ``lock(run, ttl)`` / ``unlock(run)`` - a run lock on the callserver itself, so two runs (two AWX nodes) never
+    apply at once.  ``journal_rows()`` - the audit rows the callserver holds.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+from ansible.module_utils.common.parameters import env_fallback
+
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
 
 
 class DriverError(Exception):
@@ -46,10 +52,23 @@ class UserSnapshot(object):
         self.applied_keys = set(applied_keys or ())
         self.pending_flush = pending_flush or []  # AoRs still to flush
 
+    @property
+    def items(self):
+        """The managed objects (what ``resource.ResourceModule`` reads as ``before``)."""
+        return self.users
+
+
+def credential(user, username, domain, password):
+    """The record of a generated SIP password (secret!): what ``handset_provision`` reads as a user
+    (``extension``, ``display_name``, ``sip_password``, ``username``), plus the employee ``id`` and ``domain``;
+    ``password`` repeats ``sip_password`` for readers of the first credentials files."""
+    return {"id": user["id"], "extension": user["extension"], "display_name": user.get("name") or user["extension"],
+            "username": username, "domain": domain, "sip_password": password, "password": password}
+
 
 class ApplyResult(object):
     def __init__(self, credentials=None, journal=None, flush=None):
-        self.credentials = credentials or []      # [{"id", "username", "domain", "password"}] (secret!)
+        self.credentials = credentials or []      # [credential(...)] (secret!)
         self.journal = journal or []              # audit rows written in the transaction (as inserted)
         self.flush = flush or []                  # AoRs to flush after commit
         self.flushed = []                         # AoRs whose live contacts were dropped
@@ -69,16 +88,42 @@ class RunInfo(object):
         self.source = source
 
 
-class CallserverUsersDriver(object):
-    """Interface every callserver driver that manages users implements."""
+class CallserverDriver(object):
+    """Interface every callserver driver implements; a driver is built by :func:`get_driver` only."""
 
     platform = None
 
-    def read_users(self):
+    def __init__(self, rpc_url=None, db_url=None, domain=None, timeout=5.0, validate_certs=True, read_only=False):
+        self.rpc_url = rpc_url
+        self.db_url = db_url
+        self.domain = domain
+        self.timeout = timeout
+        self.validate_certs = validate_certs
+        self.read_only = read_only
+
+    # ---- live state
+    def info(self, gather):
+        raise NotImplementedError
+
+    def registrations(self):
+        raise NotImplementedError
+
+    def dispatcher(self):
+        raise NotImplementedError
+
+    def unregister(self, aor):
+        raise NotImplementedError
+
+    # ---- user mutations
+    def read_users(self, now=None):
         raise NotImplementedError
 
     def apply(self, plan, run):
         raise NotImplementedError
+
+    def can_flush(self):
+        """True when this driver can drop live registrations (it has its management API)."""
+        return False
 
     def flush_registrations(self, aors):
         raise NotImplementedError
@@ -89,5 +134,63 @@ class CallserverUsersDriver(object):
     def unlock(self, run):
         raise NotImplementedError
 
+    def journal_rows(self):
+        return []
+
+    def describe(self):
+        """Where this driver's users live, for messages and audit records (never a secret)."""
+        return mask_url(self.db_url or self.rpc_url or self.platform)
+
     def close(self):
         pass
+
+
+def driver_classes():
+    """platform -> driver class.  A new platform is one file in callservers/ and one line here."""
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio
+    return {"kamailio": kamailio.KamailioDriver}
+
+
+PLATFORMS = ("kamailio",)
+DEFAULT_PLATFORM = "kamailio"
+
+
+def get_driver(platform=None, **conn):
+    """The driver of ``platform`` built from the connection options ``conn`` (the keys of CALLSERVER_ARGSPEC and
+    ``read_only``); the only way modules and plugins get a callserver driver.  An unknown platform raises DriverError
+    naming the known ones."""
+    drivers = driver_classes()
+    name = platform or DEFAULT_PLATFORM
+    if name not in drivers:
+        raise DriverError("unknown callserver platform '%s': known platforms are %s" % (name, ", ".join(sorted(drivers))))
+    conn = dict((k, v) for k, v in conn.items() if k in CONNECTION_KEYS or k == "read_only")
+    return drivers[name](**conn)
+
+
+def connection(params):
+    """The connection options out of a module's params (for ``get_driver(**connection(module.params))``)."""
+    return dict((k, params.get(k)) for k in ("platform",) + CONNECTION_KEYS if params.get(k) is not None)
+
+
+# The callserver connection options (doc fragment voipops.voip.callserver), shared by every module of the action
+# group voipops.voip.callserver; the environment variables let an AWX credential inject them.
+CALLSERVER_ARGSPEC = dict(
+    platform=dict(type="str", default=DEFAULT_PLATFORM,
+                  fallback=(env_fallback, ["VOIPOPS_CALLSERVER_PLATFORM"])),
+    rpc_url=dict(type="str", no_log=False, fallback=(env_fallback, ["VOIPOPS_CALLSERVER_RPC_URL"])),
+    db_url=dict(type="str", no_log=True, fallback=(env_fallback, ["VOIPOPS_CALLSERVER_DB_URL"])),
+    domain=dict(type="str", fallback=(env_fallback, ["VOIPOPS_CALLSERVER_DOMAIN"])),
+    timeout=dict(type="float", default=5.0, aliases=["rpc_timeout"]),
+    validate_certs=dict(type="bool", default=True),
+)
+CONNECTION_KEYS = ("rpc_url", "db_url", "domain", "timeout", "validate_certs")
+
+
+def callserver_argspec(required=(), **overrides):
+    """A copy of CALLSERVER_ARGSPEC with ``required`` options marked required and per-option ``overrides``."""
+    spec = dict((k, dict(v)) for k, v in CALLSERVER_ARGSPEC.items())
+    for name in required:
+        spec[name]["required"] = True
+    for name, extra in overrides.items():
+        spec[name].update(extra)
+    return spec

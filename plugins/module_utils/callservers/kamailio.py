@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kamailio driver: JSON-RPC over HTTP (xhttp + jsonrpcs) and, for user data, Kamailio's own tables.
 
-This is the only code that talks to Kamailio.  Everything above it (modules, roles) speaks in
-plain records: registrations, gateways, statistics.
+This is the only code that talks to Kamailio.  Everything above it (modules, roles, inventory plugins) gets a
+``KamailioDriver`` from ``callservers/base.py:get_driver`` and speaks in plain records: registrations, gateways,
+statistics, canonical users.  The driver's user data lives in Kamailio's tables (``kamailio_db.KamailioDB``, its
+storage layer).
 
 Kamailio facts this relies on (see docs/architecture.md):
 - JSON-RPC 2.0 over HTTP POST to ``http://host:port/RPC``; errors come back as HTTP 500 with a JSON
@@ -23,6 +25,9 @@ import itertools
 import json
 import traceback
 
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import CallserverDriver, DriverError
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
+
 try:
     import requests
 
@@ -33,7 +38,7 @@ except ImportError:  # pragma: no cover - exercised by ansible-test's import san
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 
-class KamailioError(Exception):
+class KamailioError(DriverError):
     """A failed exchange with Kamailio; the message always names the URL and what to do."""
 
     def __init__(self, message, url=None, method=None, code=None):
@@ -157,6 +162,7 @@ class KamailioRPC(object):
     def call(self, method, *params):
         """Call one RPC method; returns its ``result`` or raises KamailioError."""
         payload = {"jsonrpc": "2.0", "method": method, "id": next(self._ids)}
+        where = mask_url(self.url)
         if params:
             payload["params"] = list(params)
         try:
@@ -165,27 +171,27 @@ class KamailioRPC(object):
                                      timeout=self.timeout, verify=self.validate_certs)
         except requests.exceptions.Timeout:
             raise KamailioError("Kamailio JSON-RPC at %s did not answer %s within %.1f s: check that Kamailio runs "
-                                "and that xhttp/jsonrpcs listen there" % (self.url, method, self.timeout),
+                                "and that xhttp/jsonrpcs listen there" % (where, method, self.timeout),
                                 url=self.url, method=method)
         except requests.exceptions.ConnectionError as exc:
             raise KamailioError("cannot connect to Kamailio JSON-RPC at %s (%s): is Kamailio running and is this "
-                                "the right host and port?" % (self.url, _short_reason(exc)), url=self.url, method=method)
+                                "the right host and port?" % (where, _short_reason(exc)), url=self.url, method=method)
         except requests.exceptions.RequestException as exc:
-            raise KamailioError("Kamailio JSON-RPC at %s failed: %s" % (self.url, exc), url=self.url, method=method)
+            raise KamailioError("Kamailio JSON-RPC at %s failed: %s" % (where, exc), url=self.url, method=method)
         try:
             body = resp.json()
         except ValueError:
             raise KamailioError("Kamailio JSON-RPC at %s answered %s with HTTP %d and no JSON body (is this the /RPC "
-                                "path of jsonrpcs?)" % (self.url, method, resp.status_code),
+                                "path of jsonrpcs?)" % (where, method, resp.status_code),
                                 url=self.url, method=method, code=resp.status_code)
         if isinstance(body, dict) and body.get("error"):
             err = body["error"]
             raise KamailioError("Kamailio JSON-RPC %s at %s failed: %s %s" % (
-                method, self.url, err.get("code", ""), err.get("message", err)),
+                method, where, err.get("code", ""), err.get("message", err)),
                 url=self.url, method=method, code=err.get("code"))
         if resp.status_code >= 400:
             raise KamailioError("Kamailio JSON-RPC at %s answered %s with HTTP %d" % (
-                self.url, method, resp.status_code), url=self.url, method=method, code=resp.status_code)
+                where, method, resp.status_code), url=self.url, method=method, code=resp.status_code)
         return body.get("result") if isinstance(body, dict) else body
 
     # ---- read helpers --------------------------------------------------------------------
@@ -237,19 +243,30 @@ def _short_reason(exc):
     return text.rsplit(":", maxsplit=1)[-1].strip()[:120] or exc.__class__.__name__
 
 
-class KamailioDriver(object):
-    """The callserver driver for Kamailio (interface: callservers/base.py)."""
+class KamailioDriver(CallserverDriver):
+    """The callserver driver for Kamailio: JSON-RPC for the live state, Kamailio's tables for the users."""
 
     platform = "kamailio"
 
-    def __init__(self, rpc_url, timeout=5.0, db_url=None, validate_certs=True):
-        self.rpc = KamailioRPC(rpc_url, timeout=timeout, validate_certs=validate_certs)
-        self.db_url = db_url
+    def __init__(self, **conn):
+        super(KamailioDriver, self).__init__(**conn)
+        self._rpc = None
+        self._db = None
+
+    @property
+    def rpc(self):
+        """The JSON-RPC client (made on first use: user data alone needs no RPC)."""
+        if self._rpc is None:
+            if not self.rpc_url:
+                raise KamailioError("this needs Kamailio's JSON-RPC: set rpc_url (or VOIPOPS_CALLSERVER_RPC_URL), "
+                                    "for example http://127.0.0.1:5071/RPC")
+            self._rpc = KamailioRPC(self.rpc_url, timeout=self.timeout, validate_certs=self.validate_certs)
+        return self._rpc
 
     def info(self, gather=("version", "uptime", "statistics", "registrations", "gateways")):
         """One consistent read of the callserver's state, for callserver_info and the health audit."""
         gather = set(gather)
-        facts = {"platform": self.platform, "rpc_url": self.rpc.url}
+        facts = {"platform": self.platform, "rpc_url": mask_url(self.rpc.url)}
         if "version" in gather:
             facts["version"] = (self.rpc.version() or "").strip()
         if "uptime" in gather:
@@ -279,34 +296,54 @@ class KamailioDriver(object):
             }
         return facts
 
-    # --- user mutations (user_mutations): users in Kamailio's tables, see kamailio_db.py ---
-    def users_db(self, domain, write=True):
-        """The SQL side of this driver (``KamailioDB``) for the users of ``domain``; needs ``db_url``."""
-        from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import KamailioDB
-        if not self.db_url:
-            raise KamailioError("user data needs the Kamailio database: set db_url (sqlite:////abs/kamailio.db or "
-                                "postgres://user:password@host:port/db)")
-        return KamailioDB(self.db_url, domain, write=write)
+    def registrations(self):
+        return self.rpc.registrations()
 
-    def read_users(self, domain, now=None):
-        """All managed users (and cooling, unmanaged numbers) in one read; see kamailio_db.KamailioDB.read_users."""
-        db = self.users_db(domain, write=False)
-        try:
-            return db.read_users(now=now)
-        finally:
-            db.close()
+    def dispatcher(self):
+        return self.rpc.dispatcher()
 
-    def apply(self, domain, plan, run):
-        """Apply a plan in ONE transaction, then drop the registrations it made obsolete (``ul.rm``)."""
-        db = self.users_db(domain)
-        try:
-            result = db.apply(plan, run)
-            result.flushed = db.flush_registrations(sorted(set(db.pending_flush()) | set(result.flush)), rpc=self.rpc)
-            return result
-        finally:
-            db.close()
+    def unregister(self, aor):
+        return self.rpc.unregister(aor)
+
+    # --- user mutations: users in Kamailio's tables (kamailio_db.KamailioDB is this driver's storage layer) ---
+    def users_db(self):
+        """The SQL side of this driver for the users of ``domain`` (opened once; read-only when ``read_only``)."""
+        if self._db is None:
+            from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import KamailioDB
+            if not self.db_url:
+                raise KamailioError("user data needs the Kamailio database: set db_url (or VOIPOPS_CALLSERVER_DB_URL), "
+                                    "sqlite:////abs/kamailio.db or postgres://user:password@host:port/db")
+            if not self.domain:
+                raise KamailioError("user data needs the SIP domain (and digest realm) of the users: set domain "
+                                    "(or VOIPOPS_CALLSERVER_DOMAIN)")
+            self._db = KamailioDB(self.db_url, self.domain, write=not self.read_only)
+        return self._db
+
+    def read_users(self, now=None):
+        """All managed users (and cooling, unmanaged numbers) in one read; see KamailioDB.read_users."""
+        return self.users_db().read_users(now=now)
+
+    def apply(self, plan, run):
+        """Apply a plan in ONE transaction (registrations it made obsolete are recorded for flush_registrations)."""
+        return self.users_db().apply(plan, run)
+
+    def can_flush(self):
+        return bool(self.rpc_url)
 
     def flush_registrations(self, aors):
-        """Drop the live registrations of ``aors``; returns those that had contacts."""
-        return [aor for aor in aors if self.rpc.unregister(aor)]
-    # --- end user mutations ---
+        """Drop the live registrations of ``aors`` (``ul.rm``); returns those that had contacts."""
+        return self.users_db().flush_registrations(aors, rpc=self.rpc)
+
+    def lock(self, run, ttl=3600):
+        return self.users_db().lock(run, ttl=ttl)
+
+    def unlock(self, run):
+        return self.users_db().unlock(run)
+
+    def journal_rows(self):
+        return self.users_db().journal_rows()
+
+    def close(self):
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""User data in Kamailio's own tables, over SQLite (default) or PostgreSQL.
+"""User data in Kamailio's own tables, over SQLite (default) or PostgreSQL: the storage layer of the Kamailio driver.
+
+Only ``kamailio.KamailioDriver`` uses ``KamailioDB`` (modules get the driver from ``base.get_driver``); the lab, the
+tests and the bench use ``create_kamailio_schema`` and, for seeding, ``KamailioDB`` directly.
 
 Layout (what Kamailio's routing reads at call time, see the lab's kamailio.cfg):
 
@@ -37,8 +40,9 @@ import time
 import traceback
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
-    ApplyResult, CallserverUsersDriver, DriverError, LockedError, UserSnapshot,
+    ApplyResult, DriverError, LockedError, UserSnapshot, credential,
 )
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
 from ansible_collections.voipops.voip.plugins.module_utils.users import (
     canonical, epoch_until, until_epoch, utcnow,
 )
@@ -109,10 +113,8 @@ def _pid_alive(pid):
     return True
 
 
-class KamailioDB(CallserverUsersDriver):
+class KamailioDB(object):
     """Users in Kamailio's tables.  ``write=False`` never writes anything (check mode)."""
-
-    platform = "kamailio"
 
     def __init__(self, db_url, domain, realm=None, busy_timeout=30.0, write=True):
         self.db_url = db_url
@@ -131,7 +133,7 @@ class KamailioDB(CallserverUsersDriver):
             try:
                 self.conn = psycopg.connect(target, autocommit=True, connect_timeout=int(busy_timeout))
             except psycopg.Error as exc:
-                raise DriverError("cannot connect to PostgreSQL %s: %s" % (_mask(db_url), str(exc).strip()))
+                raise DriverError("cannot connect to PostgreSQL %s: %s" % (mask_url(db_url), str(exc).strip()))
         self._tables = None
 
     # ------------------------------------------------------------------ low level
@@ -177,7 +179,7 @@ class KamailioDB(CallserverUsersDriver):
         if missing:
             raise DriverError("the callserver database %s lacks Kamailio table(s) %s: create them with Kamailio's "
                               "scripts (kamdbctl, or %s/{auth_db,alias_db,group,avpops}-create.sql)"
-                              % (_mask(self.db_url), ", ".join(missing), SCHEMA_DIRS[self.kind]))
+                              % (mask_url(self.db_url), ", ".join(missing), SCHEMA_DIRS[self.kind]))
 
     def ensure_own_tables(self):
         """Create the voipops_* tables when missing (never in check mode)."""
@@ -333,7 +335,7 @@ class KamailioDB(CallserverUsersDriver):
                     pw = new_password()
                     ext = after["extension"]
                     ins_subs.append((ext, d, "", ha1(ext, self.realm, pw), ha1("%s@%s" % (ext, d), self.realm, pw)))
-                    credentials.append({"id": uid, "username": ext, "domain": d, "password": pw})
+                    credentials.append(credential(after, ext, d, pw))
             if op.get("cool"):
                 ue = until_epoch(op["cool_until"])
                 for num in op["cool"]:
@@ -374,7 +376,7 @@ class KamailioDB(CallserverUsersDriver):
             if isinstance(exc, DriverError):
                 raise
             raise DriverError("applying %d operation(s) to %s failed and was rolled back (nothing changed): %s"
-                              % (len(plan), _mask(self.db_url), exc))
+                              % (len(plan), mask_url(self.db_url), exc))
         return ApplyResult(credentials=credentials, journal=journal, flush=[f[0] for f in flush])
 
     # ------------------------------------------------------------------ journal, flush, lock
@@ -433,7 +435,7 @@ class KamailioDB(CallserverUsersDriver):
                     self._rollback()
                     raise LockedError("another user-mutation run holds the lock on %s: run %s by %s on %s (pid %s) since "
                                       "%s; wait for it to finish (a lock older than %d s or of a dead process is taken "
-                                      "over automatically)" % (_mask(self.db_url), row[0], row[1] or "?", row[2], row[3],
+                                      "over automatically)" % (mask_url(self.db_url), row[0], row[1] or "?", row[2], row[3],
                                                                epoch_until(row[4]), ttl))
             self._exec("DELETE FROM voipops_lock WHERE name = ?", (name,))
             self._exec("INSERT INTO voipops_lock (name, run_id, actor, host, pid, acquired_epoch) VALUES (?, ?, ?, ?, ?, ?)",
@@ -465,17 +467,6 @@ class KamailioDB(CallserverUsersDriver):
 def _summary(op):
     from ansible_collections.voipops.voip.plugins.module_utils.users import describe
     return describe(op)
-
-
-def _mask(db_url):
-    """Hide a password in a URL for messages."""
-    if "@" in db_url and "://" in db_url:
-        scheme, rest = db_url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        if ":" in creds:
-            creds = creds.split(":", 1)[0] + ":********"
-        return "%s://%s@%s" % (scheme, creds, host)
-    return db_url
 
 
 def create_kamailio_schema(db_url, scripts=KAMAILIO_SCRIPTS):

@@ -162,11 +162,17 @@ def test_lock_refuses_second_run_and_recovers_from_dead_holder(db_url):
 
 
 def test_kamailio_driver_delegates_users_to_the_sql_driver(db_url):
-    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioDriver, KamailioError
-    drv = KamailioDriver("http://127.0.0.1:9/RPC", db_url=db_url)
-    res = drv.apply("voip.lab", U.plan_users("merged", [BOB], [], now=NOW), run())
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import CallserverDriver, get_driver
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioError
+    drv = get_driver("kamailio", rpc_url="http://127.0.0.1:9/RPC", db_url=db_url, domain="voip.lab")
+    assert isinstance(drv, CallserverDriver)
+    res = drv.apply(U.plan_users("merged", [BOB], [], now=NOW), run())
     assert res.flushed == [] and [c["username"] for c in res.credentials] == ["1002"]
-    assert drv.read_users("voip.lab", now=NOW).users == [BOB]
+    assert drv.read_users(now=NOW).users == [BOB]
+    drv.close()
     with pytest.raises(KamailioError) as exc:
-        KamailioDriver("http://127.0.0.1:9/RPC").read_users("voip.lab")
+        get_driver("kamailio", rpc_url="http://127.0.0.1:9/RPC", domain="voip.lab").read_users()
     assert "set db_url" in str(exc.value)
+    with pytest.raises(KamailioError) as exc:
+        get_driver("kamailio", db_url=db_url).read_users()
+    assert "set domain" in str(exc.value)

@@ -18,7 +18,9 @@ NOW = "2026-03-01T12:00:00Z"
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, monkeypatch):
+    # the SIP domain has no default: it comes the way an AWX credential brings it, from the environment
+    monkeypatch.setenv("VOIPOPS_CALLSERVER_DOMAIN", "voip.lab")
     path = str(tmp_path / "kamailio.db")
     create_kamailio_schema("sqlite:///" + path)
     return {"db_url": "sqlite:///" + path, "path": path, "tmp": tmp_path}
@@ -212,3 +214,45 @@ def test_second_run_is_refused_while_one_holds_the_lock(capsys, env):
     assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
     db.unlock(RunInfo(run_id="other-run", actor="awx-bob"))
     assert call(capsys, users_args(env, [ADA]))["changed"] is True
+
+
+def test_the_driver_comes_from_the_factory_an_unknown_platform_fails_listing_the_known_ones(capsys, env):
+    res = call(capsys, {"db_url": env["db_url"], "state": "gathered", "platform": "asterisk"})
+    assert res["failed"] and "unknown callserver platform 'asterisk': known platforms are kamailio" in res["msg"]
+    res = call(capsys, users_args(env, [ADA], platform="asterisk"))
+    assert res["failed"] and "known platforms are kamailio" in res["msg"]
+    assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
+
+
+def test_no_default_domain_and_connection_from_the_environment(capsys, env, monkeypatch):
+    monkeypatch.delenv("VOIPOPS_CALLSERVER_DOMAIN")
+    res = call(capsys, {"db_url": env["db_url"], "state": "gathered"})
+    assert res["failed"] and "set domain (or VOIPOPS_CALLSERVER_DOMAIN)" in res["msg"]
+    monkeypatch.setenv("VOIPOPS_CALLSERVER_DB_URL", env["db_url"])
+    assert call(capsys, {"domain": "voip.lab", "state": "gathered"})["gathered"] == []
+
+
+def test_old_option_name_rpc_timeout_still_works(capsys, env):
+    res = call(capsys, users_args(env, [ADA], rpc_timeout=2.5))
+    assert res["changed"] and not res.get("failed")
+
+
+def test_credentials_file_is_a_users_file_of_handset_provision(capsys, env):
+    from ansible_collections.voipops.voip.plugins.modules import handset_provision
+    cred = str(env["tmp"] / "cred.json")
+    call(capsys, users_args(env, [ADA, BOB], credentials_file=cred), no_log=False)
+    assert oct(os.stat(cred).st_mode & 0o777) == "0o600"
+    root = env["tmp"] / "prov"
+    args = {"root": str(root), "provisioning_url": "http://127.0.0.1:8080/", "registrar": "127.0.0.1",
+            "users_file": cred, "handsets": [
+                {"name": "desk-1", "mac": "0015.65aa.bb01", "vendor": "Yealink", "model": "T54W", "user": "1001"},
+                {"name": "desk-2", "mac": "00:04:13:aa:bb:02", "vendor": "snom", "model": "D785", "user": "1002"}]}
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            handset_provision.main()
+    out = json.loads(capsys.readouterr().out)
+    assert not out.get("failed"), out
+    assert out["changed_handsets"] == ["desk-1", "desk-2"]
+    creds = dict((c["extension"], c) for c in json.load(open(cred)))
+    assert creds["1001"]["sip_password"] in (root / "001565aabb01.cfg").read_text()
+    assert "Ada" in (root / "001565aabb01.cfg").read_text()

@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The users of a callserver as a resource of ``resource.ResourceModule`` (the module ``callserver_users``).
+
+How the input (``config``, ``src``, ``hr_csv``, ``running_config``) is loaded, validated as a whole against the
+callserver's current users and planned; the model, the validators and the pure planner are ``users.py``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.voipops.voip.plugins.module_utils import users as U
+from ansible_collections.voipops.voip.plugins.module_utils.source import SourceErrors, load_yaml
+
+
+def strip_none(d):
+    if isinstance(d, dict):
+        return dict((k, strip_none(v)) for k, v in d.items() if v is not None)
+    if isinstance(d, list):
+        return [strip_none(v) for v in d]
+    return d
+
+
+def load_input(p, partial):
+    """Desired users from config or src (with lines), validated per record -> (users, per-record errors)."""
+    if p["src"]:
+        data = load_yaml(p["src"])
+        errors = U.ErrorCollector(p["src"])
+        want = U.load_config(data, path=p["src"], partial=partial, errors=errors)
+    else:
+        errors = U.ErrorCollector("config")
+        want = U.load_config(strip_none(p["config"] or []), path="config", partial=partial, errors=errors)
+    return want, errors.errors
+
+
+def validate_all(state, want, pre_errors, ctx, numberplan, path):
+    """Per-record errors and cross-record errors are reported together (the whole input at once)."""
+    errors = list(pre_errors)
+    if state != "deleted":
+        try:
+            U.validate_batch(state, want, ctx, numberplan, path=path)
+        except SourceErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise SourceErrors(sorted(errors, key=lambda e: (e.path or "", e.line or 0)))
+
+
+class Loaded(object):
+    """The validated-per-record input of a change: users or HR rows, and the number plan."""
+
+    def __init__(self, want=None, pre_errors=None, hr_rows=None, numberplan=None):
+        self.want = want or []
+        self.pre_errors = pre_errors or []
+        self.hr_rows = hr_rows
+        self.numberplan = numberplan
+
+
+class UsersResource(object):
+    """Users: keyed by employee ``id``; a plan is ``users.plan_users``' list of operations."""
+
+    def now(self, p):
+        return U.parse_until(p["now"])[1] if p["now"] else U.utcnow()
+
+    def source(self, p):
+        return p["hr_csv"] or p["src"] or "config"
+
+    def parse(self, p):
+        return U.parse_running_config(p["running_config"])
+
+    def render(self, p, now):
+        plan = U.NumberPlan.load(p["numberplan"]) if p["numberplan"] else None
+        want, pre = load_input(p, partial=False)
+        if plan is not None:
+            validate_all("replaced", want, pre, U.Context(now=now), plan, p["src"] or "config")
+        elif pre:
+            raise SourceErrors(pre)
+        return [U.strip_meta(u) for u in want]
+
+    def check_params(self, p):
+        """What is missing or contradictory for ``state`` (a message), or None."""
+        state = p["state"]
+        if state == "parsed":
+            return "state=parsed needs running_config" if p["running_config"] is None else None
+        if state == "rendered":
+            return None
+        if not p["db_url"]:
+            return "state=%s needs db_url (the callserver database)" % state
+        if state == "gathered":
+            return None
+        if p["hr_csv"] and state != "merged":
+            return "hr_csv is an HR batch of join/move/leave/change rows: use it with state=merged"
+        if state != "deleted" and not p["numberplan"]:
+            return "state=%s needs numberplan (site extension ranges) to validate the users" % state
+        return None
+
+    def load(self, p):
+        numberplan = U.NumberPlan.load(p["numberplan"]) if p["numberplan"] else None
+        if p["hr_csv"]:
+            with open(p["hr_csv"], "r", encoding="utf-8", newline="") as handle:
+                return Loaded(hr_rows=U.parse_hr_csv(handle.read(), path=p["hr_csv"]), numberplan=numberplan)
+        want, pre = load_input(p, partial=p["state"] in ("merged", "deleted"))
+        return Loaded(want=want, pre_errors=pre, numberplan=numberplan)
+
+    def read(self, driver, now):
+        return driver.read_users(now=now)
+
+    def plan(self, state, loaded, snap, p, now, run):
+        """Validate the input against the callserver's users and plan -> (plan, extra result keys)."""
+        ctx = U.Context(have=snap.users, cooling=snap.cooling, unmanaged=snap.unmanaged, now=now)
+        if loaded.hr_rows is not None:
+            want, deleted_ids, info = U.apply_hr_rows(loaded.hr_rows, ctx, loaded.numberplan,
+                                                      applied_keys=snap.applied_keys, path=p["hr_csv"])
+            run.applied_keys = info["applied"]
+            plan = U.plan_users("replaced", want, snap.users, now=now, cooling_days=p["cooling_days"],
+                                deleted_ids=deleted_ids)
+            return plan, {"pending": info["pending"], "already_applied": info["already_applied"]}
+        validate_all(state, loaded.want, loaded.pre_errors, ctx, loaded.numberplan, p["src"] or "config")
+        return U.plan_users(state, loaded.want, snap.users, now=now, cooling_days=p["cooling_days"]), {}
+
+    def describe(self, op):
+        return U.describe(op)
+
+    def expected(self, items, plan):
+        return U.apply_plan_to(items, plan)
+
+    def needs_secret(self, plan):
+        return [op["id"] for op in plan if op["op"] == "add" or op.get("new_password")]
