@@ -49,7 +49,8 @@ def test_the_tarball_holds_the_collection_and_its_docs_not_the_development_tree(
                    "roles/health_audit/tasks/main.yml", "playbooks/lab_up.yml", "inventories/lab/estate.yml"):
         assert wanted in members, wanted
     assert "docs" in members and [m for m in members if m.startswith("docs/") and m.endswith(".md")]
-    for top in ("bench", "tools", "tests", "extensions", ".ci", ".state", ".venv", ".git", "changelogs/fragments"):
+    for top in ("bench", "tools", "tests", "extensions", ".ci", ".state", ".venv", ".git", "changelogs/fragments",
+                "ee", "collections"):
         assert not [m for m in members if m == top or m.startswith(top + "/")], top
     for dev_file in ("Makefile", "conftest.py", "pytest.ini", "requirements-dev.txt", "ansible.cfg", ".ansible-lint"):
         assert dev_file not in members, dev_file
