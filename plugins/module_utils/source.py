@@ -337,13 +337,16 @@ class Table(object):
     fields, at the key's line; with ``required_at_end`` they are checked after the fields (missing or
     blank text), at the record's line.  ``label(rec, where)`` names the record in messages
     once its key is read (fields flagged in ``where_fields`` and unknown keys keep ``where``).
+    ``missing(value)`` says when a required field counts as missing (default: None, "" or [] before
+    the fields; None or blank text at the end).
     ``rules(out, ctx)`` run after the fields (cross-field and cross-record checks).  A table that is
     not ``closed`` accepts keys it does not declare (a CSV file's columns are checked once per file).
     """
 
     def __init__(self, kind, fields, required=None, rules=(), unknown="unknown field (allowed: {allowed})",
-                 sort_allowed=True, required_at_end=False, label=None, where_fields=(), closed=True):
+                 sort_allowed=True, required_at_end=False, label=None, where_fields=(), closed=True, missing=None):
         self.kind = kind
+        self.missing = missing
         self.closed = closed
         self.fields = list(fields)
         self.names = tuple(f.name for f in self.fields)
@@ -386,6 +389,14 @@ class Walk(object):
 MISSING = (None, "", [])
 
 
+def _absent(value):
+    return value in MISSING
+
+
+def _blank(value):
+    return value is None or not str(value).strip()
+
+
 def _fresh(default):
     """A default list/dict is copied, so records never share (and mutate) one object."""
     return type(default)(default) if isinstance(default, (list, dict)) else default
@@ -421,7 +432,7 @@ class Validator(object):
                 ctx.error(table.unknown.format(allowed=table.allowed_text), rec, key)
         if not table.required_at_end and not partial:
             for name in table.required:
-                if rec.get(name) in MISSING:
+                if (table.missing or _absent)(rec.get(name)):
                     ctx.error(table.field(name).message("required", "is required"), rec,
                               name if name in rec else None, prefix + name)
         label = table.label(rec, obj) if table.label is not None else obj
@@ -434,7 +445,7 @@ class Validator(object):
         ctx.key = None
         if table.required_at_end and not partial:
             for name in table.required:
-                if rec.get(name) is None or not str(rec.get(name)).strip():
+                if (table.missing or _blank)(rec.get(name)):
                     ctx.error(table.field(name).message("required", "is required"), line=line, field=prefix + name)
         for rule in table.rules:
             rule(out, ctx)
