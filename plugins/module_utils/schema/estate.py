@@ -26,7 +26,7 @@ import traceback
 
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import normalize_mac  # one MAC rule for every caller
 from ansible_collections.voipops.voip.plugins.module_utils.schema.values import (
-    parse_days, parse_duration, parse_number_range, parse_time,
+    EMAIL_RE, parse_days, parse_duration, parse_number_range, parse_time,
 )
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     Field, SourceError, Table, line_of, load_csv,
@@ -64,7 +64,6 @@ HANDSET_CSV_REQUIRED = ("name", "mac", "vendor", "model", "site")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,}$")
 _URL_RE = re.compile(r"^https?://\S+$")
 
@@ -376,7 +375,7 @@ SITE = Table("site", [
 ])
 
 CONTACT = Table("contact", [
-    Field("email", "any", check=_matching(_EMAIL_RE, "an e-mail address")),
+    Field("email", "any", check=_matching(EMAIL_RE, "an e-mail address")),
     Field("phone", "any", check=_matching(_PHONE_RE, "a phone number")),
     Field("webhook", "any", check=_matching(_URL_RE, "an http(s) URL")),
     Field("name", "any", check=_matching(re.compile(r"."), "a name")),

@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.voipops.voip.plugins.module_utils.schema.values import parse_until
+from ansible_collections.voipops.voip.plugins.module_utils.schema.values import EMAIL_RE, parse_until
 from ansible_collections.voipops.voip.plugins.module_utils.source import Field, Table, line_of
 
 CLASSES = ("internal", "national", "international")
@@ -37,7 +37,6 @@ EXT_RE = re.compile(r"^[1-8][0-9]{1,7}$")
 TARGET_RE = re.compile(r"^(\+[1-9][0-9]{6,14}|0[0-9]{5,17}|[1-8][0-9]{1,7})$")
 GROUP_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,19}$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def parse_item(text, first):

@@ -20,6 +20,7 @@ _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 UNTIL_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:Z|\+00:00)$")
 UTC = datetime.timezone.utc
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # one e-mail rule (estate contacts, user profiles)
 
 
 def parse_duration(value):
