@@ -38,6 +38,11 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import (
 )
 
 
+__all__ = ["Estate", "EstateLoad", "build_estate", "load_estate", "load_endpoints", "overlay_endpoints",
+           "topological_order", "find_cycle", "normalize_mac", "NumberRange", "parse_duration", "format_duration",
+           "parse_number_range", "parse_days", "HAS_NETADDR", "NETADDR_IMPORT_ERROR", "SCHEMA_VERSION"]
+
+
 def _require_netaddr():
     if not HAS_NETADDR:
         raise SourceError("the netaddr Python library is required to validate the estate")
@@ -184,8 +189,6 @@ def topological_order(components):
             if indeg[nxt] == 0:
                 heapq.heappush(heap, nxt)
     return order
-
-
 
 
 # --------------------------------------------------------------------------------------------

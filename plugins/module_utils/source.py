@@ -350,8 +350,11 @@ class Table(object):
         self.closed = closed
         self.fields = list(fields)
         self.names = tuple(f.name for f in self.fields)
-        self.required = tuple(required) if required is not None else tuple(f.name for f in self.fields
-                                                                             if f.required)
+        self.name_set = frozenset(self.names)
+        self.walked = tuple(f for f in self.fields if f.kind != "skip")
+        if required is None:
+            required = [f.name for f in self.fields if f.required]
+        self.required = tuple(required)
         self.rules = tuple(rules)
         self.allowed_text = ", ".join(sorted(self.names) if sort_allowed else self.names)
         self.unknown = unknown
@@ -399,7 +402,9 @@ def _blank(value):
 
 def _fresh(default):
     """A default list/dict is copied, so records never share (and mutate) one object."""
-    return type(default)(default) if isinstance(default, (list, dict)) else default
+    if default is None or default.__class__ not in (list, dict):
+        return default
+    return default.__class__(default)
 
 
 class Validator(object):
@@ -427,21 +432,25 @@ class Validator(object):
         line = line_of(rec) or line
         out = {} if out is None else out
         ctx = Walk(self, rec, obj, prefix, line, out)
-        for key in rec:
-            if table.closed and key not in table.names:
-                ctx.error(table.unknown.format(allowed=table.allowed_text), rec, key)
+        if table.closed:
+            for key in rec:
+                if key not in table.name_set:
+                    ctx.error(table.unknown.format(allowed=table.allowed_text), rec, key)
         if not table.required_at_end and not partial:
+            missing = table.missing or _absent
             for name in table.required:
-                if (table.missing or _absent)(rec.get(name)):
+                if missing(rec.get(name)):
                     ctx.error(table.field(name).message("required", "is required"), rec,
                               name if name in rec else None, prefix + name)
         label = table.label(rec, obj) if table.label is not None else obj
-        for f in table.fields:
-            if f.kind == "skip":
-                continue
-            ctx.obj = obj if f.name in table.where_fields else label
+        where_fields = table.where_fields
+        ctx.obj = label
+        value = self.value
+        for f in table.walked:
+            if where_fields:
+                ctx.obj = obj if f.name in where_fields else label
             ctx.key = f.name
-            out[f.name] = self.value(rec, f, ctx)
+            out[f.name] = value(rec, f, ctx)
         ctx.key = None
         if table.required_at_end and not partial:
             for name in table.required:
@@ -454,13 +463,14 @@ class Validator(object):
     def value(self, rec, f, ctx):
         """One field's normalised value (its default when missing or wrong)."""
         value = rec.get(f.name)
-        if value is None and f.always:
-            try:
-                return f.check(None, ctx)
-            except ValueError as exc:
-                ctx.error(str(exc))
-                return _fresh(f.default)
-        if value is None or (value == "" and f.kind == "str"):
+        if value is None:
+            if f.always:
+                try:
+                    return f.check(None, ctx)
+                except ValueError as exc:
+                    ctx.error(str(exc))
+            return _fresh(f.default)
+        if value == "" and f.kind == "str":
             return _fresh(f.default)
         try:
             if f.kind == "list":

@@ -207,8 +207,8 @@ def normalize_user(raw, errors, where, line=None, path=None, partial=False):
     if not isinstance(raw, dict):
         errors.add("must be a mapping", line=line, obj=where, path=path)
         return None
-    out, ok = Validator(errors, path=path, node_paths=False).walk(raw, user_schema.USER, where, line=line,
-                                                                   partial=partial)
+    walker = Validator(errors, path=path, node_paths=False)
+    out, ok = walker.walk(raw, user_schema.USER, where, line=line, partial=partial)
     return canonical(out) if ok else None
 
 
