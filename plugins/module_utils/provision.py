@@ -27,7 +27,8 @@ import re
 import tempfile
 
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
-    ErrorCollector, SourceError, SourceErrors, line_of, load_csv, load_yaml)
+    ErrorCollector, SourceError, SourceErrors, Validator, line_of, load_csv, load_yaml)
+from ansible_collections.voipops.voip.plugins.module_utils.schema import provisioning as schema
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 
 INDEX_NAME = ".voipops-handsets.json"
@@ -163,43 +164,45 @@ def _where(rec, index, what):
     return path, obj
 
 
+class _Run(object):
+    """One validation run: what the checks of ``schema/provisioning.py`` see as ``ctx.state``."""
+
+    def __init__(self):
+        self.names = {}   # handset name -> where it was first given
+        self.macs = {}    # MAC -> handset name
+        self.users = {}   # extension -> account
+        self.index = 0    # of the handset being read
+
+
 def validate(handsets, users, settings, images=()):
-    """Validate everything; return (records, users_by_ext, settings).  Raises SourceErrors with every error."""
+    """Validate everything; return (records, users_by_ext, settings).  Raises SourceErrors with every error.
+
+    The settings, accounts and handsets are walked with the tables of ``schema/provisioning.py``."""
     errors = ErrorCollector()
+    walker = Validator(errors, state=_Run())
+    s = _settings(settings, walker)
+    by_ext = _accounts(users, walker)
+    records = _handsets(handsets, s, images, walker)
+    if errors:
+        raise SourceErrors(errors.errors)
+    return records, by_ext, s
+
+
+def _settings(settings, walker):
     s = dict(DEFAULT_SETTINGS)
     s.update(dict((k, v) for k, v in (settings or {}).items() if v is not None))
-
-    # settings
-    for key in ("registrar", "provisioning_url"):
-        if not s.get(key):
-            errors.add("is required", obj="settings", field=key)
-    if s.get("transport") not in base.TRANSPORTS:
-        errors.add("must be one of %s" % ", ".join(base.TRANSPORTS), obj="settings", field="transport")
-    if s.get("language") not in base.LANGUAGES:
-        errors.add("'%s' is not a supported language (%s)" % (s.get("language"), ", ".join(base.LANGUAGES)),
-                   obj="settings", field="language")
-    try:
-        s["timezone_info"] = base.timezone_info(s.get("timezone"))
-    except base.ProfileError as exc:
-        errors.add(str(exc), obj="settings", field="timezone")
-    for key in ("registrar_port", "expires"):
-        try:
-            s[key] = int(s[key])
-            if s[key] <= 0 or (key == "registrar_port" and s[key] > 65535):
-                raise ValueError()
-        except (TypeError, ValueError):
-            errors.add("'%s' is not a valid number" % s.get(key), obj="settings", field=key)
-    for key in ("registrar", "ntp_server", "provisioning_url", "domain"):
-        if s.get(key) and not base.check_safe(s[key]):
-            errors.add("contains control characters", obj="settings", field=key)
-    if s.get("firmware") not in ("latest", "none"):
-        errors.add("must be 'latest' or 'none'", obj="settings", field="firmware")
+    checked, _ok = walker.walk(s, schema.SETTINGS, "settings")
+    s["registrar_port"], s["expires"] = checked["registrar_port"], checked["expires"]
+    s["timezone_info"] = checked["timezone"]
     url = str(s.get("provisioning_url") or "")
     if url and not url.endswith("/"):
         s["provisioning_url"] = url + "/"
+    return s
 
-    # users
-    by_ext = {}
+
+def _accounts(users, walker):
+    """SIP accounts by extension (or username); a second account for one extension is an error."""
+    errors, by_ext = walker.errors, walker.state.users
     for index, rec in enumerate(users or []):
         path = getattr(rec, "path", None)
         if not isinstance(rec, dict):
@@ -214,13 +217,7 @@ def validate(handsets, users, settings, images=()):
         if ext in by_ext:
             errors.add("duplicate user '%s'" % ext, path=path, line=line_of(rec, "extension"), obj=obj, field="extension")
             continue
-        if not rec.get("sip_password"):
-            errors.add("is required (the SIP password the handset registers with)", path=path,
-                       line=line_of(rec), obj=obj, field="sip_password")
-        for field in ("extension", "display_name", "sip_password", "username", "auth_user"):
-            val = rec.get(field)
-            if val is not None and not base.check_safe(val):
-                errors.add("contains control characters", path=path, line=line_of(rec, field), obj=obj, field=field)
+        walker.walk(rec, schema.USER, obj)
         by_ext[ext] = {
             "extension": ext,
             "username": str(rec.get("username") or ext),
@@ -229,66 +226,22 @@ def validate(handsets, users, settings, images=()):
             "display_name": str(rec.get("display_name") or ext),
             "label": str(rec.get("label") or rec.get("display_name") or ext),
         }
+    return by_ext
 
-    # handsets
+
+def _handsets(handsets, s, images, walker):
+    """Handset records (vendor profile, canonical model, firmware image) for every valid handset."""
+    errors = walker.errors
     fams = _images_by_family(images)
     records = []
-    names = {}
-    macs = {}
     for index, rec in enumerate(handsets or []):
-        path, obj = _where(rec, index, "handset") if isinstance(rec, dict) else (None, "handsets[%d]" % index)
         if not isinstance(rec, dict):
-            errors.add("must be a mapping", obj=obj)
+            errors.add("must be a mapping", obj="handsets[%d]" % index)
             continue
-        ok = True
-        name = rec.get("name")
-        if not name:
-            errors.add("is required", path=path, line=line_of(rec), obj=obj, field="name")
-            ok = False
-        elif not base.check_safe(name):
-            errors.add("contains control characters", path=path, line=line_of(rec, "name"), obj=obj, field="name")
-            ok = False
-        elif name in names:
-            errors.add("duplicate handset name (also at %s)" % names[name], path=path, line=line_of(rec, "name"),
-                       obj=obj, field="name")
-            ok = False
-        else:
-            names[name] = ("line %s" % line_of(rec, "name")) if line_of(rec, "name") else "#%d" % (index + 1)
-        try:
-            mac = base.normalize_mac(rec.get("mac"))
-            if mac in macs:
-                errors.add("MAC %s is already used by handset '%s'" % (mac, macs[mac]), path=path,
-                           line=line_of(rec, "mac"), obj=obj, field="mac")
-                ok = False
-            else:
-                macs[mac] = name
-        except ValueError as exc:
-            errors.add("%s" % exc if rec.get("mac") else "is required", path=path, line=line_of(rec, "mac"),
-                       obj=obj, field="mac")
-            ok = False
-            mac = None
-        profile = base.get_profile(rec.get("vendor"))
-        model = None
-        if profile is None:
-            errors.add("unknown vendor '%s' (known: %s)" % (rec.get("vendor"), ", ".join(p.vendor for p in base.all_profiles())),
-                       path=path, line=line_of(rec, "vendor"), obj=obj, field="vendor")
-            ok = False
-        else:
-            model = profile.canonical_model(rec.get("model"))
-            if model is None:
-                known = ", ".join(sorted(profile.MODELS))
-                errors.add("unknown %s model '%s' (known: %s)" % (profile.display_name, rec.get("model"), known),
-                           path=path, line=line_of(rec, "model"), obj=obj, field="model")
-                ok = False
-        user = rec.get("user")
-        if user in (None, ""):
-            errors.add("is required (the extension this handset registers as)", path=path, line=line_of(rec),
-                       obj=obj, field="user")
-            ok = False
-        elif str(user) not in by_ext:
-            errors.add("user '%s' does not exist on the callserver (no such extension in users)" % user,
-                       path=path, line=line_of(rec, "user"), obj=obj, field="user")
-            ok = False
+        path, obj = _where(rec, index, "handset")
+        walker.state.index = index
+        out, ok = walker.walk(rec, schema.HANDSET, obj)
+        name, mac, profile, model, user = out["name"], out["mac"], out["vendor"], out["model"], out["user"]
         firmware = None
         if ok:
             family = profile.family(model)
@@ -309,9 +262,7 @@ def validate(handsets, users, settings, images=()):
             records.append({"name": str(name), "mac": mac, "vendor": profile.vendor, "model": model,
                             "family": profile.family(model), "user": str(user), "site": rec.get("site"),
                             "firmware": firmware})
-    if errors:
-        raise SourceErrors(errors.errors)
-    return records, by_ext, s
+    return records
 
 
 # ------------------------------------------------------------------------------------- render

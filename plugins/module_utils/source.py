@@ -280,3 +280,233 @@ def load_csv(path, required=(), delimiter=None):
     except UnicodeDecodeError as exc:
         raise SourceError("file is not UTF-8 text: %s" % exc, path=path)
     return parse_csv(text, path=path, required=required, delimiter=delimiter)
+
+
+# --------------------------------------------------------------------------------------------
+# One field-table validator
+# --------------------------------------------------------------------------------------------
+# A record kind (an estate site, a user profile, a provisioning handset, ...) is declared as a
+# :class:`Table` of :class:`Field` (the tables live in ``module_utils/schema/``).  One
+# :class:`Validator` walks any table over a record read by ``load_yaml``/``load_csv`` and reports
+# every problem as a SourceError at the file, line and field it comes from:
+#
+# - a key the table does not declare: at that key's line, naming the key;
+# - a required field that is missing or empty: at the key's line, or the record's line if absent;
+# - a value of the wrong type or outside ``choices``: at that field's line;
+# - a check (normaliser) that raises ValueError: its message, at that field's line.
+#
+# Cross-record rules (duplicates, references, cycles, overlapping ranges) stay small functions: a
+# check receives a :class:`Walk` (``ctx``) whose ``state`` is the loader's own object, and the
+# table's ``rules`` run once per record after its fields, all with the same ``ctx.error``.
+
+FIELD_KINDS = ("str", "text", "list", "map", "any", "skip")
+
+
+class Field(object):
+    """One field of a record kind.
+
+    ``kind``: ``str`` (a scalar, stripped; mappings/lists/booleans are refused; ``""`` is missing),
+    ``text`` (any value as stripped text, ``""`` included), ``list`` (a scalar becomes a one-item list, or is split by ``split``; ``check``
+    applies to each item), ``map`` (``table`` walks it with ``<name>.`` in front of its fields),
+    ``any`` (``check`` sees the raw value), ``skip`` (allowed; the caller handles it).
+    ``check(value, ctx)`` returns the normalised value or raises ValueError(message).
+    ``messages`` overrides ``type``, ``choice`` (``{value}``, ``{choices}``) and ``required``.
+    """
+
+    __slots__ = ("name", "kind", "required", "choices", "default", "lower", "check", "table", "split",
+                 "messages", "item_line", "always")
+
+    def __init__(self, name, kind="str", required=False, choices=None, default=None, lower=False, check=None,
+                 table=None, split=None, messages=None, item_line=False, always=False):
+        if kind not in FIELD_KINDS:
+            raise ValueError("unknown field kind %r (known: %s)" % (kind, ", ".join(FIELD_KINDS)))
+        self.name, self.kind, self.required, self.choices = name, kind, required, choices
+        self.default, self.lower, self.check, self.table = default, lower, check, table
+        self.split, self.messages, self.item_line = split, messages or {}, item_line
+        self.always = always  # run ``check`` even when the field is missing (it sees None)
+
+    def message(self, what, default, **values):
+        text = self.messages.get(what, default)
+        return text.format(**values) if values else text
+
+
+class Table(object):
+    """A record kind: its fields (in the order they are read), which are required, and record rules.
+
+    ``required`` (default: the fields flagged ``required``, in table order) are checked before the
+    fields, at the key's line; with ``required_at_end`` they are checked after the fields (missing or
+    blank text), at the record's line.  ``label(rec, where)`` names the record in messages
+    once its key is read (fields flagged in ``where_fields`` and unknown keys keep ``where``).
+    ``missing(value)`` says when a required field counts as missing (default: None, "" or [] before
+    the fields; None or blank text at the end).
+    ``rules(out, ctx)`` run after the fields (cross-field and cross-record checks).  A table that is
+    not ``closed`` accepts keys it does not declare (a CSV file's columns are checked once per file).
+    """
+
+    def __init__(self, kind, fields, required=None, rules=(), unknown="unknown field (allowed: {allowed})",
+                 sort_allowed=True, required_at_end=False, label=None, where_fields=(), closed=True, missing=None):
+        self.kind = kind
+        self.missing = missing
+        self.closed = closed
+        self.fields = list(fields)
+        self.names = tuple(f.name for f in self.fields)
+        self.name_set = frozenset(self.names)
+        self.walked = tuple(f for f in self.fields if f.kind != "skip")
+        if required is None:
+            required = [f.name for f in self.fields if f.required]
+        self.required = tuple(required)
+        self.rules = tuple(rules)
+        self.allowed_text = ", ".join(sorted(self.names) if sort_allowed else self.names)
+        self.unknown = unknown
+        self.required_at_end = required_at_end
+        self.label = label
+        self.where_fields = tuple(where_fields)
+
+    def field(self, name):
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+class Walk(object):
+    """What a check or rule sees: the record, its name in messages, the loader's state, ``error``."""
+
+    def __init__(self, validator, rec, obj, prefix, line, out, key=None):
+        self.validator, self.rec, self.obj, self.prefix, self.line = validator, rec, obj, prefix, line
+        self.out, self.key = out, key
+        self.state = validator.state
+        self.ok = True
+
+    def error(self, message, node=None, key=None, field=None, line=None, obj=None):
+        """Report at ``node[key]`` (default: this record and field); ``field`` defaults to prefix + key."""
+        if node is None:
+            node = self.rec
+            key = self.key if key is None else key
+        if field is None and key is not None:
+            field = self.prefix + str(key)
+        self.ok = False
+        self.validator.error(message, node, key, obj or self.obj, field, line=line, base_line=self.line)
+
+
+MISSING = (None, "", [])
+
+
+def _absent(value):
+    return value in MISSING
+
+
+def _blank(value):
+    return value is None or not str(value).strip()
+
+
+def _fresh(default):
+    """A default list/dict is copied, so records never share (and mutate) one object."""
+    if default is None or default.__class__ not in (list, dict):
+        return default
+    return default.__class__(default)
+
+
+class Validator(object):
+    """Walks field tables over records; every problem goes to one ErrorCollector.
+
+    ``state`` is handed to checks and rules (``ctx.state``).  With ``node_paths`` an error names the
+    file the record itself came from (a CSV file named by the estate), else the collector's path.
+    """
+
+    def __init__(self, errors, path=None, state=None, node_paths=True):
+        self.errors, self.path, self.state, self.node_paths = errors, path, state, node_paths
+
+    def error(self, message, node=None, key=None, obj=None, field=None, line=None, path=None, base_line=None):
+        if line is None and node is not None:
+            line = line_of(node, key)
+        if line is None:
+            line = base_line
+        if path is None and self.node_paths:
+            path = getattr(node, "path", None) or self.path
+        self.errors.add(message, line=line, obj=obj, field=field if field is not None else key,
+                        path=path or self.path)
+
+    def walk(self, rec, table, obj, prefix="", line=None, partial=False, out=None):
+        """Validate ``rec`` against ``table``; returns (out, ok): out maps every field to its value."""
+        line = line_of(rec) or line
+        out = {} if out is None else out
+        ctx = Walk(self, rec, obj, prefix, line, out)
+        if table.closed:
+            for key in rec:
+                if key not in table.name_set:
+                    ctx.error(table.unknown.format(allowed=table.allowed_text), rec, key)
+        if not table.required_at_end and not partial:
+            missing = table.missing or _absent
+            for name in table.required:
+                if missing(rec.get(name)):
+                    ctx.error(table.field(name).message("required", "is required"), rec,
+                              name if name in rec else None, prefix + name)
+        label = table.label(rec, obj) if table.label is not None else obj
+        where_fields = table.where_fields
+        ctx.obj = label
+        value = self.value
+        for f in table.walked:
+            if where_fields:
+                ctx.obj = obj if f.name in where_fields else label
+            ctx.key = f.name
+            out[f.name] = value(rec, f, ctx)
+        ctx.key = None
+        if table.required_at_end and not partial:
+            for name in table.required:
+                if (table.missing or _blank)(rec.get(name)):
+                    ctx.error(table.field(name).message("required", "is required"), line=line, field=prefix + name)
+        for rule in table.rules:
+            rule(out, ctx)
+        return out, ctx.ok
+
+    def value(self, rec, f, ctx):
+        """One field's normalised value (its default when missing or wrong)."""
+        value = rec.get(f.name)
+        if value is None:
+            if f.always:
+                try:
+                    return f.check(None, ctx)
+                except ValueError as exc:
+                    ctx.error(str(exc))
+            return _fresh(f.default)
+        if value == "" and f.kind == "str":
+            return _fresh(f.default)
+        try:
+            if f.kind == "list":
+                return self._list(value, f, ctx)
+            if f.kind == "map":
+                if not isinstance(value, dict):
+                    raise ValueError(f.message("type", "must be a mapping"))
+                if f.table is not None:
+                    value, ok = self.walk(value, f.table, ctx.obj, ctx.prefix + f.name + ".", line=ctx.line)
+                    ctx.ok = ctx.ok and ok
+            elif f.kind == "str":
+                if isinstance(value, (dict, list, bool)):
+                    raise ValueError(f.message("type", "must be a string"))
+                value = str(value).strip()
+            elif f.kind == "text":
+                value = str(value).strip()
+            if f.lower:
+                value = value.lower()
+            if f.choices and value not in f.choices:
+                raise ValueError(f.message("choice", "{value!r} is not one of: {choices}", value=value,
+                                           choices=", ".join(f.choices)))
+            return f.check(value, ctx) if f.check else value
+        except ValueError as exc:
+            ctx.error(str(exc))
+            return _fresh(f.default)
+
+    def _list(self, value, f, ctx):
+        if isinstance(value, str):
+            value = [v for v in f.split.split(value) if v] if f.split is not None else [value]
+        if not isinstance(value, list):
+            raise ValueError(f.message("type", "must be a list"))
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(f.check(item, ctx) if f.check else item)
+            except ValueError as exc:
+                line = line_of(ctx.rec.get(f.name), index) if f.item_line else None
+                ctx.error(str(exc), line=line)
+        return items

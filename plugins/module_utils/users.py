@@ -29,62 +29,26 @@ import datetime
 import hashlib
 import re
 
+from ansible_collections.voipops.voip.plugins.module_utils.schema import user as user_schema
+from ansible_collections.voipops.voip.plugins.module_utils.schema.user import CLASSES, FEATURES, USER_KEYS  # noqa: F401
+from ansible_collections.voipops.voip.plugins.module_utils.schema.values import (  # noqa: F401 (parse_until re-exported)
+    UTC, parse_number_range, parse_until,
+)
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
-    ErrorCollector, SourceError, SourceErrors, line_of, parse_csv, parse_yaml,
+    ErrorCollector, SourceError, SourceErrors, Validator, line_of, load_yaml, parse_csv, parse_yaml,
 )
 
-CLASSES = ("internal", "national", "international")
 CLASS_RANK = dict((c, i) for i, c in enumerate(CLASSES))
-# feature name -> needs a target?
-FEATURES = {
-    "cfu": "target",          # call forward unconditional -> number/extension
-    "cfb": "target",          # call forward on busy
-    "cfnr": "target",         # call forward on no answer
-    "dnd": None,              # do not disturb (486)
-    "voicemail": None,        # voicemail box enabled
-    "hunt_group": "group",    # member of hunt group <target>
-}
 STATES = ("merged", "replaced", "overridden", "deleted", "gathered", "rendered", "parsed")
 HR_ACTIONS = ("join", "move", "leave", "change")
 HR_COLUMNS = ("action", "effective_date", "employee_id", "display_name", "email", "site", "extension",
               "aliases", "class_of_service", "class_of_service_grant", "features")
-USER_KEYS = ("id", "name", "email", "site", "extension", "aliases", "class_of_service",
-             "class_of_service_grant", "features")
-
-E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-EXT_RE = re.compile(r"^[1-8][0-9]{1,7}$")
-TARGET_RE = re.compile(r"^(\+[1-9][0-9]{6,14}|0[0-9]{5,17}|[1-8][0-9]{1,7})$")
-GROUP_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,19}$")
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-UNTIL_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:Z|\+00:00)$")
 DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-
-UTC = datetime.timezone.utc
 
 
 # --------------------------------------------------------------------------- time helpers
 def utcnow():
     return datetime.datetime.now(UTC).replace(microsecond=0)
-
-
-def parse_until(value):
-    """Parse an absolute UTC time; return (canonical string, datetime).  Raises ValueError."""
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None or value.utcoffset() != datetime.timedelta(0):
-            raise ValueError("must be an absolute UTC time like 2026-12-31T23:59:00Z")
-        dt = value.astimezone(UTC).replace(microsecond=0)
-        return dt.strftime("%Y-%m-%dT%H:%M:%SZ"), dt
-    text = str(value).strip()
-    m = UNTIL_RE.match(text)
-    if not m:
-        raise ValueError("'%s' is not an absolute UTC time like 2026-12-31T23:59:00Z" % text)
-    y, mo, d, h, mi, s = [int(x) if x else 0 for x in m.groups()]
-    try:
-        dt = datetime.datetime(y, mo, d, h, mi, s, tzinfo=UTC)
-    except ValueError as exc:
-        raise ValueError("'%s' is not a valid time: %s" % (text, exc))
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ"), dt
 
 
 def until_epoch(until):
@@ -112,13 +76,22 @@ def is_expired(until, now):
 
 # --------------------------------------------------------------------------- number plan
 class NumberPlan(object):
-    """Extension ranges per site: ``{"sites": {"ams": {"ranges": ["1000-1999"]}}}``."""
+    """Extension ranges per site, taken from the estate (one source of truth, docs/estate.md).
+
+    The source is the estate itself (a file path, or its data): each site's ``extensions``, e.g.
+    ``{"sites": [{"name": "ams", "extensions": ["1000-1099", "2000-2999"]}]}``.  Only the sites' names
+    and extension ranges are read here (the estate inventory validates the rest of the file).
+    Backward compatible: a number plan of the old, separate format ``{"sites": {"ams": {"ranges":
+    ["1000-1999"]}}}`` (a mapping of sites) is still accepted.
+    """
 
     def __init__(self, sites):
         self.sites = sites  # name -> list of (lo, hi, width)
 
     @classmethod
     def from_data(cls, data, path=None):
+        if isinstance(data, dict) and isinstance(data.get("sites"), list):
+            return cls.from_estate(data, path=path)
         errors = ErrorCollector(path)
         sites = {}
         if not isinstance(data, dict) or not isinstance(data.get("sites"), dict) or not data.get("sites"):
@@ -142,22 +115,53 @@ class NumberPlan(object):
                     continue
                 parsed.append((int(m.group(1)), int(m.group(2)), len(m.group(1))))
             sites[str(name)] = parsed
+        return cls._checked(sites, errors, dict((str(n), line_of(data["sites"], n)) for n in data["sites"]), "ranges")
+
+    @classmethod
+    def from_estate(cls, data, path=None):
+        """The number plan of an estate: every named site with its ``extensions`` (local ranges)."""
+        errors = ErrorCollector(path)
+        sites, lines = {}, {}
+        for site in data["sites"]:
+            if not isinstance(site, dict) or site.get("name") in (None, ""):
+                continue  # the estate's own validation reports these
+            name = str(site["name"]).strip()
+            values = site.get("extensions") or []
+            parsed = []
+            for i, value in enumerate([values] if isinstance(values, str) else values):
+                where = dict(line=line_of(values, i) if isinstance(values, list) else line_of(site, "extensions"),
+                             obj="site '%s'" % name, field="extensions")
+                try:
+                    rng = parse_number_range(value)
+                except ValueError as exc:
+                    errors.add(str(exc), **where)
+                    continue
+                if rng.plus:
+                    errors.add("%s is an E.164 range: extensions are local numbers (DIDs go in 'dids')" % rng, **where)
+                    continue
+                parsed.append((rng.start, rng.end, rng.width))
+            sites[name], lines[name] = parsed, line_of(site, "extensions")
+        if not sites:
+            errors.add("the estate has no named sites", line=line_of(data, "sites"), field="sites")
+        return cls._checked(sites, errors, lines, "extensions")
+
+    @classmethod
+    def _checked(cls, sites, errors, lines, field):
         # overlapping ranges between sites are an error: a number must belong to one site
         flat = sorted((lo, hi, w, s) for s, rs in sites.items() for lo, hi, w in rs)
         for a, b in zip(flat, flat[1:]):
             if a[2] == b[2] and b[0] <= a[1]:
                 errors.add("range %d-%d of site '%s' overlaps %d-%d of site '%s'" % (b[0], b[1], b[3], a[0], a[1], a[3]),
-                           line=line_of(data["sites"], b[3]), obj="site '%s'" % b[3], field="ranges")
+                           line=lines.get(b[3]), obj="site '%s'" % b[3], field=field)
         errors.raise_if_any()
         return cls(sites)
 
     @classmethod
     def load(cls, value):
-        """``value`` is a dict or a path of a YAML file."""
+        """``value`` is the estate (or an old-format number plan): its data, or the path of its YAML file."""
         if isinstance(value, NumberPlan):
             return value
         if isinstance(value, str):
-            from ansible_collections.voipops.voip.plugins.module_utils.source import load_yaml
             return cls.from_data(load_yaml(value), path=value)
         return cls.from_data(value)
 
@@ -195,7 +199,7 @@ def canonical(user):
 
 
 def normalize_user(raw, errors, where, line=None, path=None, partial=False):
-    """Validate one user mapping (syntax and vocabulary).  Returns a canonical dict or None.
+    """Validate one user mapping against the user table (``schema/user.py``).  Returns a canonical dict or None.
 
     ``where`` names the object in messages (e.g. ``users[3]``); ``partial`` allows missing
     attributes (merged/deleted states, HR change rows).
@@ -203,179 +207,9 @@ def normalize_user(raw, errors, where, line=None, path=None, partial=False):
     if not isinstance(raw, dict):
         errors.add("must be a mapping", line=line, obj=where, path=path)
         return None
-    base_line = line_of(raw) or line
-
-    def lno(key):
-        return line_of(raw, key) or base_line
-
-    ok = True
-    unknown = [k for k in raw if k not in USER_KEYS]
-    for k in unknown:
-        errors.add("unknown attribute (allowed: %s)" % ", ".join(USER_KEYS), line=lno(k), obj=where, field=k, path=path)
-        ok = False
-    uid = raw.get("id")
-    uid = None if uid is None else str(uid).strip()
-    label = "user '%s'" % uid if uid else where
-    if not uid or not ID_RE.match(uid):
-        errors.add("employee id is required (letters, digits, _ . -)" if not uid else "'%s' is not a valid employee id" % uid,
-                   line=lno("id"), obj=where, field="id", path=path)
-        ok = False
-    out = {"id": uid}
-    for key in ("name", "email", "site"):
-        v = raw.get(key)
-        if v is not None:
-            v = str(v).strip()
-            if key == "email" and v and not EMAIL_RE.match(v):
-                errors.add("'%s' is not an e-mail address" % v, line=lno(key), obj=label, field=key, path=path)
-                ok = False
-            out[key] = v or None
-    ext = raw.get("extension")
-    if ext is not None:
-        ext = str(ext).strip()
-        if not EXT_RE.match(ext):
-            errors.add("'%s' is not an extension (2-8 digits, not starting with 0 or 9)" % ext, line=lno("extension"),
-                       obj=label, field="extension", path=path)
-            ok = False
-        out["extension"] = ext
-    aliases = raw.get("aliases")
-    if aliases is not None:
-        if isinstance(aliases, str):
-            aliases = [a for a in re.split(r"[\s|,]+", aliases) if a]
-        if not isinstance(aliases, list):
-            errors.add("must be a list of E.164 numbers", line=lno("aliases"), obj=label, field="aliases", path=path)
-            ok = False
-            aliases = []
-        clean = []
-        for i, a in enumerate(aliases):
-            a = str(a).strip().replace(" ", "")
-            if not E164_RE.match(a):
-                errors.add("'%s' is not an E.164 number like +31201234567" % a,
-                           line=line_of(raw.get("aliases"), i) or lno("aliases"), obj=label, field="aliases", path=path)
-                ok = False
-            elif a in clean:
-                errors.add("alias '%s' listed twice" % a, line=lno("aliases"), obj=label, field="aliases", path=path)
-                ok = False
-            else:
-                clean.append(a)
-        out["aliases"] = sorted(clean)
-    cos = raw.get("class_of_service")
-    if cos is not None:
-        cos = str(cos).strip()
-        if cos not in CLASSES:
-            errors.add("unknown class of service '%s' (allowed: %s)" % (cos, ", ".join(CLASSES)),
-                       line=lno("class_of_service"), obj=label, field="class_of_service", path=path)
-            ok = False
-        out["class_of_service"] = cos
-    grant = raw.get("class_of_service_grant")
-    if grant is not None:
-        if isinstance(grant, str):
-            grant = _parse_item(grant, "class_of_service")
-        gline = lno("class_of_service_grant")
-        if not isinstance(grant, dict) or set(grant) - {"class_of_service", "until"}:
-            errors.add("must be a mapping with class_of_service and until", line=gline, obj=label,
-                       field="class_of_service_grant", path=path)
-            ok = False
-        else:
-            gcos = str(grant.get("class_of_service") or "").strip()
-            if gcos not in CLASSES:
-                errors.add("unknown class of service '%s' (allowed: %s)" % (gcos, ", ".join(CLASSES)),
-                           line=gline, obj=label, field="class_of_service_grant.class_of_service", path=path)
-                ok = False
-            until = grant.get("until")
-            cu = None
-            if until is None:
-                errors.add("a class of service grant needs 'until' (absolute UTC time)", line=gline, obj=label,
-                           field="class_of_service_grant.until", path=path)
-                ok = False
-            else:
-                try:
-                    cu = parse_until(until)[0]
-                except ValueError as exc:
-                    errors.add(str(exc), line=gline, obj=label, field="class_of_service_grant.until", path=path)
-                    ok = False
-            out["class_of_service_grant"] = {"class_of_service": gcos, "until": cu}
-    feats = raw.get("features")
-    if feats is not None:
-        if isinstance(feats, str):
-            feats = [_parse_item(f, "name") for f in re.split(r"[|]+", feats) if f.strip()]
-        if not isinstance(feats, list):
-            errors.add("must be a list of features", line=lno("features"), obj=label, field="features", path=path)
-            ok = False
-            feats = []
-        clean = []
-        seen = set()
-        for i, f in enumerate(feats):
-            fline = line_of(raw.get("features"), i) or lno("features")
-            if isinstance(f, str):
-                f = {"name": f}
-            if not isinstance(f, dict) or set(f) - {"name", "target", "until"}:
-                errors.add("feature must be a mapping with name, target, until", line=fline, obj=label,
-                           field="features", path=path)
-                ok = False
-                continue
-            name = str(f.get("name") or "").strip()
-            target = f.get("target")
-            target = None if target in (None, "") else str(target).strip()
-            until = f.get("until")
-            if name not in FEATURES:
-                errors.add("unknown feature '%s' (allowed: %s)" % (name, ", ".join(sorted(FEATURES))), line=fline,
-                           obj=label, field="features", path=path)
-                ok = False
-                continue
-            need = FEATURES[name]
-            if need == "target" and (not target or not TARGET_RE.match(target)):
-                errors.add("feature %s needs a target number (extension, 0..., or +E.164), got '%s'" % (name, target or ""),
-                           line=fline, obj=label, field="features.%s.target" % name, path=path)
-                ok = False
-            elif need == "group" and (not target or not GROUP_RE.match(target)):
-                errors.add("feature hunt_group needs a group name as target, got '%s'" % (target or ""), line=fline,
-                           obj=label, field="features.hunt_group.target", path=path)
-                ok = False
-            elif need is None and target:
-                errors.add("feature %s takes no target" % name, line=fline, obj=label,
-                           field="features.%s.target" % name, path=path)
-                ok = False
-            if until is not None:
-                try:
-                    until = parse_until(until)[0]
-                except ValueError as exc:
-                    errors.add(str(exc), line=fline, obj=label, field="features.%s.until" % name, path=path)
-                    ok = False
-                    until = None
-            key = (name, target if name == "hunt_group" else None)
-            if key in seen:
-                errors.add("feature %s listed twice" % name, line=fline, obj=label, field="features", path=path)
-                ok = False
-                continue
-            seen.add(key)
-            clean.append({"name": name, "target": target, "until": until})
-        out["features"] = clean
-    if not partial:
-        for key in ("extension", "site", "class_of_service"):
-            if not out.get(key):
-                errors.add("is required", line=base_line, obj=label, field=key, path=path)
-                ok = False
-    if not ok:
-        return None
-    return canonical(out)
-
-
-def _parse_item(text, first):
-    """``cfu:1002@2026-12-31T23:59:00Z`` -> {"name": "cfu", "target": "1002", "until": "..."}."""
-    text = text.strip()
-    until = None
-    if "@" in text:
-        text, until = text.split("@", 1)
-    target = None
-    if ":" in text:
-        text, target = text.split(":", 1)
-    item = {first: text.strip()}
-    if first == "class_of_service":
-        item["until"] = until
-        return item
-    item["target"] = target
-    item["until"] = until
-    return item
+    walker = Validator(errors, path=path, node_paths=False)
+    out, ok = walker.walk(raw, user_schema.USER, where, line=line, partial=partial)
+    return canonical(out) if ok else None
 
 
 def expire_user(user, now):

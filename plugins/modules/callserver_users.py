@@ -82,7 +82,9 @@ options:
     description: Text for O(state=parsed) (HR CSV or YAML desired state).
     type: str
   numberplan:
-    description: "Site number plan, a mapping C({sites: {ams: {ranges: [1000-1999]}}}) or the path of such a YAML file."
+    description:
+      - "Site number plan: the estate (its sites' C(extensions)), as the path of the estate YAML file or its data."
+      - "Also accepted (backward compatible): a number plan C({sites: {ams: {ranges: [1000-1999]}}}) or its file."
     type: raw
   cooling_days:
     description: Days a released number is refused for reuse.
@@ -125,7 +127,7 @@ EXAMPLES = r"""
     db_url: sqlite:////var/lib/kamailio/kamailio.db
     rpc_url: http://127.0.0.1:5071/RPC
     domain: voip.example.org
-    numberplan: inventories/lab/numberplan.yml
+    numberplan: inventories/lab/estate.yml
     config:
       - id: E1042
         name: Ada Lovelace
@@ -146,7 +148,7 @@ EXAMPLES = r"""
     db_url: sqlite:////var/lib/kamailio/kamailio.db
     rpc_url: http://127.0.0.1:5071/RPC
     domain: voip.example.org
-    numberplan: inventories/lab/numberplan.yml
+    numberplan: inventories/lab/estate.yml
     src: inventories/lab/users.yml
     credentials_file: /var/lib/voipops/credentials.json
     audit_log: /var/log/voipops/user_mutations.jsonl
@@ -159,7 +161,7 @@ EXAMPLES = r"""
       rpc_url: http://127.0.0.1:5071/RPC
       domain: voip.example.org
   voipops.voip.callserver_users:
-    numberplan: inventories/lab/numberplan.yml
+    numberplan: inventories/lab/estate.yml
     hr_csv: inventories/lab/hr_batch.csv
     state: merged
   no_log: true

@@ -16,7 +16,7 @@ from conftest import free_udp_port
 
 pytestmark = pytest.mark.lab
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NUMBERPLAN = os.path.join(ROOT, "inventories/lab/numberplan.yml")
+NUMBERPLAN = os.path.join(ROOT, "inventories/lab/estate.yml")
 
 INVITE_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">

@@ -39,6 +39,37 @@ def test_numberplan_rejects_overlap_and_bad_ranges():
     assert "overlaps" in msgs and "np.yml line 4" in msgs
 
 
+# The separate number plan the lab had before it came from the estate (inventories/lab/numberplan.yml).
+OLD_LAB_NUMBERPLAN = """\
+sites:
+  ams:
+    ranges: ["1000-1099", "2000-2999"]
+  rtm:
+    ranges: ["3000-3999"]
+"""
+
+
+def test_the_number_plan_comes_from_the_estate_sites():
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    from_estate = U.NumberPlan.load(os.path.join(root, "inventories", "lab", "estate.yml"))
+    old = U.NumberPlan.from_data(parse_yaml(OLD_LAB_NUMBERPLAN, "numberplan.yml"))  # the old format still works
+    assert from_estate.sites == old.sites == {"ams": [(1000, 1099, 4), (2000, 2999, 4)], "rtm": [(3000, 3999, 4)]}
+    assert from_estate.ranges_text("ams") == "1000-1099, 2000-2999"
+
+
+def test_an_estate_number_plan_reports_bad_and_overlapping_extensions_at_their_line():
+    text = ("sites:\n  - name: ams\n    extensions: ['1000-1999', '+31201234000-+31201234999']\n"
+            "  - name: rtm\n    extensions:\n      - '1500-2500'\n      - '3999-3000'\n")
+    with pytest.raises(SourceErrors) as exc:
+        U.NumberPlan.from_data(parse_yaml(text, "estate.yml"), path="estate.yml")
+    got = [(e.line, e.obj, e.field, e.message) for e in exc.value.errors]
+    assert (3, "site 'ams'", "extensions",
+            "+31201234000-+31201234999 is an E.164 range: extensions are local numbers (DIDs go in 'dids')") in got
+    assert (7, "site 'rtm'", "extensions", "'3999-3000': start is above end") in got
+    assert (5, "site 'rtm'", "extensions", "range 1500-2500 of site 'rtm' overlaps 1000-1999 of site 'ams'") in got
+
+
 def test_yaml_desired_state_errors_name_file_line_field():
     text = """users:
   - id: E1

@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The inputs of handset provisioning as field tables, walked by ``source.Validator``.
+
+``provision.validate`` walks :data:`SETTINGS` over the module's settings (defaults applied),
+:data:`USER` over each SIP account and :data:`HANDSET` over each handset.  Rows may carry other
+columns (an inventory export), so the record tables are open.  What spans records (a duplicate
+extension, handset name or MAC; a handset's user that is not among the accounts) is checked against
+``ctx.state``: the validation run's ``names``, ``macs`` and ``users`` (extension -> account).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.source import Field, Table, line_of
+
+
+def _falsy(value):
+    return not value
+
+
+def _safe(value, ctx):
+    """No control characters (no line breaks to inject settings into a phone's file)."""
+    if value and not base.check_safe(value):
+        raise ValueError("contains control characters")
+    return value
+
+
+def _safe_text(value, ctx):
+    if not base.check_safe(value):
+        raise ValueError("contains control characters")
+    return value
+
+
+def _timezone(value, ctx):
+    return base.timezone_info(value)  # ProfileError is a ValueError: reported at the field
+
+
+def _positive(limit=None):
+    def check(value, ctx):
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError("'%s' is not a valid number" % value)
+        if number <= 0 or (limit and number > limit):
+            raise ValueError("'%s' is not a valid number" % number)
+        return number
+    return check
+
+
+SETTINGS = Table("settings", [
+    Field("registrar", "any", required=True, check=_safe),
+    Field("provisioning_url", "any", required=True, check=_safe),
+    Field("transport", "any", choices=base.TRANSPORTS, messages={"choice": "must be one of {choices}"}),
+    Field("language", "any", choices=base.LANGUAGES,
+          messages={"choice": "'{value}' is not a supported language ({choices})"}),
+    Field("timezone", "any", always=True, check=_timezone),
+    Field("registrar_port", "any", always=True, check=_positive(65535)),
+    Field("expires", "any", always=True, check=_positive()),
+    Field("ntp_server", "any", check=_safe),
+    Field("domain", "any", check=_safe),
+    Field("firmware", "any", choices=("latest", "none"), messages={"choice": "must be 'latest' or 'none'"}),
+], closed=False, missing=_falsy)
+
+
+USER = Table("account", [
+    Field("extension", "any", check=_safe_text),
+    Field("display_name", "any", check=_safe_text),
+    Field("sip_password", "any", required=True, check=_safe_text,
+          messages={"required": "is required (the SIP password the handset registers with)"}),
+    Field("username", "any", check=_safe_text),
+    Field("auth_user", "any", check=_safe_text),
+], closed=False, required_at_end=True, missing=_falsy)
+
+
+def _name(value, ctx):
+    """Required, safe, unique among the handsets."""
+    names, rec = ctx.state.names, ctx.rec
+    if not value:
+        ctx.error("is required", rec, None, "name")
+        return None
+    if not base.check_safe(value):
+        raise ValueError("contains control characters")
+    if value in names:
+        raise ValueError("duplicate handset name (also at %s)" % names[value])
+    names[value] = ("line %s" % line_of(rec, "name")) if line_of(rec, "name") else "#%d" % (ctx.state.index + 1)
+    return value
+
+
+def _mac(value, ctx):
+    """The one MAC rule; a MAC belongs to one handset."""
+    try:
+        mac = base.normalize_mac(value)
+    except ValueError as exc:
+        raise ValueError("%s" % exc if value else "is required")
+    macs = ctx.state.macs
+    if mac in macs:
+        raise ValueError("MAC %s is already used by handset '%s'" % (mac, macs[mac]))
+    macs[mac] = ctx.rec.get("name")
+    return mac
+
+
+def _vendor(value, ctx):
+    profile = base.get_profile(value)
+    if profile is None:
+        raise ValueError("unknown vendor '%s' (known: %s)" % (value, ", ".join(p.vendor for p in base.all_profiles())))
+    return profile
+
+
+def _model(value, ctx):
+    profile = ctx.out.get("vendor")
+    if profile is None:
+        return None
+    model = profile.canonical_model(value)
+    if model is None:
+        raise ValueError("unknown %s model '%s' (known: %s)" % (profile.display_name, value, ", ".join(sorted(profile.MODELS))))
+    return model
+
+
+def _user(value, ctx):
+    if value in (None, ""):
+        ctx.error("is required (the extension this handset registers as)", ctx.rec, None, "user")
+        return None
+    if str(value) not in ctx.state.users:
+        raise ValueError("user '%s' does not exist on the callserver (no such extension in users)" % value)
+    return str(value)
+
+
+HANDSET = Table("handset", [
+    Field("name", "any", always=True, check=_name),
+    Field("mac", "any", always=True, check=_mac),
+    Field("vendor", "any", always=True, check=_vendor),
+    Field("model", "any", always=True, check=_model),
+    Field("user", "any", always=True, check=_user),
+], closed=False)
