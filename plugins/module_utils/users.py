@@ -378,6 +378,7 @@ def parse_hr_csv(text, path="<hr>"):
 
 
 def apply_hr_rows(rows, ctx, numberplan, today=None, applied_keys=(), path=None):
+    # over 80 lines: one pass in date order, each HR action a branch on the same running state of the batch
     """Turn an HR batch into a desired state for the employees it touches.
 
     Returns ``(want, deleted_ids, info)``: ``want`` is the list of full canonical users for the

@@ -123,6 +123,7 @@ from ansible.module_utils import lab_supervisor as lab
 
 
 def main():
+    # over 80 lines: the argument spec and the three states of one supervised process, read top to bottom
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
