@@ -15,7 +15,7 @@ Records are plain JSON-serialisable dicts (they become inventory host vars and r
   implicit dependencies already added: a trunk/link depends on its endpoint components, a handset
   on its site's ``handset_depends_on``) and ``source`` (``{"file": ..., "line": ...}``);
 - MAC addresses are EUI-48 in ``unix_expanded`` form, lower case: ``00:15:65:aa:bb:cc``;
-- durations are minutes (``{"days": 0, "minutes": 240}``, see :func:`parse_duration`).
+- durations are minutes (``{"days": 0, "minutes": 240}``, see :func:`.sla.parse_duration`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,7 +27,8 @@ import os
 import re
 import traceback
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import normalize_mac  # one MAC rule for every caller
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import normalize_mac  # one MAC rule for every caller
+from ansible_collections.voipops.voip.plugins.module_utils.sla import parse_days, parse_duration, parse_time as _parse_time
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     ErrorCollector,
     SourceError,
@@ -61,14 +62,11 @@ TRUNK_KINDS = ("sip", "isdn_pri", "e1")
 LINK_KINDS = ("lan", "wan")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 COVERAGES = ("24x7", "business_hours")
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SNMP_VERSIONS = ("1", "2c", "3")
 HANDSET_CSV_COLUMNS = ("name", "mac", "vendor", "model", "site", "user", "address", "maintainer", "depends_on")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
-_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,}$")
 
@@ -76,40 +74,6 @@ _PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,}$")
 # --------------------------------------------------------------------------------------------
 # Small parsers (public: the users helper and the SLA code use them too)
 # --------------------------------------------------------------------------------------------
-
-def parse_duration(value):
-    """Parse ``"30m"``, ``"4h"``, ``"2d"``, ``"1d4h"``, ``"1h30m"`` (or an int of minutes).
-
-    Returns ``{"days": D, "minutes": M}``: days are kept apart because with business-hours
-    coverage one day means one business day of the site (see docs/estate.md).
-    Raises ValueError with a readable message.
-    """
-    if isinstance(value, bool):
-        raise ValueError("%r is not a duration like '30m', '4h', '2d'" % (value,))
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("duration must not be negative")
-        return {"days": 0, "minutes": value}
-    text = str(value).strip().lower()
-    match = _DURATION_RE.match(text)
-    if not text or not match or not any(match.groups()):
-        raise ValueError("%r is not a duration like '30m', '4h', '2d', '1h30m'" % (value,))
-    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
-    return {"days": days, "minutes": hours * 60 + minutes}
-
-
-def format_duration(duration):
-    """Inverse of :func:`parse_duration` (for reports)."""
-    days, minutes = duration.get("days", 0), duration.get("minutes", 0)
-    parts = []
-    if days:
-        parts.append("%dd" % days)
-    if minutes // 60:
-        parts.append("%dh" % (minutes // 60))
-    if minutes % 60 or not parts:
-        parts.append("%dm" % (minutes % 60))
-    return "".join(parts)
-
 
 class NumberRange(object):
     """An inclusive range of dialable numbers: ``2000-2999`` or ``+31201234000-+31201234999``."""
@@ -174,36 +138,6 @@ def parse_number_range(value, e164=False):
     if int(a) > int(b):
         raise ValueError("%r: start is above end" % (value,))
     return NumberRange(int(a), int(b), len(a), plus_a)
-
-
-def parse_days(value):
-    """``"mon-fri"``, ``"mon,wed,fri"``, ``["mon", "tue"]``, ``"mon-fri,sun"`` -> sorted weekday numbers."""
-    items = value if isinstance(value, list) else str(value).split(",")
-    days = set()
-    for item in items:
-        item = str(item).strip().lower()
-        if "-" in item:
-            first, last = (p.strip()[:3] for p in item.split("-", 1))
-            if first not in DAY_NAMES or last not in DAY_NAMES:
-                raise ValueError("%r is not a day range like 'mon-fri'" % (item,))
-            i, j = DAY_NAMES.index(first), DAY_NAMES.index(last)
-            if j < i:
-                j += 7
-            days.update(k % 7 for k in range(i, j + 1))
-        elif item[:3] in DAY_NAMES:
-            days.add(DAY_NAMES.index(item[:3]))
-        else:
-            raise ValueError("%r is not a day name (mon..sun)" % (item,))
-    if not days:
-        raise ValueError("no days given")
-    return sorted(days)
-
-
-def _parse_time(value):
-    match = _TIME_RE.match(str(value).strip())
-    if not match:
-        raise ValueError("%r is not a time like '08:00'" % (value,))
-    return "%02d:%02d" % (int(match.group(1)), int(match.group(2)))
 
 
 def _require_netaddr():

@@ -29,6 +29,7 @@ import tempfile
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     ErrorCollector, SourceError, SourceErrors, line_of, load_csv, load_yaml)
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex, normalize_mac, version_key
 
 INDEX_NAME = ".voipops-handsets.json"
 MANIFEST_PATH = "firmware/manifest.json"
@@ -43,10 +44,6 @@ DEFAULT_SETTINGS = {
     "language": "en",
     "firmware": "latest",
 }
-
-
-def version_key(version):
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\-]", str(version)))
 
 
 # ------------------------------------------------------------------------------------- firmware
@@ -255,7 +252,7 @@ def validate(handsets, users, settings, images=()):
         else:
             names[name] = ("line %s" % line_of(rec, "name")) if line_of(rec, "name") else "#%d" % (index + 1)
         try:
-            mac = base.normalize_mac(rec.get("mac"))
+            mac = normalize_mac(rec.get("mac"))
             if mac in macs:
                 errors.add("MAC %s is already used by handset '%s'" % (mac, macs[mac]), path=path,
                            line=line_of(rec, "mac"), obj=obj, field="mac")
@@ -323,7 +320,7 @@ def _context(rec, account, s):
                     "size": fw["size"], "sha256": fw["sha256"]}
     mac = rec["mac"]
     return {
-        "handset": {"name": rec["name"], "mac": mac, "mac_hex": base.mac_hex(mac), "mac_hex_upper": base.mac_hex(mac, True),
+        "handset": {"name": rec["name"], "mac": mac, "mac_hex": mac_hex(mac), "mac_hex_upper": mac_hex(mac, True),
                     "model": rec["model"], "family": rec["family"], "vendor": rec["vendor"], "site": rec.get("site")},
         "account": account,
         "registrar": {"host": s["registrar"], "port": s["registrar_port"], "transport": s["transport"],

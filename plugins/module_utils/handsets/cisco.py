@@ -18,7 +18,8 @@ __metaclass__ = type
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register, mac_hex
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex
 
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <!-- voipops.voip: {{ handset.name }} ({{ handset.model }} {{ handset.mac }}) -->

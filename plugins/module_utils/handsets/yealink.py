@@ -18,7 +18,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register, mac_hex
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import HandsetProfile, register
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex
 
 # model -> (family, device id of the common y0000000000XX.cfg)
 _MODELS = {

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import phonesim, provision, sip
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 
 ESTATE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "inventories", "lab", "estate.yml")
 
@@ -112,7 +112,7 @@ def test_fleet_from_estate_runs_every_handset_on_an_approved_firmware():
         approved = est.approved_versions(p["vendor"], p["model"])
         if approved:
             assert p["running_firmware"] == approved[-1]
-        parsed = base.parse_user_agent(base.get_profile(p["vendor"]).user_agent(p["model"], p["running_firmware"], p["mac"]))
+        parsed = registrations.parse_user_agent(base.get_profile(p["vendor"]).user_agent(p["model"], p["running_firmware"], p["mac"]))
         assert parsed["firmware"] == p["running_firmware"]
 
 
@@ -138,7 +138,7 @@ def test_phones_boot_from_http_register_and_answer_notify(http_root, tmp_path):
             for p in sim.phones:
                 # registered with the account of its files and its vendor's User-Agent
                 assert list(reg.contacts[p.config["username"]].values()) == [p.sip_ua()]
-                assert base.parse_user_agent(p.sip_ua())["vendor"] == p.vendor
+                assert registrations.parse_user_agent(p.sip_ua())["vendor"] == p.vendor
             # the vendor's re-sync event: 200 and a re-fetch; another vendor's odd event: 489
             target = sim.phones[0]
             event = target.profile.notify_event("resync")

@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
-"""gateway_info's merge and verdict: evidence (SIP, dispatcher, SNMP) -> status + reasons."""
+"""The generic gateway family (gateways/generic.py): evidence (SIP, dispatcher, SNMP) -> problems -> status + reasons."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.voipops.voip.plugins.module_utils import snmp_decode as d
-from ansible_collections.voipops.voip.plugins.module_utils import snmp_gateway as g
+from ansible_collections.voipops.voip.plugins.module_utils.gateways import generic as g
 
 GW = {"name": "mgw1", "host": "127.0.0.1", "sip_port": 5080, "sip_uri": "sip:127.0.0.1:5080", "dispatcher_setid": 1}
 SIP_OK = {"status": "ok", "reachable": True, "code": 200, "reason": "OK", "rtt_ms": 0.7, "uri": "sip:127.0.0.1:5080"}
