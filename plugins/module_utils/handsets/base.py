@@ -250,4 +250,3 @@ def all_profiles():
 
 
 VENDOR_ALIASES = {"polycom": "poly", "cisco-mpp": "cisco", "cisco_mpp": "cisco", "mpp": "cisco"}
-

@@ -155,8 +155,8 @@ def differences(handset, ua, user=None):
         out.append("unidentified")
     elif ua["vendor"] != handset.get("vendor"):
         out.append("vendor")
-    if ua.get("model") and model_key(handset.get("vendor"), ua["model"]) != model_key(handset.get("vendor"),
-                                                                                       handset.get("model")):
+    vendor = handset.get("vendor")
+    if ua.get("model") and model_key(vendor, ua["model"]) != model_key(vendor, handset.get("model")):
         out.append("model")
     if ua.get("mac") and handset.get("mac") and ua["mac"] != handset["mac"]:
         out.append("mac")

@@ -168,8 +168,8 @@ def test_version_order_is_one_rule_for_audit_and_provisioning():
 
 
 def test_aor_user():
-    assert [registrations.aor_user(a) for a in ("sip:1001@voip.lab", "sips:1001@voip.lab", "1001@voip.lab", "1001",
-                                                  None)] == ["1001", "1001", "1001", "1001", ""]
+    aors = ("sip:1001@voip.lab", "sips:1001@voip.lab", "1001@voip.lab", "1001", None)
+    assert [registrations.aor_user(a) for a in aors] == ["1001", "1001", "1001", "1001", ""]
 
 
 def test_no_copies_left():
