@@ -37,6 +37,8 @@ except ImportError:  # pragma: no cover
 # MAC
 # --------------------------------------------------------------------------------------------
 
+_CANONICAL_MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+
 def normalize_mac(value):
     """Return the EUI-48 in canonical unix-expanded form (``00:15:65:aa:bb:cc``); ValueError if not a device MAC.
 
@@ -48,6 +50,13 @@ def normalize_mac(value):
     text = str(value).strip() if value is not None else ""
     if not text:
         raise ValueError("empty MAC")
+    if _CANONICAL_MAC.match(text):  # already canonical (the estate's own records): the same checks without a parse
+        first = int(text[:2], 16)
+        if text in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
+            raise ValueError("'%s' is not a device MAC address" % text)
+        if first & 1:
+            raise ValueError("'%s' is a multicast MAC address, not a device" % text)
+        return text
     try:
         eui = netaddr.EUI(text, version=48)
     except (netaddr.AddrFormatError, TypeError, ValueError):
@@ -123,19 +132,32 @@ def _norm_model(model):
     return re.sub(r"[\s_\-]", "", str(model or "")).upper()
 
 
+_CANONICAL = {}
+
+
+def _canonical(vendor, model):
+    """(profile vendor or None, the profile's spelling of ``model`` or None); memoised: a fleet has few models."""
+    key = (vendor, model)
+    found = _CANONICAL.get(key)
+    if found is None:
+        profile = base.get_profile(vendor)
+        found = _CANONICAL[key] = (profile.vendor if profile else None,
+                                   profile.canonical_model(model) if profile else None)
+    return found
+
+
 def model_key(vendor, model):
     """A model as its vendor profile spells it (case/spacing-insensitive), for comparisons."""
-    profile = base.get_profile(vendor)
-    return (profile.canonical_model(model) if profile else None) or _norm_model(model)
+    return _canonical(vendor, model)[1] or _norm_model(model)
 
 
 def normalise_handsets(handsets):
     """Estate handset dicts -> [{name, vendor, model, mac, user, address, site}] with vendor/model/MAC normalised (lenient)."""
     out = []
     for rec in handsets or []:
-        profile = base.get_profile(rec.get("vendor"))
-        out.append({"name": str(rec.get("name")), "vendor": profile.vendor if profile else rec.get("vendor"),
-                    "model": (profile.canonical_model(rec.get("model")) if profile else None) or rec.get("model"),
+        vendor, model = _canonical(rec.get("vendor"), rec.get("model"))
+        out.append({"name": str(rec.get("name")), "vendor": vendor or rec.get("vendor"),
+                    "model": model or rec.get("model"),
                     "mac": _lenient_mac(rec.get("mac")),
                     "user": str(rec["user"]) if rec.get("user") not in (None, "") else None,
                     "address": rec.get("address"), "site": rec.get("site")})

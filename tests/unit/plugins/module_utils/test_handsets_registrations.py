@@ -53,6 +53,23 @@ def test_the_rule_refuses_what_is_not_a_device(bad):
         registrations.normalize_mac(bad)
 
 
+def test_canonical_input_and_other_notations_give_the_same_verdict():
+    """The canonical form is checked without a parse: same answer, same refusals, as any other notation."""
+    import random
+    rnd = random.Random(9)
+    for _ in range(300):
+        octets = [rnd.randrange(256) for _ in range(6)]
+        canonical = ":".join("%02x" % o for o in octets)
+        other = "-".join("%02X" % o for o in octets)
+        results = []
+        for text in (canonical, other):
+            try:
+                results.append(registrations.normalize_mac(text))
+            except ValueError as exc:
+                results.append(str(exc).split("' ", 1)[1])
+        assert results[0] == results[1], (canonical, results)
+
+
 def test_estate_four_notations_one_mac_and_multicast_refused(tmp_path):
     rows = [("hs-%d" % i, n, "yealink", "T54W", 2001 + i) for i, n in enumerate(NOTATIONS[:1])]
     assert load_estate(estate_with(tmp_path, rows)).components["hs-0"]["mac"] == CANONICAL
