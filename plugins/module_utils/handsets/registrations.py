@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover
 
 _CANONICAL_MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
 
+
 def normalize_mac(value):
     """Return the EUI-48 in canonical unix-expanded form (``00:15:65:aa:bb:cc``); ValueError if not a device MAC.
 

@@ -57,8 +57,8 @@ def test_canonical_input_and_other_notations_give_the_same_verdict():
     """The canonical form is checked without a parse: same answer, same refusals, as any other notation."""
     import random
     rnd = random.Random(9)
-    for _ in range(300):
-        octets = [rnd.randrange(256) for _ in range(6)]
+    for _round in range(300):
+        octets = [rnd.randrange(256) for _octet in range(6)]
         canonical = ":".join("%02x" % o for o in octets)
         other = "-".join("%02X" % o for o in octets)
         results = []
