@@ -115,12 +115,9 @@ def _file(problems, name, trunks, check, callserver=None):
 
 def _trunks_seen(name, facts, trunks):
     """Estate trunks whose interface or E1/T1 line the SNMP facts of gateway ``name`` show."""
-    aliases = {}
-    for iface in facts.get("interfaces") or []:
-        aliases[iface.get("index", iface.get("if_index"))] = gateways.iface_names(iface)
+    aliases = gateways.interface_aliases(facts)
     seen = []
-    candidates = [set([str(ln.get("name") or "").lower()]) | aliases.get(ln.get("if_index"), set())
-                  for ln in facts.get("ds1") or []]
+    candidates = [gateways.line_names(ln, aliases) for ln in facts.get("ds1") or []]
     candidates.extend(gateways.iface_names(iface) for iface in facts.get("interfaces") or [])
     for names in candidates:
         for cand in sorted(names):

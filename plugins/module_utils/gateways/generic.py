@@ -130,6 +130,16 @@ def iface_names(iface):
     return set(str(iface.get(k)).strip().lower() for k in ("name", "descr", "alias") if iface.get(k))
 
 
+def interface_aliases(facts):
+    """``if_index`` -> every name (lower-case) the interface of that index is known by."""
+    return dict((iface.get("index", iface.get("if_index")), iface_names(iface)) for iface in facts.get("interfaces") or [])
+
+
+def line_names(line, aliases):
+    """Every name (lower-case) an E1/T1 line is known by: its own and its interface's."""
+    return set(n for n in [str(line.get("name") or "").lower()] if n) | aliases.get(line.get("if_index"), set())
+
+
 def _line_problems(name, lines, aliases):
     out = []
     critical = [ln for ln in lines if ln.get("severity") == "critical"]
@@ -138,14 +148,14 @@ def _line_problems(name, lines, aliases):
             continue
         sev = "critical" if ln["severity"] == "critical" else "minor"
         alarms = ", ".join(ln.get("alarms") or []) or "alarm"
-        names = set([str(ln.get("name") or "").lower()]) | aliases.get(ln.get("if_index"), set())
+        names = line_names(ln, aliases)
         about = "%s on %s: %s" % (ln.get("name"), name, alarms)
         out.append(base.problem(
             "snmp", "e1_alarm:%s" % ln.get("name"), sev, "degraded",
             "%s %s: %s" % ("E1/T1", _line_label(ln), "+".join(ln.get("alarms") or [])), "%s %s" % (name, about),
             {"gateway": name, "interface": ln.get("name"), "alarms": ln.get("alarms"), "line_status": ln.get("line_status")},
             availability=sev == "critical",
-            line={"names": sorted(n for n in names if n), "kind": "e1_alarm", "severity": sev, "about": about}))
+            line={"names": sorted(names), "kind": "e1_alarm", "severity": sev, "about": about}))
     if lines and len(critical) == len(lines):
         out.append(base.problem("snmp", "all_lines_in_alarm", None, "down", "all %d E1/T1 lines in alarm" % len(lines),
                                 "%s: all %d E1/T1 lines in alarm" % (name, len(lines))))
@@ -162,9 +172,7 @@ def snmp_problems(res, name):
                              "%s does not answer SNMP: %s" % (name, res.get("error") or "timeout"),
                              {"error": res.get("error")})]
     facts = res.get("facts") or {}
-    aliases = {}
-    for iface in facts.get("interfaces") or []:
-        aliases[iface.get("index", iface.get("if_index"))] = iface_names(iface)
+    aliases = interface_aliases(facts)
     lines = facts.get("ds1") or []
     out = _line_problems(name, lines, aliases)
     on_lines = set(ln.get("if_index") for ln in lines) | set(str(ln.get("name") or "").lower() for ln in lines)
