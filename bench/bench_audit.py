@@ -11,7 +11,7 @@ audit_report_<N>_handsets
 audit_pipeline_3000_in_process
     The pure pipeline (load estate + build_audit + render three reports) for 3,000 handsets in one process;
     baseline: the same pipeline with the obvious nested-loop registration matching (for each handset scan every
-    contact) instead of the indexed matching of ``findings.match_registrations``.
+    contact) instead of the indexed matching of ``handsets.registrations.match``.
 
 sla_deadlines_10000
     10,000 business-hours deadlines (``sla.Calendar.add``); baseline: the common minute-stepping loop,
@@ -31,8 +31,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # conftest makes ansible_collections.voipops.voip importable
 import conftest  # noqa: E402,F401 pylint: disable=unused-import
 
-from ansible_collections.voipops.voip.plugins.module_utils import findings as F  # noqa: E402
-from ansible_collections.voipops.voip.plugins.module_utils import report as R  # noqa: E402
+from ansible_collections.voipops.voip.plugins.module_utils.audit import build as B  # noqa: E402
+from ansible_collections.voipops.voip.plugins.module_utils.audit import checks as C  # noqa: E402
+from ansible_collections.voipops.voip.plugins.module_utils.audit import report as R  # noqa: E402
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import registrations as hreg  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils import sla as S  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate  # noqa: E402
 
@@ -170,26 +172,23 @@ def bench_playbooks(sizes=(1000, 5000)):
     return results
 
 
-def naive_match(contacts, estate, parse=None):
+def naive_match(handsets, contacts, parse=None):
     """The obvious implementation: for each handset scan every contact (what the indexed match replaces)."""
-    parse = parse or F._ua_parser()
-    matched, used = {}, set()
-    for handset in estate.handsets:
-        for i, contact in enumerate(contacts):
-            if F.aor_user(contact.get("aor")) == handset.get("user"):
-                entry = dict(contact)
-                entry["ua"] = parse(contact.get("user_agent")) or {}
-                matched.setdefault(handset["name"], []).append(entry)
-                used.add(i)
-    unknown = [dict(c, ua=parse(c.get("user_agent")) or {}) for i, c in enumerate(contacts) if i not in used]
-    return matched, unknown
+    parse = parse or hreg.parse_user_agent
+    pairs = [{"contact": c, "ua": parse(c.get("user_agent")) or {}, "user": hreg.aor_user(c.get("aor")), "handset": None,
+              "differences": []} for c in contacts]
+    for handset in hreg.normalise_handsets(handsets):
+        for pair in pairs:
+            if pair["user"] == handset["user"]:
+                pair["handset"] = handset
+    return pairs
 
 
 def _pipeline(estate_path, checks):
     estate = load_estate(estate_path)
-    res = [F.from_registrations(checks["registrations"], estate, callserver="cs1"),
-           F.from_sip_probe(checks["sip_probe"], estate), F.from_snmp(checks["snmp"], estate)]
-    audit = F.build_audit(res, estate, NOW)
+    res = [C.from_registrations(checks["registrations"], estate, callserver="cs1"),
+           C.from_sip_probe(checks["sip_probe"], estate), C.from_snmp(checks["snmp"], estate)]
+    audit = B.build_audit(res, estate, NOW)
     R.render_all(audit)
     return audit
 
@@ -201,14 +200,14 @@ def bench_pipeline(n=3000):
         started = time.monotonic()
         ours = _pipeline(estate_path, checks)
         t_ours = time.monotonic() - started
-        original = F.match_registrations
-        F.match_registrations = naive_match
+        original = hreg.match
+        hreg.match = naive_match
         try:
             started = time.monotonic()
             base = _pipeline(estate_path, checks)
             t_base = time.monotonic() - started
         finally:
-            F.match_registrations = original
+            hreg.match = original
         assert base["summary"] == ours["summary"], (base["summary"], ours["summary"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -9,10 +9,9 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.voipops.voip.plugins.module_utils.estate import parse_duration
-from ansible_collections.voipops.voip.plugins.module_utils.findings import compare_versions
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import compare_versions
 from ansible_collections.voipops.voip.plugins.module_utils.sla import (
-    Calendar, SlaError, add_duration, deadlines, parse_days_or_list, priority_for,
+    Calendar, SlaError, add_duration, deadlines, parse_days_or_list, parse_duration, priority_for,
 )
 
 

@@ -88,32 +88,31 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, get_driver
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
-from ansible_collections.voipops.voip.plugins.module_utils.findings import _host_port, aor_user, match_registrations
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import aor_user, match_by_handset, parse_user_agent
+from ansible_collections.voipops.voip.plugins.module_utils.sip_message import host_port
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 
-try:
-    from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import parse_user_agent
-except ImportError:  # pragma: no cover - the profiles ship with the collection
-    from ansible_collections.voipops.voip.plugins.module_utils.findings import generic_ua_parse as parse_user_agent
+
+def _by_aor(entries):
+    by_aor = {}
+    for entry in entries:
+        by_aor.setdefault(entry.get("aor"), []).append(entry)
+    return [(None, regs, None) for _aor, regs in sorted(by_aor.items(), key=lambda kv: str(kv[0]))]
 
 
 def registration_hosts(contacts, estate=None, parse=parse_user_agent):
-    """Contacts -> {host name: host vars} (pure).  Matched handsets keep their estate name."""
+    """Contacts -> {host name: host vars} (pure).  Matched handsets keep their estate name.
+
+    With the estate, contacts are paired with handsets by the one matcher (:func:`.registrations.match`);
+    a pairing whose User-Agent disagrees with the estate still names the handset (as the audit does).
+    """
     hosts = {}
     if estate is not None:
-        matched, unknown = match_registrations(contacts, estate, parse)
+        matched, unknown = match_by_handset(estate.handsets, contacts, parse)
         groups = [(name, regs, estate.components[name]) for name, regs in sorted(matched.items())]
-        by_aor = {}
-        for entry in unknown:
-            by_aor.setdefault(entry.get("aor"), []).append(entry)
-        groups.extend((None, regs, None) for _aor, regs in sorted(by_aor.items(), key=lambda kv: str(kv[0])))
+        groups.extend(_by_aor(unknown))
     else:
-        by_aor = {}
-        for contact in contacts:
-            entry = dict(contact)
-            entry["ua"] = parse(contact.get("user_agent")) or {}
-            by_aor.setdefault(contact.get("aor"), []).append(entry)
-        groups = [(None, regs, None) for _aor, regs in sorted(by_aor.items(), key=lambda kv: str(kv[0]))]
+        groups = _by_aor([dict(contact, ua=parse(contact.get("user_agent")) or {}) for contact in contacts])
     for name, regs, handset in groups:
         first = regs[0]
         ua = first.get("ua") or {}
@@ -122,7 +121,7 @@ def registration_hosts(contacts, estate=None, parse=parse_user_agent):
         address = None
         for source in (first.get("received"), first.get("contact")):
             if source and not str(source).startswith("[not set"):  # Kamailio prints "[not set]" for empty fields
-                address = _host_port(source)[0]
+                address = host_port(source)[0]
                 break
         hv = {
             "voipops_aor": first.get("aor"),

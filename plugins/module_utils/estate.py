@@ -15,14 +15,14 @@ Records are plain JSON-serialisable dicts (they become inventory host vars and r
   implicit dependencies already added: a trunk/link depends on its endpoint components, a handset
   on its site's ``handset_depends_on``) and ``source`` (``{"file": ..., "line": ...}``);
 - MAC addresses are EUI-48 in ``unix_expanded`` form, lower case: ``00:15:65:aa:bb:cc``;
-- durations are minutes (``{"days": 0, "minutes": 240}``, see :func:`parse_duration`).
+- durations are minutes (``{"days": 0, "minutes": 240}``, see :func:`.sla.parse_duration`).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import normalize_mac  # noqa: F401 (re-exported: one MAC rule)
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import normalize_mac  # noqa: F401 (re-exported: one MAC rule)
 from ansible_collections.voipops.voip.plugins.module_utils.schema import estate as schema
 from ansible_collections.voipops.voip.plugins.module_utils.schema.estate import (  # noqa: F401 (re-exported)
     HAS_NETADDR, NETADDR_IMPORT_ERROR, SCHEMA_VERSION, find_cycle,

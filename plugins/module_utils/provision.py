@@ -30,6 +30,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import (
     ErrorCollector, SourceError, SourceErrors, Validator, line_of, load_csv, load_yaml)
 from ansible_collections.voipops.voip.plugins.module_utils.schema import provisioning as schema
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex, normalize_mac, version_key
 
 INDEX_NAME = ".voipops-handsets.json"
 MANIFEST_PATH = "firmware/manifest.json"
@@ -44,10 +45,6 @@ DEFAULT_SETTINGS = {
     "language": "en",
     "firmware": "latest",
 }
-
-
-def version_key(version):
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\-]", str(version)))
 
 
 # ------------------------------------------------------------------------------------- firmware
@@ -274,7 +271,7 @@ def _context(rec, account, s):
                     "size": fw["size"], "sha256": fw["sha256"]}
     mac = rec["mac"]
     return {
-        "handset": {"name": rec["name"], "mac": mac, "mac_hex": base.mac_hex(mac), "mac_hex_upper": base.mac_hex(mac, True),
+        "handset": {"name": rec["name"], "mac": mac, "mac_hex": mac_hex(mac), "mac_hex_upper": mac_hex(mac, True),
                     "model": rec["model"], "family": rec["family"], "vendor": rec["vendor"], "site": rec.get("site")},
         "account": account,
         "registrar": {"host": s["registrar"], "port": s["registrar_port"], "transport": s["transport"],

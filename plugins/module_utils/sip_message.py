@@ -221,6 +221,19 @@ def split_hostport(text, default_port=None):
     return host, port
 
 
+_LOOSE_URI_RE = re.compile(r"^(?:sips?:)?(?:[^@;>]*@)?(\[[^\]]+\]|[^:;>]+)(?::(\d+))?")
+
+
+def host_port(uri, default_port=5060):
+    """Lenient ``(host, port)`` of a SIP URI or ``host[:port]`` as registrations and dispatchers print them
+    (``sip:1001@10.0.0.5:5062;ob``, ``sip:192.0.2.7:40123``, ``10.0.0.9``); ``(None, None)`` when there is none."""
+    match = _LOOSE_URI_RE.match(str(uri or "").strip())
+    if not match:
+        return None, None
+    host = match.group(1).strip("[]")
+    return host, int(match.group(2)) if match.group(2) else default_port
+
+
 def format_hostport(host, port=None):
     if ":" in host and not host.startswith("["):
         host = "[%s]" % host

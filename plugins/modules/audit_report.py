@@ -206,8 +206,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.voipops.voip.plugins.module_utils import findings as F
-from ansible_collections.voipops.voip.plugins.module_utils import report as R
+from ansible_collections.voipops.voip.plugins.module_utils.audit import build as B
+from ansible_collections.voipops.voip.plugins.module_utils.audit import checks as C
+from ansible_collections.voipops.voip.plugins.module_utils.audit import report as R
 from ansible_collections.voipops.voip.plugins.module_utils import sla as S
 from ansible_collections.voipops.voip.plugins.module_utils.estate import (
     HAS_NETADDR, NETADDR_IMPORT_ERROR, load_endpoints, load_estate, overlay_endpoints,
@@ -216,56 +217,17 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import SourceE
 
 
 def _check_results(module, estate, now):
-    res = module.params["results"] or {}
-    known = ["sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates", "gateway_info", "handset_info"]
-    unknown = sorted(set(res) - set(known))
-    if unknown:
-        plural = "y" if len(unknown) == 1 else "ies"
-        module.fail_json(msg="results: unknown check famil%s %s (known: %s)" % (plural, ", ".join(unknown), ", ".join(known)))
-    callserver = module.params["callserver"]
-    if callserver is None:
-        servers = estate.of_type("callserver")
-        callserver = servers[0]["name"] if len(servers) == 1 else None
-    elif callserver not in estate.components:
-        module.fail_json(msg="callserver %r is not in the estate %s" % (callserver, estate.path))
-    thresholds = module.params["thresholds"]
-    out = []
-    if "sip_probe" in res:
-        out.append(F.from_sip_probe(res["sip_probe"], estate))
-    if "rpc" in res:
-        out.append(F.from_rpc(res["rpc"], estate))
-    if "dispatcher" in res:
-        out.append(F.from_dispatcher(res["dispatcher"], estate, callserver=callserver))
-    if "snmp" in res:
-        out.append(F.from_snmp(res["snmp"], estate, thresholds=thresholds))
-    if "registrations" in res:
-        out.append(F.from_registrations(res["registrations"], estate, callserver=callserver, thresholds=thresholds))
-    if "certificates" in res:
-        out.append(F.from_certificates(res["certificates"], estate, now, thresholds=thresholds))
-    if "gateway_info" in res:
-        out.extend(F.from_gateway_info(res["gateway_info"], estate, callserver=callserver, thresholds=thresholds))
-    if "handset_info" in res:
-        out.append(F.from_handset_info(res["handset_info"], estate, callserver=callserver, thresholds=thresholds))
-    extra = {}
-    for item in module.params["findings"]:
-        missing = [k for k in ("check", "component", "kind", "severity", "summary") if not item.get(k)]
-        if missing:
-            module.fail_json(msg="findings: an item lacks %s: %r" % (", ".join(missing), item))
-        try:
-            f = F.make_finding(item["check"], item["component"], item["kind"], item["severity"], item["summary"],
-                               item.get("details"), item.get("impact"), item.get("availability", True))
-        except ValueError as exc:
-            module.fail_json(msg="findings: %s in %r" % (exc, item))
-        extra.setdefault(item["check"], []).append(f)
-    for check, items in sorted(extra.items()):
-        out.append(F.check_result(check, [f["component"] for f in items if f["component"] in estate.components], items))
-    return out
+    try:
+        return C.from_results(module.params["results"] or {}, estate, now, callserver=module.params["callserver"],
+                              thresholds=module.params["thresholds"], findings=module.params["findings"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
 
 
 def _fail_reason(audit, priority):
     if priority in (None, "none"):
         return ""
-    hits = F.tickets_at_or_above(audit, priority)
+    hits = B.tickets_at_or_above(audit, priority)
     if not hits:
         return ""
     parts = ["%s %s (%s, resolve by %s): %s" % (t["priority"], t["component"], t["supplier"] or "no supplier",
@@ -317,7 +279,7 @@ def main():
         checks = _check_results(module, estate, now)
         previous_path = p["previous"] or R.report_paths(p["dest"], p["basename"], ["json"])["json"]
         previous = R.read_previous(previous_path)
-        audit = F.build_audit(checks, estate, now, previous=previous, thresholds=p["thresholds"], title=p["title"])
+        audit = B.build_audit(checks, estate, now, previous=previous, thresholds=p["thresholds"], title=p["title"])
         written = R.write_reports(audit, p["dest"], p["basename"], p["formats"], check_mode=module.check_mode)
     except (R.ReportError, S.SlaError, ValueError, OSError) as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())

@@ -211,6 +211,17 @@ gateways:
         - C(ok), C(error), C(target), and the decoded facts per O(gather) group - C(system), C(interfaces), C(ds1), C(isdn)
           (see M(voipops.voip.snmp_info) for their keys). Null when O(gather) is empty.
       type: dict
+    problems:
+      description:
+        - What is wrong, as the gateway family judges it (the one severity model the health audit files as findings) -
+          C(check), C(kind), C(severity) (null when it only shapes the status), C(effect) (V(down) or V(degraded)),
+          C(reason) (the text in RV(gateways[].reasons)), C(summary), C(details), C(availability) and, for a problem of one
+          interface or E1/T1 line, C(line) (the names the line is known by, and the C(kind)/C(severity) it has on the
+          estate trunk that line carries).
+      type: list
+      elements: dict
+      sample: [{"check": "snmp", "kind": "e1_alarm:e1-0-0", "severity": "critical", "effect": "degraded",
+                "reason": "E1/T1 e1-0-0: LOS", "availability": true}]
 summary:
   description: Gateways per status.
   returned: always
@@ -223,7 +234,8 @@ callserver:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.voipops.voip.plugins.module_utils import snmp, snmp_gateway
+from ansible_collections.voipops.voip.plugins.module_utils import snmp
+from ansible_collections.voipops.voip.plugins.module_utils.gateways import base as gateways
 from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import callserver_argspec
 
@@ -260,13 +272,14 @@ def main():
     if not kamailio.HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=kamailio.REQUESTS_IMPORT_ERROR)
     p = module.params
+    family = gateways.get_family("generic")
     snmp_defaults = dict((k, p[k]) for k in snmp.CREDENTIAL_KEYS if k != "timeout" and p.get(k) is not None)
     errors = []
     for i, g in enumerate(p["gateways"]):
         if not g.get("host") and not g.get("sip_uri"):
             errors.append("gateways[%d] (%s): needs host or sip_uri" % (i, g["name"]))
         try:
-            snmp.normalize_target(snmp_gateway.snmp_target(g, snmp_defaults),
+            snmp.normalize_target(family.snmp_target(g, snmp_defaults),
                                   {"timeout": p["snmp_timeout"], "retries": p["retries"]})
         except ValueError as exc:
             if p["gather"]:
@@ -274,7 +287,7 @@ def main():
     if errors:
         module.fail_json(msg="invalid gateways: " + "; ".join(errors), errors=errors)
 
-    records, summary, callserver = snmp_gateway.gather_gateways(
+    records, summary, callserver = family.state(
         p["gateways"], snmp_defaults=snmp_defaults, groups=p["gather"], rpc_url=p["rpc_url"],
         rpc_timeout=p["timeout"], validate_certs=p["validate_certs"], sip_timeout=p["sip_timeout"],
         snmp_timeout=p["snmp_timeout"], snmp_retries=p["retries"], concurrency=p["concurrency"],

@@ -13,7 +13,9 @@ module: handset_info
 short_description: Registered handsets joined with the estate, with vendor, model and firmware from the User-Agent
 version_added: 0.1.0
 description:
-  - Reads the callserver's registrations and joins them with the estate's handsets by user and User-Agent.
+  - Reads the callserver's registrations and pairs them with the estate's handsets (the MAC a User-Agent shows first,
+    then the user of the address-of-record), the same pairing as the health audit and the C(registrations) inventory;
+    a contact counts as the handset's when its User-Agent agrees with the estate (vendor, model, MAC when shown, user).
   - For every handset, reports whether it is registered, its contact address, how long ago it last registered,
     and the vendor, model, firmware version and MAC its User-Agent tells (parsed by the vendor profiles).
   - Lists the handsets that are provisioned but not registered, and the registered devices the estate does not

@@ -206,7 +206,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import callserver_argspec
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 from ansible_collections.voipops.voip.plugins.module_utils import provision
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 
@@ -247,8 +247,8 @@ def main():
     )
     if not base.HAS_JINJA2:
         module.fail_json(msg=missing_required_lib("jinja2"), exception=base.JINJA2_IMPORT_ERROR)
-    if not base.HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=base.NETADDR_IMPORT_ERROR)
+    if not registrations.HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=registrations.NETADDR_IMPORT_ERROR)
     p = module.params
     try:
         mode = int(str(p["mode"]), 8) if not isinstance(p["mode"], int) else p["mode"]

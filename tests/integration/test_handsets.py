@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import sip
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim, vendors
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 
 from conftest import ROOT, wait_for
 
@@ -141,7 +141,7 @@ def test_fifty_provisioned_phones_register_and_handset_info_knows_them(fleet, an
     lines = "".join(fleet.access_lines())
     for p in fleet.phones:    # every phone fetched its vendor's file names with its vendor's HTTP User-Agent
         for name in vendors.boot_requests(p["vendor"], p["mac"], p["model"]):
-            ua = vendors.user_agent(p["vendor"], p["model"], p["running_firmware"], base.normalize_mac(p["mac"]), kind="http")
+            ua = vendors.user_agent(p["vendor"], p["model"], p["running_firmware"], registrations.normalize_mac(p["mac"]), kind="http")
             assert '"GET /%s/%s HTTP/1.1" 200' % (SUBDIR, name) in lines and ua in lines
 
     # A softphone registering with an account the estate does not bind to any handset.
@@ -194,7 +194,7 @@ def test_display_name_change_reaches_the_phone(fleet, ansible):
     after = fleet.phone(target["name"])
     assert after["display_name"] == "Renamed Tester" and after["state"] == "registered"
     fetched = [l for l in fleet.access_lines()[mark:] if "/%s/" % SUBDIR in l]
-    mac = base.mac_hex(base.normalize_mac(target["mac"]), upper=True)
+    mac = registrations.mac_hex(registrations.normalize_mac(target["mac"]), upper=True)
     assert any("GET /%s/%s.xml HTTP/1.1\" 200" % (SUBDIR, mac) in l for l in fetched), fetched
     assert all(mac in l for l in fetched), "only the notified phone re-fetched"
 

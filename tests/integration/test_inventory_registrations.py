@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ansible_collections.voipops.voip.plugins.module_utils import findings as F
+from ansible_collections.voipops.voip.plugins.module_utils.audit import checks as C
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
@@ -68,7 +68,7 @@ def test_registered_phones_become_hosts(lab, extra_subscriber, tmp_path):
         assert hv["reg-1098"]["voipops_user"] == "1098" and hv["reg-1098"]["voipops_firmware"] == "96.86.0.100"
         # the audit's registration check on the same live ul.dump: every phone fine, one unknown device
         estate = load_estate(os.path.join(ROOT, "inventories", "lab", "estate.yml"))
-        res = F.from_registrations(rpc.registrations(), estate, callserver="cs1")
+        res = C.from_registrations(rpc.registrations(), estate, callserver="cs1")
         assert [(f["component"], f["kind"]) for f in res["findings"]] == [("cs1", "unknown_devices")]
         assert [d["aor"] for d in res["findings"][0]["details"]["devices"]] == ["1098"]
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import estate as estate_mod
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim, vendors
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 
 from conftest import ROOT, lab_up, read_endpoints, wait_for
 
@@ -47,7 +47,7 @@ def test_every_estate_handset_registers_with_its_vendors_user_agent_on_an_approv
     assert info["unregistered"] == []
     for h in info["handsets"]:
         rec = estate.component(h["name"])
-        parsed = base.parse_user_agent(h["user_agent"])
+        parsed = registrations.parse_user_agent(h["user_agent"])
         # the User-Agent is the vendor's own, naming the estate's model (and MAC where the vendor shows it)
         assert parsed and parsed["vendor"] == rec["vendor"], h
         profile = base.get_profile(rec["vendor"])

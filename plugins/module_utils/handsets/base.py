@@ -6,7 +6,7 @@
 A profile (one file per vendor: ``yealink.py``, ``poly.py``, ...) knows, as its vendor documents it:
 
 - how to read vendor, model, firmware version and MAC from its SIP and HTTP User-Agent
-  (``UA_PATTERNS``; :func:`parse_user_agent` tries every registered profile);
+  (``UA_PATTERNS``; :func:`.registrations.parse_user_agent` tries every registered profile);
 - the provisioning file names it renders (``device_files``/``common_files``; the names a simulated phone asks
   for at boot, and its generated User-Agents, live with the lab's simulator: ``roles/lab/files/phonesim/vendors.py``);
 - how to render its configuration (Jinja2 templates kept as Python string constants, because
@@ -34,14 +34,6 @@ except ImportError:  # pragma: no cover
     HAS_JINJA2 = False
     JINJA2_IMPORT_ERROR = traceback.format_exc()
 
-try:
-    import netaddr
-    HAS_NETADDR = True
-    NETADDR_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover
-    HAS_NETADDR = False
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
-
 
 PROFILES = {}
 
@@ -60,32 +52,6 @@ def register(cls):
     """Class decorator: make a profile known under its ``vendor`` key."""
     PROFILES[cls.vendor] = cls()
     return cls
-
-
-def normalize_mac(value):
-    """Return the EUI-48 in canonical unix-expanded form (``00:15:65:aa:bb:cc``); ValueError if not a MAC."""
-    if not HAS_NETADDR:  # pragma: no cover
-        raise ProfileError("the netaddr Python library is required to normalise MAC addresses")
-    text = str(value).strip() if value is not None else ""
-    if not text:
-        raise ValueError("empty MAC")
-    try:
-        eui = netaddr.EUI(text, version=48)
-    except (netaddr.AddrFormatError, TypeError, ValueError):
-        raise ValueError("'%s' is not a MAC address (EUI-48)" % text)
-    eui.dialect = netaddr.mac_unix_expanded
-    mac = str(eui).lower()
-    if mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
-        raise ValueError("'%s' is not a device MAC address" % text)
-    if int(eui) & (1 << 40):
-        raise ValueError("'%s' is a multicast MAC address, not a device" % text)
-    return mac
-
-
-def mac_hex(mac, upper=False):
-    """``00:15:65:aa:bb:cc`` -> ``001565aabbcc`` (or upper case)."""
-    digits = mac.replace(":", "")
-    return digits.upper() if upper else digits.lower()
 
 
 def check_safe(value):
@@ -189,7 +155,11 @@ class HandsetProfile(object):
 
     # -- user agent -----------------------------------------------------------------------
     def parse_user_agent(self, ua):
-        """Return {vendor, model, firmware, mac} when ``ua`` is one of this vendor's, else None."""
+        """Return {vendor, model, firmware, mac} when ``ua`` is one of this vendor's, else None.
+
+        The MAC is as the User-Agent writes it: :func:`.registrations.parse_user_agent` (the one entry point)
+        applies the MAC rule to it.
+        """
         if not ua:
             return None
         for pattern in self.UA_PATTERNS:
@@ -198,13 +168,7 @@ class HandsetProfile(object):
                 continue
             groups = m.groupdict()
             model = self.ua_model(groups.get("model"))
-            mac = groups.get("mac")
-            if mac:
-                try:
-                    mac = normalize_mac(mac)
-                except (ValueError, ProfileError):
-                    mac = None
-            return {"vendor": self.vendor, "model": model, "firmware": groups.get("version"), "mac": mac or None}
+            return {"vendor": self.vendor, "model": model, "firmware": groups.get("version"), "mac": groups.get("mac") or None}
         return None
 
     def ua_model(self, raw):
@@ -279,12 +243,3 @@ def all_profiles():
 
 
 VENDOR_ALIASES = {"polycom": "poly", "cisco-mpp": "cisco", "cisco_mpp": "cisco", "mpp": "cisco"}
-
-
-def parse_user_agent(ua):
-    """Shared User-Agent parser: {vendor, model, firmware, mac} or None for an unknown device."""
-    for profile in all_profiles():
-        found = profile.parse_user_agent(ua)
-        if found:
-            return found
-    return None

@@ -4,8 +4,9 @@
 """The live handset fleet: registrations joined with the estate (pure), and bulk re-sync (NOTIFY).
 
 - :func:`join` takes the estate's handsets and the callserver's registrations (``KamailioRPC.registrations()``
-  records) and returns, per handset, its contacts with vendor/model/firmware/MAC read from the User-Agent,
-  the handsets that are provisioned but not registered, and the registered devices the estate does not know.
+  records), pairs them with the one matcher of :mod:`.registrations`, and returns, per handset, its contacts
+  with vendor/model/firmware/MAC read from the User-Agent, the handsets that are provisioned but not
+  registered, and the registered devices the estate does not know.
 - :func:`resync_targets` picks, per handset, where to send the NOTIFY (its registered contacts, or a given
   address) and its vendor's event; :func:`resync` sends them all concurrently with ``sip.notify_many``.
 """
@@ -17,13 +18,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
-
-
-def _user_of_aor(aor):
-    text = str(aor or "")
-    if text.startswith("sip:") or text.startswith("sips:"):
-        text = text.split(":", 1)[1]
-    return text.split("@", 1)[0]
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import registrations as hreg
 
 
 def _address(reg):
@@ -36,9 +31,7 @@ def _address(reg):
     return hostport.replace("sip:", "").replace("sips:", "")
 
 
-def _describe(reg, now):
-    ua = reg.get("user_agent") or ""
-    found = base.parse_user_agent(ua) or {}
+def _describe(reg, ua, now):
     last = reg.get("last_modified")
     age = None
     try:
@@ -50,73 +43,43 @@ def _describe(reg, now):
         expires = int(reg.get("expires")) if reg.get("expires") not in (None, "") else None
     except (TypeError, ValueError):
         expires = None
-    return {"aor": reg.get("aor"), "contact": reg.get("contact"), "address": _address(reg), "user_agent": ua,
-            "vendor": found.get("vendor"), "model": found.get("model"), "firmware": found.get("firmware"),
-            "mac": found.get("mac"), "registered_for_s": age, "expires_in_s": expires}
-
-
-def _matches(handset, dev):
-    """A contact belongs to the handset when its User-Agent agrees with the estate (vendor, model, MAC if shown)."""
-    if dev["vendor"] is None or dev["vendor"] != handset.get("vendor"):
-        return False
-    profile = base.get_profile(handset.get("vendor"))
-    if dev["model"] and profile and profile.canonical_model(dev["model"]) != profile.canonical_model(handset.get("model")):
-        return False
-    if dev["mac"] and handset.get("mac") and dev["mac"] != handset["mac"]:
-        return False
-    return True
-
-
-def normalise_handsets(handsets):
-    """Estate handset dicts -> [{name, vendor, model, mac, user, address}] with vendor/MAC normalised (lenient)."""
-    out = []
-    for rec in handsets or []:
-        profile = base.get_profile(rec.get("vendor"))
-        try:
-            mac = base.normalize_mac(rec.get("mac")) if rec.get("mac") else None
-        except ValueError:
-            mac = None
-        out.append({"name": str(rec.get("name")), "vendor": profile.vendor if profile else rec.get("vendor"),
-                    "model": (profile.canonical_model(rec.get("model")) if profile else None) or rec.get("model"),
-                    "mac": mac, "user": str(rec["user"]) if rec.get("user") not in (None, "") else None,
-                    "address": rec.get("address"), "site": rec.get("site")})
-    return out
+    return {"aor": reg.get("aor"), "contact": reg.get("contact"), "address": _address(reg),
+            "user_agent": reg.get("user_agent") or "", "vendor": ua.get("vendor"), "model": ua.get("model"),
+            "firmware": ua.get("firmware"), "mac": ua.get("mac"), "registered_for_s": age, "expires_in_s": expires}
 
 
 def join(handsets, registrations, now=None):
-    """Registered handsets joined with the estate.
+    """Registered handsets joined with the estate (the pairing is :func:`.registrations.match`).
 
+    A contact is the handset's only when its User-Agent agrees with the estate in every respect (vendor,
+    model, MAC when shown, user); any other contact is an unknown device, with the reason.
     Returns {"handsets": [...], "unregistered": [names], "unknown": [...], "summary": {...}}.
     """
     now = time.time() if now is None else now
-    estate = normalise_handsets(handsets)
-    by_user = {}
-    for reg in registrations or []:
-        by_user.setdefault(_user_of_aor(reg.get("aor")), []).append(_describe(reg, now))
+    estate = hreg.normalise_handsets(handsets)
     bound_users = set(h["user"] for h in estate if h["user"])
-    claimed = set()
+    mine, unknown = {}, []
+    for pair in hreg.match(handsets, registrations):
+        dev = _describe(pair["contact"], pair["ua"], now)
+        if pair["handset"] is not None and not pair["differences"]:
+            mine.setdefault(pair["handset"]["name"], []).append(dev)
+            continue
+        user = pair["user"]
+        reason = ("registered as %s, which no handset of the estate uses" % user if user not in bound_users
+                  else "registered as %s, but its User-Agent does not match the estate's handset" % user)
+        unknown.append(dict(dev, user=user, reason=reason))
+    unknown.sort(key=lambda d: d["user"])
     out = []
     for h in estate:
-        devices = by_user.get(h["user"], []) if h["user"] else []
-        mine = [d for d in devices if _matches(h, d)]
-        for d in mine:
-            claimed.add(id(d))
-        first = mine[0] if mine else {}
-        out.append(dict(h, registered=bool(mine), contacts=mine,
+        contacts = mine.get(h["name"], [])
+        first = contacts[0] if contacts else {}
+        out.append(dict(h, registered=bool(contacts), contacts=contacts,
                         firmware=first.get("firmware"), user_agent=first.get("user_agent"),
                         address=first.get("address") or h.get("address"),
                         registered_for_s=first.get("registered_for_s")))
-    unknown = []
-    for user, devices in sorted(by_user.items()):
-        for d in devices:
-            if id(d) in claimed:
-                continue
-            reason = ("registered as %s, which no handset of the estate uses" % user if user not in bound_users
-                      else "registered as %s, but its User-Agent does not match the estate's handset" % user)
-            unknown.append(dict(d, user=user, reason=reason))
     unregistered = [h["name"] for h in out if not h["registered"]]
     summary = {"handsets": len(out), "registered": len(out) - len(unregistered), "unregistered": len(unregistered),
-               "unknown_devices": len(unknown), "registrations": sum(len(v) for v in by_user.values())}
+               "unknown_devices": len(unknown), "registrations": len(registrations or [])}
     by_vendor = {}
     for h in out:
         if h["registered"]:

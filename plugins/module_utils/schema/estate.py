@@ -24,7 +24,7 @@ import os
 import re
 import traceback
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import normalize_mac  # one MAC rule for every caller
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import normalize_mac  # one MAC rule for every caller
 from ansible_collections.voipops.voip.plugins.module_utils.schema.values import (
     EMAIL_RE, parse_days, parse_duration, parse_number_range, parse_time,
 )

@@ -14,7 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 from ansible_collections.voipops.voip.plugins.module_utils.source import Field, Table, line_of
 
 
@@ -93,7 +93,7 @@ def _name(value, ctx):
 def _mac(value, ctx):
     """The one MAC rule; a MAC belongs to one handset."""
     try:
-        mac = base.normalize_mac(value)
+        mac = registrations.normalize_mac(value)
     except ValueError as exc:
         raise ValueError("%s" % exc if value else "is required")
     macs = ctx.state.macs

@@ -14,47 +14,15 @@ __metaclass__ = type
 import datetime
 import re
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The SLA vocabulary (durations, days, times of day) has one home, sla.py; the schemas use it from there.
+from ansible_collections.voipops.voip.plugins.module_utils.sla import (  # noqa: F401 (re-exported)
+    DAY_NAMES, format_duration, parse_days, parse_duration, parse_time,
+)
 
-_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
-_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
 UNTIL_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:Z|\+00:00)$")
 UTC = datetime.timezone.utc
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # one e-mail rule (estate contacts, user profiles)
-
-
-def parse_duration(value):
-    """Parse ``"30m"``, ``"4h"``, ``"2d"``, ``"1d4h"``, ``"1h30m"`` (or an int of minutes).
-
-    Returns ``{"days": D, "minutes": M}``: days are kept apart because with business-hours
-    coverage one day means one business day of the site (see docs/estate.md).
-    Raises ValueError with a readable message.
-    """
-    if isinstance(value, bool):
-        raise ValueError("%r is not a duration like '30m', '4h', '2d'" % (value,))
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("duration must not be negative")
-        return {"days": 0, "minutes": value}
-    text = str(value).strip().lower()
-    match = _DURATION_RE.match(text)
-    if not text or not match or not any(match.groups()):
-        raise ValueError("%r is not a duration like '30m', '4h', '2d', '1h30m'" % (value,))
-    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
-    return {"days": days, "minutes": hours * 60 + minutes}
-
-
-def format_duration(duration):
-    """Inverse of :func:`parse_duration` (for reports)."""
-    days, minutes = duration.get("days", 0), duration.get("minutes", 0)
-    parts = []
-    if days:
-        parts.append("%dd" % days)
-    if minutes // 60:
-        parts.append("%dh" % (minutes // 60))
-    if minutes % 60 or not parts:
-        parts.append("%dm" % (minutes % 60))
-    return "".join(parts)
 
 
 class NumberRange(object):
@@ -120,37 +88,6 @@ def parse_number_range(value, e164=False):
     if int(a) > int(b):
         raise ValueError("%r: start is above end" % (value,))
     return NumberRange(int(a), int(b), len(a), plus_a)
-
-
-def parse_days(value):
-    """``"mon-fri"``, ``"mon,wed,fri"``, ``["mon", "tue"]``, ``"mon-fri,sun"`` -> sorted weekday numbers."""
-    items = value if isinstance(value, list) else str(value).split(",")
-    days = set()
-    for item in items:
-        item = str(item).strip().lower()
-        if "-" in item:
-            first, last = (p.strip()[:3] for p in item.split("-", 1))
-            if first not in DAY_NAMES or last not in DAY_NAMES:
-                raise ValueError("%r is not a day range like 'mon-fri'" % (item,))
-            i, j = DAY_NAMES.index(first), DAY_NAMES.index(last)
-            if j < i:
-                j += 7
-            days.update(k % 7 for k in range(i, j + 1))
-        elif item[:3] in DAY_NAMES:
-            days.add(DAY_NAMES.index(item[:3]))
-        else:
-            raise ValueError("%r is not a day name (mon..sun)" % (item,))
-    if not days:
-        raise ValueError("no days given")
-    return sorted(days)
-
-
-def parse_time(value):
-    """``"8:00"`` -> ``"08:00"``; ValueError unless a time of day HH:MM."""
-    match = _TIME_RE.match(str(value).strip())
-    if not match:
-        raise ValueError("%r is not a time like '08:00'" % (value,))
-    return "%02d:%02d" % (int(match.group(1)), int(match.group(2)))
 
 
 def parse_until(value):

@@ -65,7 +65,7 @@ except ImportError:  # pragma: no cover
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 from ansible_collections.voipops.voip.plugins.module_utils import sip
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import vendors
@@ -150,7 +150,7 @@ class Phone(object):
         self.vendor = spec.get("vendor")
         self.profile = base.get_profile(self.vendor) if self.vendor else None
         self.model = self.profile.canonical_model(spec["model"]) if self.profile else spec.get("model")
-        self.mac = base.normalize_mac(spec["mac"]) if spec.get("mac") else None
+        self.mac = registrations.normalize_mac(spec["mac"]) if spec.get("mac") else None
         default = self.profile.FIRMWARE[self.profile.family(self.model)]["version"] if self.profile else ""
         self.firmware = str(spec.get("running_firmware") or spec.get("firmware") or default)
         # an extra device (control "add"): its own User-Agent and a fixed account instead of provisioning

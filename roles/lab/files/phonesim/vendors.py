@@ -12,7 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import get_profile, mac_hex
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import get_profile
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex
 
 
 def _yealink(model, version, mac, kind):

@@ -5,9 +5,9 @@ import textwrap
 
 import pytest
 
-from ansible_collections.voipops.voip.plugins.module_utils.estate import (
-    load_estate, normalize_mac, parse_duration, format_duration, parse_number_range, parse_days,
-)
+from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate, parse_number_range
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import normalize_mac
+from ansible_collections.voipops.voip.plugins.module_utils.sla import format_duration, parse_days, parse_duration
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceErrors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))

@@ -1,13 +1,17 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Findings: check families on realistic module results, routing, root causes, order, diff."""
+"""The audit: check adapters (audit/checks.py) on realistic module results, routing, root causes, order, diff (audit/build.py)."""
 import copy
 import os
 
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
-from ansible_collections.voipops.voip.plugins.module_utils import findings as F
+from ansible_collections.voipops.voip.plugins.module_utils import sla
+from ansible_collections.voipops.voip.plugins.module_utils.audit import build as B
+from ansible_collections.voipops.voip.plugins.module_utils.audit import checks as C
+from ansible_collections.voipops.voip.plugins.module_utils.gateways import generic
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import registrations as hreg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 NOW = "2026-11-27T16:30:00Z"  # Friday 17:30 in Amsterdam
@@ -85,11 +89,11 @@ def probes(down=(), error=()):
 
 
 def run_checks(estate, down=(), reg_skip=(), reg_extra=(), **snmp):
-    return [F.from_sip_probe(probes(down), estate),
-            F.from_rpc([{"name": "cs1", "ok": "cs1" not in down, "error": None if "cs1" not in down else "connection refused"}], estate),
-            F.from_dispatcher(dispatcher(**{k: "inactive" for k in down if k.startswith("mgw")}), estate, callserver="cs1"),
-            F.from_snmp(snmp_results(**snmp), estate),
-            F.from_registrations([] if "cs1" in down else contacts(reg_skip, reg_extra), estate, callserver="cs1")]
+    return [C.from_sip_probe(probes(down), estate),
+            C.from_rpc([{"name": "cs1", "ok": "cs1" not in down, "error": None if "cs1" not in down else "connection refused"}], estate),
+            C.from_dispatcher(dispatcher(**{k: "inactive" for k in down if k.startswith("mgw")}), estate, callserver="cs1"),
+            C.from_snmp(snmp_results(**snmp), estate),
+            C.from_registrations([] if "cs1" in down else contacts(reg_skip, reg_extra), estate, callserver="cs1")]
 
 
 def by_kind(audit):
@@ -97,7 +101,7 @@ def by_kind(audit):
 
 
 def test_clean_lab_has_no_findings(estate):
-    audit = F.build_audit(run_checks(estate), estate, NOW)
+    audit = B.build_audit(run_checks(estate), estate, NOW)
     assert audit["status"] == "ok" and audit["findings"] == [] and audit["tickets"] == []
     checked = set(c for chk in audit["checks"] for c in chk["checked"])
     # every component the checks can see was checked (and passed)
@@ -105,7 +109,7 @@ def test_clean_lab_has_no_findings(estate):
 
 
 def test_e1_loss_of_signal_is_one_p1_ticket_for_the_carrier(estate):
-    audit = F.build_audit(run_checks(estate, mgw1_los=True), estate, NOW)
+    audit = B.build_audit(run_checks(estate, mgw1_los=True), estate, NOW)
     assert len(audit["tickets"]) == 1
     (f,) = audit["findings"]
     assert (f["component"], f["kind"], f["supplier"], f["priority"]) == ("e1-mgw1-1", "e1_alarm", "telco", "P1")
@@ -117,7 +121,7 @@ def test_e1_loss_of_signal_is_one_p1_ticket_for_the_carrier(estate):
 
 
 def test_callserver_down_is_one_ticket_with_the_phones_behind_it(estate):
-    audit = F.build_audit(run_checks(estate, down=("cs1",)), estate, NOW)
+    audit = B.build_audit(run_checks(estate, down=("cs1",)), estate, NOW)
     kinds = by_kind(audit)
     root = kinds[("cs1", "sip_unreachable")]
     assert audit["tickets"] == [root["id"]]
@@ -134,7 +138,7 @@ def test_callserver_down_is_one_ticket_with_the_phones_behind_it(estate):
 
 def test_independent_faults_are_ordered_by_priority_then_dependency(estate):
     # mgw2 dead (site rtm, P1 for acme), one phone unregistered (P4, phonecare business hours)
-    audit = F.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, reg_skip=("hs-1001",)), estate, NOW)
+    audit = B.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, reg_skip=("hs-1001",)), estate, NOW)
     tickets = [f for f in audit["findings"] if f["root_cause"] is None]
     assert [(t["order"], t["component"], t["kind"], t["priority"]) for t in tickets] == [
         (1, "mgw2", "sip_unreachable", "P1"), (2, "hs-1001", "not_registered", "P4")]
@@ -154,7 +158,7 @@ def test_firmware_unknown_devices_and_stale(estate):
                 "received": "sip:10.9.9.9:5060"}
     regs = contacts(skip=("hs-1004",), extra=[stale, intruder])
     regs[0] = dict(regs[0], user_agent="Yealink SIP-T54W 96.85.0.5")  # hs-1001 on an old release
-    audit = F.build_audit([F.from_registrations(regs, estate, callserver="cs1")], estate, NOW)
+    audit = B.build_audit([C.from_registrations(regs, estate, callserver="cs1")], estate, NOW)
     kinds = by_kind(audit)
     fw = kinds[("hs-1001", "firmware_not_approved")]
     assert fw["details"]["firmware"] == "96.85.0.5" and fw["priority"] == "P4" and fw["supplier"] == "phonecare"
@@ -167,7 +171,7 @@ def test_firmware_unknown_devices_and_stale(estate):
 
 
 def test_callserver_host_thresholds_and_missing_process(estate):
-    audit = F.build_audit([F.from_snmp(snmp_results(cpu=97.0, kamailio_procs=0), estate)], estate, NOW)
+    audit = B.build_audit([C.from_snmp(snmp_results(cpu=97.0, kamailio_procs=0), estate)], estate, NOW)
     kinds = by_kind(audit)
     assert kinds[("cs1", "cpu_high")]["severity"] == "major"
     proc = kinds[("cs1", "process:kamailio")]
@@ -178,7 +182,7 @@ def test_certificates(estate):
     certs = [{"name": "cs1", "host": "127.0.0.1", "port": 5061, "not_after": "2026-12-01T00:00:00Z"},
              {"name": "mgw1", "host": "127.0.0.1", "port": 443, "not_after": "2026-11-01T00:00:00Z"},
              {"name": "mgw2", "host": "127.0.0.1", "port": 443, "not_after": "2027-11-01T00:00:00Z"}]
-    res = F.from_certificates(certs, estate, NOW)
+    res = C.from_certificates(certs, estate, NOW)
     kinds = dict(((f["component"], f["kind"]), f) for f in res["findings"])
     assert kinds[("cs1", "cert_expiring:5061")]["severity"] == "major"
     assert kinds[("mgw1", "cert_expired:443")]["severity"] == "critical"
@@ -186,10 +190,10 @@ def test_certificates(estate):
 
 
 def test_ids_are_stable_and_diff_against_previous(estate):
-    first = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, NOW)
+    first = B.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, NOW)
     # next morning: the E1 persists, the phone is back, the callserver CPU is high
     later = "2026-11-28T07:00:00Z"
-    second = F.build_audit(run_checks(estate, mgw1_los=True, cpu=85.0), estate, later, previous=copy.deepcopy(first))
+    second = B.build_audit(run_checks(estate, mgw1_los=True, cpu=85.0), estate, later, previous=copy.deepcopy(first))
     e1_first = by_kind(first)[("e1-mgw1-1", "e1_alarm")]
     e1 = by_kind(second)[("e1-mgw1-1", "e1_alarm")]
     assert e1["id"] == e1_first["id"] and e1["status"] == "persisting"
@@ -202,30 +206,31 @@ def test_ids_are_stable_and_diff_against_previous(estate):
 
 
 def test_tickets_at_or_above(estate):
-    audit = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1001",)), estate, NOW)
-    assert [t["priority"] for t in F.tickets_at_or_above(audit, "P1")] == ["P1"]
-    assert [t["priority"] for t in F.tickets_at_or_above(audit, "P4")] == ["P1", "P4"]
+    audit = B.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1001",)), estate, NOW)
+    assert [t["priority"] for t in B.tickets_at_or_above(audit, "P1")] == ["P1"]
+    assert [t["priority"] for t in B.tickets_at_or_above(audit, "P4")] == ["P1", "P4"]
 
 
 def test_version_compare():
-    assert F.compare_versions("96.86.0.9", "96.86.0.100") == -1
-    assert F.compare_versions("10.1.159.12", "10.1.159.12") == 0
-    assert F.compare_versions("1.0.13.3", "1.0.9") == 1
-    assert F.compare_versions("8.5.2b", "8.5.2a") == 1
+    assert hreg.compare_versions("96.86.0.9", "96.86.0.100") == -1
+    assert hreg.compare_versions("10.1.159.12", "10.1.159.12") == 0
+    assert hreg.compare_versions("1.0.13.3", "1.0.9") == 1
+    assert hreg.compare_versions("8.5.2b", "8.5.2a") == 1
 
 
-def test_generic_ua_parse():
-    assert F.generic_ua_parse("Yealink SIP-T54W 96.86.0.100") == {
+def test_the_one_user_agent_parser():
+    """The registration domain's parser (the fallback copy in the audit is gone): same answers."""
+    assert hreg.parse_user_agent("Yealink SIP-T54W 96.86.0.100") == {
         "vendor": "yealink", "model": "T54W", "firmware": "96.86.0.100", "mac": None}
-    assert F.generic_ua_parse("friendly-scanner") is None
+    assert hreg.parse_user_agent("friendly-scanner") is None
 
 
 def test_rerun_of_the_same_audit_time_reproduces_it(estate):
-    first = F.build_audit(run_checks(estate, mgw1_los=True), estate, NOW)
-    second = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, "2026-11-27T17:00:00Z",
+    first = B.build_audit(run_checks(estate, mgw1_los=True), estate, NOW)
+    second = B.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, "2026-11-27T17:00:00Z",
                            previous=copy.deepcopy(first))
-    assert F.build_audit(run_checks(estate, mgw1_los=True), estate, NOW, previous=copy.deepcopy(first)) == first
-    again = F.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, "2026-11-27T17:00:00Z",
+    assert B.build_audit(run_checks(estate, mgw1_los=True), estate, NOW, previous=copy.deepcopy(first)) == first
+    again = B.build_audit(run_checks(estate, mgw1_los=True, reg_skip=("hs-1002",)), estate, "2026-11-27T17:00:00Z",
                           previous=copy.deepcopy(second))
     assert again == second and again["changes"]["new"] == second["changes"]["new"] != []
 
@@ -233,38 +238,36 @@ def test_rerun_of_the_same_audit_time_reproduces_it(estate):
 def test_rpc_from_a_callserver_info_loop(estate):
     loop = [{"item": {"voipops_component": {"name": "cs1"}, "voipops_rpc_url": "http://127.0.0.1:9/RPC"}, "failed": True,
              "msg": "http://127.0.0.1:9/RPC: connection refused"}]
-    (f,) = F.from_rpc(loop, estate)["findings"]
+    (f,) = C.from_rpc(loop, estate)["findings"]
     assert (f["component"], f["kind"]) == ("cs1", "rpc_unreachable") and "connection refused" in f["summary"]
     ok = [{"item": {"voipops_component": {"name": "cs1"}}, "failed": False, "changed": False, "callserver": {}}]
-    assert F.from_rpc(ok, estate) == {"check": "callserver_rpc", "checked": ["cs1"], "findings": []}
+    assert C.from_rpc(ok, estate) == {"check": "callserver_rpc", "checked": ["cs1"], "findings": []}
 
 
 def test_sip_probe_error_codes(estate):
-    res = F.from_sip_probe(probes(error=("mgw1",)), estate)
+    res = C.from_sip_probe(probes(error=("mgw1",)), estate)
     (f,) = res["findings"]
     assert (f["component"], f["kind"], f["severity"]) == ("mgw1", "sip_error", "major")
     assert "503 Service Unavailable" in f["summary"] and res["checked"] == ["cs1", "mgw1", "mgw2"]
 
 
 def gateway_info(mgw1_los=False, mgw2_down=False):
-    """voipops.voip.gateway_info ``gateways`` records (shape of its RETURN)."""
+    """voipops.voip.gateway_info ``gateways`` records, made by the gateway family from the same evidence."""
     snmp = dict((r["name"], r) for r in snmp_results(mgw1_los=mgw1_los, mgw2_ok=not mgw2_down))
     out = []
     for name, port in (("mgw1", 5080), ("mgw2", 5081)):
         down = name == "mgw2" and mgw2_down
         sip = {"status": "timeout" if down else "ok", "reachable": not down, "code": None if down else 200,
                "uri": "sip:127.0.0.1:%d" % port, "error": "no answer within 2.0s" if down else None}
-        facts = dict(snmp[name]["facts"], ok=snmp[name]["ok"], error=snmp[name].get("error"), target="127.0.0.1:1611")
-        out.append({"name": name, "sip_uri": sip["uri"], "status": "down" if down else "ok", "reasons": [], "alarms": [],
-                    "sip": sip, "dispatcher": {"state": "inactive" if down else "active", "flags": "IP" if down else "AP",
-                                               "setid": 1, "uri": sip["uri"]},
-                    "snmp": facts})
+        entry = {"state": "inactive" if down else "active", "flags": "IP" if down else "AP", "setid": 1, "uri": sip["uri"]}
+        poll = dict(snmp[name], host="127.0.0.1", port=1611)
+        out.append(generic.merge({"name": name, "sip_uri": sip["uri"]}, sip, entry, True, poll))
     return out
 
 
 def test_gateway_info_gives_the_same_findings_as_the_separate_modules(estate):
-    separate = F.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, mgw1_los=True), estate, NOW)
-    combined = F.build_audit(F.from_gateway_info(gateway_info(mgw1_los=True, mgw2_down=True), estate, callserver="cs1"),
+    separate = B.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, mgw1_los=True), estate, NOW)
+    combined = B.build_audit(C.from_gateway_info(gateway_info(mgw1_los=True, mgw2_down=True), estate, callserver="cs1"),
                              estate, NOW)
 
     def ids(audit):
@@ -272,8 +275,16 @@ def test_gateway_info_gives_the_same_findings_as_the_separate_modules(estate):
     assert ids(combined) == ids(separate)
     assert [by_kind(combined)[k]["kind"] for k in (("mgw2", "sip_unreachable"), ("e1-mgw1-1", "e1_alarm"))] == [
         "sip_unreachable", "e1_alarm"]
-    clean = F.from_gateway_info(gateway_info(), estate)
+    clean = C.from_gateway_info(gateway_info(), estate)
     assert all(r["findings"] == [] for r in clean) and {r["check"] for r in clean} == {"sip_options", "dispatcher", "snmp"}
+    # the audit takes the gateway's verdict: what the record's problems say, not a second reading of its evidence
+    records = gateway_info(mgw1_los=True, mgw2_down=True)
+    assert [r["status"] for r in records] == ["degraded", "down"]
+    records[0]["problems"] = []
+    taken = B.build_audit(C.from_gateway_info(records, estate, callserver="cs1"), estate, NOW)
+    assert ("e1-mgw1-1", "e1_alarm") not in by_kind(taken) and ("mgw2", "sip_unreachable") in by_kind(taken)
+    with pytest.raises(ValueError, match="no problems"):
+        C.from_gateway_info([dict(records[1], problems=None)], estate)
 
 
 def test_handset_info_and_registrations_agree(estate):
@@ -287,13 +298,13 @@ def test_handset_info_and_registrations_agree(estate):
         info["handsets"].append({"name": name, "registered": reg, "user_agent": ua if reg else None,
                                  "firmware": ua.split()[-1].split("/")[-1] if reg else None,
                                  "contacts": [{"expires": 3000}] if reg else []})
-    from_info = F.from_handset_info(info, estate, callserver="cs1")
+    from_info = C.from_handset_info(info, estate, callserver="cs1")
     regs = contacts(skip=("hs-1004",), extra=[{"aor": "sip:1099@voip.lab", "expires": 300, "user_agent": "Linphone/5.2.0"}])
     regs[1] = dict(regs[1], user_agent="Yealink SIP-T54W 96.86.0.110")
     by_aor = {}
     for c in regs:
         by_aor.setdefault(c["aor"], []).append(dict((k, v) for k, v in c.items() if k != "aor"))
-    from_regs = F.from_registrations(by_aor, estate, callserver="cs1")  # callserver_info's by_aor shape
+    from_regs = C.from_registrations(by_aor, estate, callserver="cs1")  # callserver_info's by_aor shape
 
     def kinds(res):
         return sorted((f["component"], f["kind"]) for f in res["findings"])
@@ -303,10 +314,10 @@ def test_handset_info_and_registrations_agree(estate):
 
 
 def test_resource_pressure_is_not_an_outage(estate):
-    audit = F.build_audit([F.from_snmp(snmp_results(cpu=97.0), estate)], estate, NOW)
+    audit = B.build_audit([C.from_snmp(snmp_results(cpu=97.0), estate)], estate, NOW)
     (f,) = audit["findings"]
     assert (f["kind"], f["priority"], f["supplier"]) == ("cpu_high", "P2", "acme")
-    audit = F.build_audit([F.from_snmp(snmp_results(cpu=85.0), estate)], estate, NOW)
+    audit = B.build_audit([C.from_snmp(snmp_results(cpu=85.0), estate)], estate, NOW)
     assert audit["findings"][0]["priority"] == "P4"
 
 
@@ -321,7 +332,7 @@ def test_e1_alarm_reaches_the_trunk_when_the_gateway_reports_ifname_not_ifdescr(
                        iface(3, "e1-0-1", "E1 0/1", "PSTN trunk B", "down")],
         "ds1": [{"index": 2, "if_index": 2, "name": "e1-0-0", "line_status": 1, "alarms": [], "severity": "ok"},
                 {"index": 3, "if_index": 3, "name": "e1-0-1", "line_status": 64, "alarms": ["LOS"], "severity": "critical"}]}
-    checked = F.from_snmp(results, estate)
+    checked = C.from_snmp(results, estate)
     (f,) = [x for x in checked["findings"] if x["check"] == "snmp"]
     assert (f["component"], f["kind"]) == ("e1-mgw1-1", "e1_alarm")
     assert "e1-mgw1-0" in checked["checked"] and "e1-mgw1-1" in checked["checked"]
@@ -330,13 +341,13 @@ def test_e1_alarm_reaches_the_trunk_when_the_gateway_reports_ifname_not_ifdescr(
 def test_an_expiring_certificate_must_be_resolved_before_it_expires(estate):
     """A certificate that expires in days is a P2 risk: its SLA resolve deadline falls before the expiry."""
     for days, kind in ((5, "cert_expiring:5061"), (25, "cert_expiring:5061")):
-        not_after = (F._sla.to_utc(NOW) + __import__("datetime").timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        audit = F.build_audit([F.from_certificates([{"name": "cs1", "host": "127.0.0.1", "port": 5061,
+        not_after = (sla.to_utc(NOW) + __import__("datetime").timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        audit = B.build_audit([C.from_certificates([{"name": "cs1", "host": "127.0.0.1", "port": 5061,
                                                      "not_after": not_after}], estate, NOW)], estate, NOW)
         (f,) = audit["findings"]
         assert f["kind"] == kind and f["availability"] is False
-        assert F._sla.to_utc(f["resolve_due"]) < F._sla.to_utc(not_after), (days, f["priority"], f["resolve_due"])
+        assert sla.to_utc(f["resolve_due"]) < sla.to_utc(not_after), (days, f["priority"], f["resolve_due"])
     assert f["priority"] == "P4"  # 25 days left: a warning, routine
-    near = F.build_audit([F.from_certificates([{"name": "cs1", "host": "127.0.0.1", "port": 5061,
+    near = B.build_audit([C.from_certificates([{"name": "cs1", "host": "127.0.0.1", "port": 5061,
                                                 "not_after": "2026-12-01T00:00:00Z"}], estate, NOW)], estate, NOW)
     assert near["findings"][0]["priority"] == "P2" and near["findings"][0]["supplier"] == "acme"

@@ -6,7 +6,7 @@ import asyncio
 
 from ansible_collections.voipops.voip.plugins.module_utils import sip
 from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, fleet
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, fleet, registrations
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import vendors
 
 ESTATE = [
@@ -19,7 +19,7 @@ ESTATE = [
 
 
 def ua(vendor, model, version, mac):
-    return vendors.user_agent(vendor, model, version, base.normalize_mac(mac))
+    return vendors.user_agent(vendor, model, version, registrations.normalize_mac(mac))
 
 
 def reg(user, port, user_agent, received=None, last=None):
@@ -56,7 +56,7 @@ def test_join_matches_by_user_and_user_agent():
 def test_a_device_of_another_mac_or_model_is_not_the_handset():
     # SIP User-Agents rarely show the MAC; when one does (HTTP-style UA) it must be the estate's
     other = vendors.user_agent("yealink", "T54W", "96.86.0.110", "00:15:65:00:00:99", kind="http")
-    assert base.parse_user_agent(other)["mac"] == "00:15:65:00:00:99"
+    assert registrations.parse_user_agent(other)["mac"] == "00:15:65:00:00:99"
     wrong_mac = [reg("1001", 40001, other)]
     wrong_model = [reg("1001", 40001, ua("yealink", "T46S", "66.86.0.15", "00:15:65:00:00:01"))]
     for regs in (wrong_mac, wrong_model):

@@ -4,7 +4,7 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 from ansible_collections.voipops.voip.plugins.module_utils import provision
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import vendors
 
@@ -27,13 +27,13 @@ UA_CASES = [
 
 @pytest.mark.parametrize("ua,expected", UA_CASES)
 def test_user_agent_parsing(ua, expected):
-    found = base.parse_user_agent(ua)
+    found = registrations.parse_user_agent(ua)
     assert (found["vendor"], found["model"], found["firmware"], found["mac"]) == expected
 
 
 @pytest.mark.parametrize("ua", ["friendly-scanner", "Linphone/4.5.0 (belle-sip/4.5)", "", None, "sipsak 0.9.8"])
 def test_unknown_devices_are_not_claimed(ua):
-    assert base.parse_user_agent(ua) is None
+    assert registrations.parse_user_agent(ua) is None
 
 
 def _all_models():
@@ -44,7 +44,7 @@ def _all_models():
 @pytest.mark.parametrize("kind", ["sip", "http"])
 def test_generated_user_agent_parses_back(vendor, model, kind):
     ua = vendors.user_agent(vendor, model, "1.2.3.4", "00:15:65:12:34:56", kind=kind)
-    found = base.parse_user_agent(ua)
+    found = registrations.parse_user_agent(ua)
     assert found["vendor"] == vendor and found["model"] == model and found["firmware"] == "1.2.3.4"
     if found["mac"]:
         assert found["mac"] == "00:15:65:12:34:56"
@@ -104,13 +104,13 @@ def test_firmware_names_round_trip(vendor):
 
 @pytest.mark.parametrize("raw", ["00:15:65:AA:BB:CC", "0015.65aa.bbcc", "00-15-65-aa-bb-cc", "001565aabbcc"])
 def test_mac_normalisation(raw):
-    assert base.normalize_mac(raw) == "00:15:65:aa:bb:cc"
+    assert registrations.normalize_mac(raw) == "00:15:65:aa:bb:cc"
 
 
 @pytest.mark.parametrize("raw", ["00:15:65:zz:bb:cc", "00:00:00:00:00:00", "01:00:5e:00:00:01", "", "00:15:65:aa:bb"])
 def test_bad_macs_rejected(raw):
     with pytest.raises(ValueError):
-        base.normalize_mac(raw)
+        registrations.normalize_mac(raw)
 
 
 def test_timezone_rendering():

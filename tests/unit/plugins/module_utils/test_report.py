@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.voipops.voip.plugins.module_utils import findings as F
+from ansible_collections.voipops.voip.plugins.module_utils.audit import build as B
 from tests.support import htmlcheck
-from ansible_collections.voipops.voip.plugins.module_utils import report as R
+from ansible_collections.voipops.voip.plugins.module_utils.audit import report as R
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # shared samples, also under --import-mode=importlib
@@ -31,7 +31,7 @@ def estate():
 @pytest.fixture(scope="module")
 def faulty(estate):
     """mgw2 dead (with its dispatcher and SNMP symptoms), E1 LOS on mgw1, one phone unregistered."""
-    return F.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, mgw1_los=True, reg_skip=("hs-1001",)),
+    return B.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, mgw1_los=True, reg_skip=("hs-1001",)),
                          estate, NOW)
 
 
@@ -116,7 +116,7 @@ def test_webhook_posts_only_new_findings(estate, faulty, receiver):
     assert e1["supplier"] == "telco" and e1["supplier_contact"]["email"] == "servicedesk@telco.example"
     assert e1["resolve_due"] == "2026-11-27T23:30:00+01:00"
     # the next audit with the same faults has nothing new: nothing is sent
-    second = F.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, mgw1_los=True, reg_skip=("hs-1001",)),
+    second = B.build_audit(run_checks(estate, down=("mgw2",), mgw2_ok=False, mgw1_los=True, reg_skip=("hs-1001",)),
                            estate, "2026-11-27T17:00:00Z", previous=copy.deepcopy(faulty))
     assert R.post_webhook(receiver.url, second)["sent"] is False and len(receiver.bodies) == 1
 
@@ -168,7 +168,7 @@ def test_html_rendered_in_chromium_shows_the_faults(faulty, tmp_path):
 
 
 def test_html_clean_and_resolved_in_chromium(estate, faulty, tmp_path):
-    clean = F.build_audit(run_checks(estate), estate, "2026-11-28T07:00:00Z", previous=copy.deepcopy(faulty))
+    clean = B.build_audit(run_checks(estate), estate, "2026-11-28T07:00:00Z", previous=copy.deepcopy(faulty))
     path = tmp_path / "clean.html"
     path.write_text(R.render_html(clean))
     dom = chromium(str(path), "clean-after-faults")

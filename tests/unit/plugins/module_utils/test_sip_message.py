@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
-    Headers, NameAddr, SipParseError, SipRequest, SipResponse, SipUri, StreamFramer, Via, parse_message,
+    Headers, NameAddr, SipParseError, SipRequest, SipResponse, SipUri, StreamFramer, Via, host_port, parse_message,
     split_header_list,
 )
 
@@ -285,3 +285,12 @@ def test_headers_set_remove_and_prepend():
     assert h.get_all("VIA") == ["z", "c"]
     h.remove("v")
     assert h.items() == [("To", "t")] and len(h) == 1
+
+
+def test_host_port_of_what_registrations_and_dispatchers_print():
+    """The lenient (host, port) the audit and the registrations inventory read addresses with."""
+    assert host_port("sip:1001@10.31.5.21:5062;ob") == ("10.31.5.21", 5062)
+    assert host_port("sip:192.0.2.7:40123") == ("192.0.2.7", 40123)
+    assert host_port("10.0.0.9") == ("10.0.0.9", 5060) and host_port("sips:a@h", 5061) == ("h", 5061)
+    assert host_port("sip:[2001:db8::1]:5080") == ("2001:db8::1", 5080)
+    assert host_port("") == (None, None) and host_port(None) == (None, None)

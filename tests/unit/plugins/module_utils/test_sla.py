@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from ansible_collections.voipops.voip.plugins.module_utils.sla import (
     Calendar, SlaError, add_duration, calendar_for, deadlines, impact_for_count, overdue, priority_for, to_utc,
 )
-from ansible_collections.voipops.voip.plugins.module_utils.estate import parse_duration
+from ansible_collections.voipops.voip.plugins.module_utils.sla import parse_duration
 
 AMS = "Europe/Amsterdam"
 SITE = {"name": "ams", "timezone": AMS, "business_hours": {"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "18:00"},

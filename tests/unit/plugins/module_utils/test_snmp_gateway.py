@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
-"""gateway_info's merge and verdict: evidence (SIP, dispatcher, SNMP) -> status + reasons."""
+"""The generic gateway family (gateways/generic.py): evidence (SIP, dispatcher, SNMP) -> problems -> status + reasons."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import pytest
+
 from ansible_collections.voipops.voip.plugins.module_utils import snmp_decode as d
-from ansible_collections.voipops.voip.plugins.module_utils import snmp_gateway as g
+from ansible_collections.voipops.voip.plugins.module_utils.gateways import base
+from ansible_collections.voipops.voip.plugins.module_utils.gateways import generic as g
 
 GW = {"name": "mgw1", "host": "127.0.0.1", "sip_port": 5080, "sip_uri": "sip:127.0.0.1:5080", "dispatcher_setid": 1}
 SIP_OK = {"status": "ok", "reachable": True, "code": 200, "reason": "OK", "rtt_ms": 0.7, "uri": "sip:127.0.0.1:5080"}
@@ -89,3 +92,40 @@ def test_snmp_target_defaults_to_gateway_host():
     t = g.snmp_target({"name": "gw", "sip_uri": "sip:10.1.1.1:5080", "snmp": {"community": "ro-secret"}},
                       {"version": "2c", "port": 1161})
     assert t == {"name": "gw", "host": "10.1.1.1", "port": 1161, "version": "2c", "community": "ro-secret"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The gateway interface and its one severity model (gateways/base.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_families_are_found_by_name_and_an_unknown_one_lists_the_known():
+    family = base.get_family("generic")
+    assert isinstance(family, base.GatewayFamily) and family.family == "generic"
+    with pytest.raises(base.GatewayError, match=r"unknown gateway family 'audiocodes-rest' \(known: generic\)"):
+        base.get_family("audiocodes-rest")
+    with pytest.raises(base.GatewayError, match="drain is not implemented"):
+        family.drain(GW, None)
+    with pytest.raises(base.GatewayError, match="return to service is not implemented"):
+        family.return_to_service(GW, None)
+    rec = g.merge(GW, dict(SIP_OK, server="AudioCodes/7.40A.500"), DS_ACTIVE, True, _snmp())
+    assert family.version(rec) == "AudioCodes/7.40A.500"
+
+
+def test_the_record_verdict_and_the_findings_come_from_the_same_problems():
+    ds = dict(DS_ACTIVE, state="inactive", flags="IP")
+    rec = g.merge(GW, SIP_TIMEOUT, ds, True, _snmp(line_status=(64, 32 + 8), lapd=(3, 1)))
+    problems = rec["problems"]
+    # every reason of the record is one problem's reason, in the same order
+    assert rec["reasons"] == [p["reason"] for p in problems if p["effect"] == "down"] + [
+        p["reason"] for p in problems if p["effect"] == "degraded"]
+    assert rec["status"] == "down"
+    kinds = [(p["kind"], p["severity"], p["effect"]) for p in problems]
+    assert kinds == [("sip_unreachable", "critical", "down"), ("dispatcher_inactive", "critical", "down"),
+                     ("e1_alarm:E1 0/0", "critical", "degraded"), ("e1_alarm:E1 0/1", "critical", "degraded"),
+                     ("all_lines_in_alarm", None, "down"), ("isdn_d_channel_down:E1 0/1", "major", "degraded")]
+    # a line problem says what it is on the estate trunk the line carries
+    assert problems[2]["line"] == {"names": ["e1 0/0"], "kind": "e1_alarm", "severity": "critical",
+                                   "about": "E1 0/0 on mgw1: LOS"}
+    assert problems[5]["line"]["names"] == ["e1 0/1"]
+    with pytest.raises(ValueError, match="unknown effect"):
+        base.problem("snmp", "x", "major", "broken", "r", "s")

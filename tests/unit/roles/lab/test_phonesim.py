@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import provision, sip
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim, vendors
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 
 ESTATE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "inventories", "lab", "estate.yml")
 
@@ -113,7 +113,7 @@ def test_fleet_from_estate_runs_every_handset_on_an_approved_firmware():
         approved = est.approved_versions(p["vendor"], p["model"])
         if approved:
             assert p["running_firmware"] == approved[-1]
-        parsed = base.parse_user_agent(vendors.user_agent(p["vendor"], p["model"], p["running_firmware"], p["mac"]))
+        parsed = registrations.parse_user_agent(vendors.user_agent(p["vendor"], p["model"], p["running_firmware"], p["mac"]))
         assert parsed["firmware"] == p["running_firmware"]
 
 
@@ -150,7 +150,7 @@ def test_phones_boot_from_http_register_and_answer_notify(http_root, tmp_path):
             for p in sim.phones:
                 # registered with the account of its files and its vendor's User-Agent
                 assert list(reg.contacts[p.config["username"]].values()) == [p.sip_ua()]
-                assert base.parse_user_agent(p.sip_ua())["vendor"] == p.vendor
+                assert registrations.parse_user_agent(p.sip_ua())["vendor"] == p.vendor
             # the vendor's re-sync event: 200 and a re-fetch; another vendor's odd event: 489
             target = sim.phones[0]
             event = target.profile.notify_event("resync")

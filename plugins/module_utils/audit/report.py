@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Audit reports: JSON (stable schema), HTML (self-contained morning page), JUnit XML, webhook.
 
-Input is the audit document of :func:`findings.build_audit` (schema: docs/health_audit.md).
+Input is the audit document of :func:`.build.build_audit` (schema: docs/health_audit.md).
 Rendering is pure (string in, string out); :func:`write_reports` writes files atomically and only
 when their content changes; :func:`post_webhook` sends the NEW tickets to a URL.
 """
@@ -16,7 +16,6 @@ import datetime
 import io
 import json
 import os
-import tempfile
 import traceback
 import xml.etree.ElementTree as ET
 
@@ -37,6 +36,7 @@ except ImportError:
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.voipops.voip.plugins.module_utils import sla as _sla
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
 
 FORMATS = ("json", "html", "junit")
 EXTENSIONS = {"json": ".json", "html": ".html", "junit": ".junit.xml"}
@@ -310,20 +310,6 @@ def read_previous(path):
     return data
 
 
-def _atomic_write(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with io.open(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def render_all(audit, formats=FORMATS):
     unknown = [f for f in formats if f not in RENDERERS]
     if unknown:
@@ -346,7 +332,7 @@ def write_reports(audit, dest, basename="health_audit", formats=FORMATS, check_m
                 old = handle.read()
         changed = old != text
         if changed and not check_mode:
-            _atomic_write(path, text)
+            atomic_write(path, text, mode=0o644)
         result[fmt] = {"path": path, "changed": changed}
     return result
 

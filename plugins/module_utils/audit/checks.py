@@ -1,0 +1,503 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Check adapters of the health audit: what the bulk info modules return -> findings (pure).
+
+One function per check family (input shapes in docs/health_audit.md, "Check families"); each returns a
+check result (:func:`.finding.check_result`).  The adapters judge nothing themselves where a domain does:
+
+- gateways, SIP OPTIONS, the dispatcher and SNMP lines/interfaces: the problems of the gateway family
+  (``gateways/generic.py``, the one severity model), filed on the estate component (an E1 line on the
+  estate trunk it carries);
+- handsets: the registration domain (``handsets/registrations.py``: the one matcher, User-Agent, versions).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.voipops.voip.plugins.module_utils import sla
+from ansible_collections.voipops.voip.plugins.module_utils.audit.finding import (
+    check_result, make_finding, thresholds_with,
+)
+from ansible_collections.voipops.voip.plugins.module_utils.gateways import generic as gateways
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import registrations as hreg
+from ansible_collections.voipops.voip.plugins.module_utils.sip_message import host_port
+
+
+# --------------------------------------------------------------------------------------------
+# Finding components from what the modules return
+# --------------------------------------------------------------------------------------------
+
+def component_by_address(estate, uri, types=("gateway", "callserver", "trunk")):
+    """The component whose address/sip_port matches a SIP URI, or None."""
+    host, port = host_port(uri)
+    if host is None:
+        return None
+    for comp in estate.components.values():
+        if comp["type"] in types and comp.get("address") == host and (comp.get("sip_port") or 5060) == port:
+            return comp["name"]
+    return None
+
+
+def _name_of(result, estate, keys=("name", "component", "target", "inventory_hostname")):
+    for key in keys:
+        value = result.get(key)
+        if value and value in estate.components:
+            return value
+    item = result.get("item")  # a registered loop result: the loop item names the component
+    if isinstance(item, str) and item in estate.components:
+        return item
+    if isinstance(item, dict):
+        comp = item.get("voipops_component") if isinstance(item.get("voipops_component"), dict) else item
+        if comp.get("name") in estate.components:
+            return comp["name"]
+    for key in ("uri", "target_uri", "sip_uri"):
+        if result.get(key):
+            found = component_by_address(estate, result[key])
+            if found:
+                return found
+    return None
+
+
+def _each_named(results, estate, checked, by_sip_address=False):
+    """The results that name an estate component, with its name (appended to ``checked``).
+
+    ``by_sip_address``: a result without a name may be found by its ``host``/``port`` as a SIP address.
+    """
+    for res in results or []:
+        name = _name_of(res, estate)
+        if name is None and by_sip_address and res.get("host"):
+            name = component_by_address(estate, "sip:%s:%s" % (res["host"], res.get("port") or 5060))
+        if name is not None:
+            checked.append(name)
+            yield res, name
+
+
+def _trunk_index(estate):
+    """(gateway name, interface name lower-case) -> trunk name."""
+    index = {}
+    for trunk in estate.components.values():
+        if trunk["type"] not in ("trunk", "link"):
+            continue
+        for end in (trunk.get("a"), trunk.get("b")):
+            if not end or not end.get("component"):
+                continue
+            iface = trunk.get("interface") or end.get("port")
+            if iface:
+                index[(end["component"], str(iface).strip().lower())] = trunk["name"]
+    return index
+
+
+def _file(problems, name, trunks, check, callserver=None):
+    """The gateway family's problems of component ``name`` -> findings, a line problem on its estate trunk."""
+    found = []
+    for prob in problems:
+        if prob["severity"] is None:  # shapes the gateway's status only
+            continue
+        target, kind, severity, summary = name, prob["kind"], prob["severity"], prob["summary"]
+        line = prob.get("line")
+        trunk = None
+        for cand in (line or {}).get("names") or []:
+            trunk = trunks.get((name, cand))
+            if trunk:
+                break
+        if trunk:
+            target, kind, severity = trunk, line["kind"], line["severity"]
+            if line.get("about"):
+                summary = "%s %s" % (trunk, line["about"])
+        details = dict(prob["details"])
+        if "callserver" in details and details["callserver"] is None:
+            details["callserver"] = callserver
+        found.append(make_finding(check, target, kind, severity, summary, details, availability=prob["availability"]))
+    return found
+
+
+def _trunks_seen(name, facts, trunks):
+    """Estate trunks whose interface or E1/T1 line the SNMP facts of gateway ``name`` show."""
+    aliases = gateways.interface_aliases(facts)
+    seen = []
+    candidates = [gateways.line_names(ln, aliases) for ln in facts.get("ds1") or []]
+    candidates.extend(gateways.iface_names(iface) for iface in facts.get("interfaces") or [])
+    for names in candidates:
+        for cand in sorted(names):
+            if trunks.get((name, cand)):
+                seen.append(trunks[(name, cand)])
+                break
+    return seen
+
+
+# --------------------------------------------------------------------------------------------
+# Check families
+# --------------------------------------------------------------------------------------------
+
+def from_sip_probe(results, estate, check="sip_options"):
+    """``voipops.voip.sip_probe`` results -> unreachable / error findings.
+
+    Each result (the module's ``results`` items): ``{target, uri, host, port, status (ok|error|timeout|
+    refused|tls_error|dns_error), reachable, code, reason, error}``; a ``name`` key naming the
+    component is used when present, else the component is found by address and port.
+    """
+    checked, found = [], []
+    for res, name in _each_named(results, estate, checked, by_sip_address=True):
+        found.extend(_file(gateways.sip_problems(res, name), name, {}, check))
+    return check_result(check, checked, found)
+
+
+def from_rpc(results, estate, check="callserver_rpc"):
+    """Callserver management API reachability: ``[{name, ok, error}]``, or the ``results`` of a
+    ``voipops.voip.callserver_info`` loop over the callservers (``item`` names the component, ``failed``/``msg``)."""
+    checked, found = [], []
+    for res, name in _each_named(results, estate, checked):
+        if not res.get("ok", not res.get("failed", False)):
+            found.append(make_finding(check, name, "rpc_unreachable", "critical",
+                                      "%s management API (JSON-RPC) does not answer: %s" % (name, res.get("error") or res.get("msg") or "no reply"),
+                                      {"error": res.get("error") or res.get("msg")}))
+    return check_result(check, checked, found)
+
+
+def from_dispatcher(entries, estate, callserver=None, check="dispatcher"):
+    """Dispatcher state as seen by the callserver (``KamailioRPC.dispatcher()`` records, or
+    ``voipops.voip.callserver_info``'s ``callserver.gateways``).
+
+    Every estate gateway must be in the list and active; ``inactive`` = the callserver's probes fail.
+    """
+    checked, found = [], []
+    seen = set()
+    for entry in entries or []:
+        name = component_by_address(estate, entry.get("uri"), types=("gateway",))
+        if name is None:
+            continue
+        seen.add(name)
+        checked.append(name)
+        found.extend(_file(gateways.dispatcher_problems(entry.get("state"), entry, name, callserver), name, {}, check,
+                           callserver))
+    for comp in estate.of_type("gateway"):
+        if comp["name"] not in seen:
+            checked.append(comp["name"])
+            found.extend(_file(gateways.dispatcher_problems("absent", {}, comp["name"], callserver), comp["name"], {},
+                               check, callserver))
+    return check_result(check, checked, found)
+
+
+def from_gateway_info(records, estate, callserver=None, thresholds=None):
+    """``voipops.voip.gateway_info``'s ``gateways`` records -> the sip_options, dispatcher and snmp check results.
+
+    The audit takes the gateway's own verdict: each record's ``problems`` (``gateways/base.py``) become the
+    findings, with the same ids as when the separate modules are used (same check names and kinds).  The
+    record's evidence only says what was checked (the SIP view, a known dispatcher state, the SNMP facts).
+    """
+    limits = thresholds_with(thresholds)
+    trunks = _trunk_index(estate)
+    checked = {"sip_options": [], "dispatcher": [], "snmp": []}
+    found = {"sip_options": [], "dispatcher": [], "snmp": []}
+    for rec in records or []:
+        name = rec.get("name")
+        if name not in estate.components:
+            continue
+        if not isinstance(rec.get("problems"), list):
+            raise ValueError("gateway_info record %s has no problems list (from an older gateway_info?)" % name)
+        if isinstance(rec.get("sip"), dict):
+            checked["sip_options"].append(name)
+        dispatcher = rec.get("dispatcher")
+        if isinstance(dispatcher, dict) and dispatcher.get("state") not in (None, "unknown"):
+            checked["dispatcher"].append(name)
+        snmp = rec.get("snmp")
+        if isinstance(snmp, dict):
+            checked["snmp"].append(name)
+            if snmp.get("ok", True):
+                _host_findings(name, snmp, limits, "snmp", found["snmp"])
+                checked["snmp"].extend(_trunks_seen(name, snmp, trunks))
+        for check in found:
+            mine = [p for p in rec["problems"] if p["check"] == check]
+            found[check].extend(_file(mine, name, trunks, check, callserver))
+    order = ("sip_options", "dispatcher", "snmp")
+    return [check_result(check, checked[check], found[check]) for check in order if checked[check]]
+
+
+def _host_findings(name, facts, thresholds, check, found):
+    # resource pressure is a risk to the service, not an outage: impact "group" (major -> P2, warning -> P4)
+    host = facts.get("host") or {}
+    ucd = facts.get("ucd") or {}
+    cpu = host.get("processor_load_avg")
+    if cpu is None and ucd.get("cpu_percent", {}).get("idle") is not None:
+        cpu = 100 - ucd["cpu_percent"]["idle"]
+    if cpu is not None:
+        if cpu >= thresholds["cpu_critical"]:
+            found.append(make_finding(check, name, "cpu_high", "major", "%s CPU at %s%%" % (name, cpu), {"cpu_percent": cpu},
+                                      impact="group", availability=False))
+        elif cpu >= thresholds["cpu_warning"]:
+            found.append(make_finding(check, name, "cpu_high", "warning", "%s CPU at %s%%" % (name, cpu), {"cpu_percent": cpu},
+                                      impact="group", availability=False))
+    mem = (ucd.get("memory") or {}).get("real_used_percent")
+    if mem is not None:
+        if mem >= thresholds["memory_critical"]:
+            found.append(make_finding(check, name, "memory_high", "major", "%s memory %s%% used" % (name, mem),
+                                      {"memory_percent": mem}, impact="group", availability=False))
+        elif mem >= thresholds["memory_warning"]:
+            found.append(make_finding(check, name, "memory_high", "warning", "%s memory %s%% used" % (name, mem),
+                                      {"memory_percent": mem}, impact="group", availability=False))
+    for disk in ucd.get("disks") or []:
+        pct = disk.get("percent_used")
+        if pct is None:
+            continue
+        sev = "major" if pct >= thresholds["disk_critical"] else ("warning" if pct >= thresholds["disk_warning"] else None)
+        if sev:
+            found.append(make_finding(check, name, "disk_full:%s" % disk.get("path"), sev,
+                                      "%s disk %s %s%% used" % (name, disk.get("path"), pct),
+                                      {"path": disk.get("path"), "percent_used": pct}, impact="group", availability=False))
+    for proc in ucd.get("processes") or []:
+        if proc.get("error"):
+            problem = proc.get("error_message") or "out of range"
+            found.append(make_finding(check, name, "process:%s" % proc.get("name"), "critical",
+                                      "%s process %s: %s (count %s)" % (name, proc.get("name"), problem, proc.get("count")),
+                                      {"process": proc.get("name"), "count": proc.get("count")}))
+
+
+def from_snmp(results, estate, thresholds=None, check="snmp"):
+    """``voipops.voip.snmp_info`` / gateway_info poll results -> host, interface, E1/ISDN findings.
+
+    Each result: ``{name, ok, error, facts: {system, interfaces, host, ucd, ds1, isdn}}`` (the
+    shape of ``module_utils/snmp.py`` ``SnmpPoller.poll``).  Interface and E1 problems land on
+    the trunk/link whose ``interface`` (or endpoint ``port``) names that interface on that
+    gateway, else on the gateway itself.
+    """
+    limits = thresholds_with(thresholds)
+    trunks = _trunk_index(estate)
+    checked, found = [], []
+    for res, name in _each_named(results, estate, checked):
+        facts = res.get("facts") or {}
+        if res.get("ok", True):
+            _host_findings(name, facts, limits, check, found)
+            checked.extend(_trunks_seen(name, facts, trunks))
+        found.extend(_file(gateways.snmp_problems(res, name), name, trunks, check))
+    return check_result(check, checked, found)
+
+
+# --------------------------------------------------------------------------------------------
+# Handsets: the registration domain decides who is who
+# --------------------------------------------------------------------------------------------
+
+def _not_registered(check, handset):
+    return make_finding(check, handset["name"], "not_registered", "minor",
+                        "%s (%s %s, user %s) is not registered" % (handset["name"], handset["vendor"], handset["model"],
+                                                                   handset.get("user") or "-"),
+                        {"user": handset.get("user"), "mac": handset["mac"]})
+
+
+def _stale(check, name, contact):
+    details = dict((k, contact.get(k)) for k in ("aor", "expires") if contact.get(k) is not None)
+    return make_finding(check, name, "stale_registration", "warning",
+                        "%s registration is stale (expires %s)" % (name, contact.get("expires")), details, availability=False)
+
+
+def _device_findings(check, handset, estate, ua, firmware, user_agent, aor):
+    """A registered estate handset: another device than the estate says, or a firmware that is not approved."""
+    name = handset["name"]
+    if _mismatch(ua, handset):
+        details = {"user_agent": user_agent}
+        if aor:
+            details["aor"] = aor
+        # its firmware says nothing about the estate's model
+        return [make_finding(check, name, "device_mismatch", "warning",
+                             "%s is registered by a %s %s, the estate says %s %s" % (
+                                 name, ua.get("vendor"), ua.get("model") or "", handset["vendor"], handset["model"]),
+                             details, availability=False)]
+    approved = estate.approved_versions(handset["vendor"], handset["model"])
+    if approved is not None and firmware and not any(hreg.compare_versions(firmware, v) == 0 for v in approved):
+        return [make_finding(check, name, "firmware_not_approved", "warning",
+                             "%s runs firmware %s, approved for %s %s: %s" % (
+                                 name, firmware, handset["vendor"], handset["model"], ", ".join(approved)),
+                             {"firmware": firmware, "approved": approved, "user_agent": user_agent}, availability=False)]
+    return []
+
+
+def _mismatch(ua, handset):
+    """The User-Agent names another vendor or model than the estate (only when the UA says so)."""
+    found = hreg.differences(hreg.normalise_handsets([handset])[0], ua)
+    return "vendor" in found or "model" in found
+
+
+def from_registrations(contacts, estate, callserver=None, thresholds=None, check="registrations", parse=None):
+    """Handset checks from the callserver's registrations (``KamailioRPC.registrations()`` records).
+
+    Contacts are paired with estate handsets by :func:`.registrations.match` (a pairing whose User-Agent
+    names another vendor/model is the handset, with a ``device_mismatch`` finding).
+
+    - coverage: every estate handset must be registered (``not_registered``, minor, single);
+    - unknown devices registered (one finding on the callserver listing them, warning);
+    - firmware compliance against ``approved_firmware`` (``firmware_not_approved``, warning);
+    - stale registrations: ``expires`` at or below ``stale_registration_seconds`` (warning).
+    """
+    limits = thresholds_with(thresholds)
+    matched, unknown = hreg.match_by_handset(estate.handsets, flatten_contacts(contacts), parse)
+    checked, found = [], []
+    for handset in estate.handsets:
+        name = handset["name"]
+        checked.append(name)
+        regs = matched.get(name)
+        if not regs:
+            found.append(_not_registered(check, handset))
+            continue
+        if not [r for r in regs if not _is_stale(r, limits)]:
+            found.append(_stale(check, name, regs[0]))
+        found.extend(_device_findings(check, handset, estate, regs[0]["ua"], regs[0]["ua"].get("firmware"),
+                                      regs[0].get("user_agent"), regs[0].get("aor")))
+    if callserver and callserver in estate.components:
+        checked.append(callserver)
+        if unknown:
+            items = [dict((k, u.get(k)) for k in ("aor", "user_agent", "received", "contact")
+                          if u.get(k) and not str(u.get(k)).startswith("[not set")) for u in unknown]
+            found.append(make_finding(check, callserver, "unknown_devices", "warning",
+                                      "%d device(s) registered on %s that the estate does not know" % (len(items), callserver),
+                                      {"devices": items}, impact="none", availability=False))
+    return check_result(check, checked, found)
+
+
+def flatten_contacts(contacts):
+    """Registrations as a list of contacts, or as callserver_info's ``by_aor`` {aor: [contacts]}."""
+    if isinstance(contacts, dict):
+        flat = []
+        for aor, items in sorted(contacts.items()):
+            for item in items or []:
+                entry = dict(item)
+                entry.setdefault("aor", aor)
+                flat.append(entry)
+        return flat
+    return list(contacts or [])
+
+
+def from_handset_info(result, estate, callserver=None, thresholds=None, check="registrations"):
+    """``voipops.voip.handset_info``'s result (``handsets``, ``unknown``) -> the registrations check.
+
+    Same kinds and ids as :func:`from_registrations`: ``not_registered``, ``stale_registration``,
+    ``device_mismatch``, ``firmware_not_approved`` and one ``unknown_devices`` on the callserver.
+    """
+    limits = thresholds_with(thresholds)
+    parse = hreg.parse_user_agent
+    checked, found = [], []
+    for item in (result or {}).get("handsets") or []:
+        name = item.get("name")
+        handset = estate.components.get(name)
+        if handset is None or handset["type"] != "handset":
+            continue
+        checked.append(name)
+        if not item.get("registered"):
+            found.append(_not_registered(check, handset))
+            continue
+        contacts = item.get("contacts") or []
+        if contacts and all(_is_stale(c, limits) for c in contacts):
+            found.append(_stale(check, name, contacts[0]))
+        ua = parse(item.get("user_agent")) or {}
+        found.extend(_device_findings(check, handset, estate, ua, item.get("firmware") or ua.get("firmware"),
+                                      item.get("user_agent"), (contacts[0] if contacts else {}).get("aor")))
+    if callserver and callserver in estate.components:
+        checked.append(callserver)
+        unknown = (result or {}).get("unknown") or []
+        if unknown:
+            found.append(make_finding(check, callserver, "unknown_devices", "warning",
+                                      "%d device(s) registered on %s that the estate does not know" % (len(unknown), callserver),
+                                      {"devices": unknown}, impact="none", availability=False))
+    return check_result(check, checked, found)
+
+
+def _is_stale(contact, limits):
+    expires = contact.get("expires")
+    if isinstance(expires, (int, float)) and not isinstance(expires, bool):
+        return expires <= limits["stale_registration_seconds"]
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Certificates
+# --------------------------------------------------------------------------------------------
+
+def from_certificates(certs, estate, now, thresholds=None, check="certificates"):
+    """TLS certificate expiry: ``[{name, host, port, not_after (ISO 8601), subject, error}]``."""
+    limits = thresholds_with(thresholds)
+    now = sla.to_utc(now)
+    checked, found = [], []
+    for cert, name in _each_named(certs, estate, checked):
+        where = "%s:%s" % (cert.get("host"), cert.get("port"))
+        if cert.get("error") or not cert.get("not_after"):
+            found.append(make_finding(check, name, "tls_error:%s" % cert.get("port"), "major",
+                                      "%s TLS on %s: %s" % (name, where, cert.get("error") or "no certificate"),
+                                      {"endpoint": where, "error": cert.get("error")}, availability=False))
+            continue
+        left = (sla.to_utc(cert["not_after"]) - now).total_seconds() / 86400.0
+        details = {"endpoint": where, "not_after": cert["not_after"], "days_left": round(left, 1), "subject": cert.get("subject")}
+        if left <= 0:
+            found.append(make_finding(check, name, "cert_expired:%s" % cert.get("port"), "critical",
+                                      "%s certificate on %s expired %s" % (name, where, cert["not_after"]), details,
+                                      availability=False))
+        elif left <= limits["cert_critical_days"]:
+            found.append(make_finding(check, name, "cert_expiring:%s" % cert.get("port"), "major",
+                                      "%s certificate on %s expires in %.1f days" % (name, where, left), details,
+                                      # a risk to the whole group behind it, like resource pressure: P2, so that the
+                                      # resolve deadline falls before the expiry (impact none would give P4 / 10 days)
+                                      impact="group", availability=False))
+        elif left <= limits["cert_warning_days"]:
+            found.append(make_finding(check, name, "cert_expiring:%s" % cert.get("port"), "warning",
+                                      "%s certificate on %s expires in %.0f days" % (name, where, left), details,
+                                      impact="none", availability=False))
+    return check_result(check, checked, found)
+
+
+# --------------------------------------------------------------------------------------------
+# Every family at once (audit_report's ``results`` and ``findings`` options)
+# --------------------------------------------------------------------------------------------
+
+FAMILIES = ("sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates", "gateway_info", "handset_info")
+
+
+def _callserver(estate, callserver):
+    if callserver is None:
+        servers = estate.of_type("callserver")
+        return servers[0]["name"] if len(servers) == 1 else None
+    if callserver not in estate.components:
+        raise ValueError("callserver %r is not in the estate %s" % (callserver, estate.path))
+    return callserver
+
+
+def custom_findings(items, estate):
+    """Findings of custom checks (``{check, component, kind, severity, summary[, details, impact, availability]}``)."""
+    extra = {}
+    for item in items or []:
+        missing = [k for k in ("check", "component", "kind", "severity", "summary") if not item.get(k)]
+        if missing:
+            raise ValueError("findings: an item lacks %s: %r" % (", ".join(missing), item))
+        try:
+            f = make_finding(item["check"], item["component"], item["kind"], item["severity"], item["summary"],
+                             item.get("details"), item.get("impact"), item.get("availability", True))
+        except ValueError as exc:
+            raise ValueError("findings: %s in %r" % (exc, item))
+        extra.setdefault(item["check"], []).append(f)
+    return [check_result(check, [f["component"] for f in items if f["component"] in estate.components], items)
+            for check, items in sorted(extra.items())]
+
+
+def from_results(results, estate, now, callserver=None, thresholds=None, findings=None):
+    """Every check family's results (``{family: results}``) and custom findings -> check results.
+
+    ``callserver`` None = the estate's only callserver.  ValueError for an unknown family or a bad item.
+    """
+    unknown = sorted(set(results) - set(FAMILIES))
+    if unknown:
+        plural = "y" if len(unknown) == 1 else "ies"
+        raise ValueError("results: unknown check famil%s %s (known: %s)" % (plural, ", ".join(unknown), ", ".join(FAMILIES)))
+    callserver = _callserver(estate, callserver)
+    adapters = (
+        ("sip_probe", lambda r: [from_sip_probe(r, estate)]),
+        ("rpc", lambda r: [from_rpc(r, estate)]),
+        ("dispatcher", lambda r: [from_dispatcher(r, estate, callserver=callserver)]),
+        ("snmp", lambda r: [from_snmp(r, estate, thresholds=thresholds)]),
+        ("registrations", lambda r: [from_registrations(r, estate, callserver=callserver, thresholds=thresholds)]),
+        ("certificates", lambda r: [from_certificates(r, estate, now, thresholds=thresholds)]),
+        ("gateway_info", lambda r: from_gateway_info(r, estate, callserver=callserver, thresholds=thresholds)),
+        ("handset_info", lambda r: [from_handset_info(r, estate, callserver=callserver, thresholds=thresholds)]),
+    )
+    out = []
+    for family, adapter in adapters:
+        if family in results:
+            out.extend(adapter(results[family]))
+    return out + custom_findings(findings, estate)

@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The handset-registration domain: one rule each, used by every caller.
+
+- **MAC**: :func:`normalize_mac` (the estate, provisioning inputs, User-Agents, inventory, findings) and
+  :func:`mac_hex` (file names);
+- **AoR -> user**: :func:`aor_user`;
+- **User-Agent -> vendor/model/firmware/MAC**: :func:`parse_user_agent` dispatches to the vendor profiles'
+  patterns (``handsets/<vendor>.py``) and applies the MAC rule to what they find;
+- **firmware version order**: :func:`version_key` / :func:`compare_versions`;
+- **registrations -> estate handsets**: :func:`match`, the one pairing used by ``handsets/fleet.join``
+  (handset_info, handset_resync), the health audit's registrations check and the ``registrations``
+  inventory plugin.  Each caller keeps its own output shape and its own policy for a pairing whose
+  User-Agent disagrees with the estate (see :func:`match`).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import traceback
+
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
+
+try:
+    import netaddr
+    HAS_NETADDR = True
+    NETADDR_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover
+    HAS_NETADDR = False
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
+
+
+# --------------------------------------------------------------------------------------------
+# MAC
+# --------------------------------------------------------------------------------------------
+
+_CANONICAL_MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+
+
+def normalize_mac(value):
+    """Return the EUI-48 in canonical unix-expanded form (``00:15:65:aa:bb:cc``); ValueError if not a device MAC.
+
+    Every notation netaddr reads (``00:15:65:AA:BB:CC``, ``00-15-65-aa-bb-cc``, ``0015.65aa.bbcc``,
+    ``001565AABBCC``) gives the same MAC; all-zero, broadcast and multicast addresses are refused.
+    """
+    if not HAS_NETADDR:  # pragma: no cover
+        raise base.ProfileError("the netaddr Python library is required to normalise MAC addresses")
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        raise ValueError("empty MAC")
+    if _CANONICAL_MAC.match(text):  # already canonical (the estate's own records): the same checks without a parse
+        first = int(text[:2], 16)
+        if text in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
+            raise ValueError("'%s' is not a device MAC address" % text)
+        if first & 1:
+            raise ValueError("'%s' is a multicast MAC address, not a device" % text)
+        return text
+    try:
+        eui = netaddr.EUI(text, version=48)
+    except (netaddr.AddrFormatError, TypeError, ValueError):
+        raise ValueError("'%s' is not a MAC address (EUI-48)" % text)
+    eui.dialect = netaddr.mac_unix_expanded
+    mac = str(eui).lower()
+    if mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
+        raise ValueError("'%s' is not a device MAC address" % text)
+    if int(eui) & (1 << 40):
+        raise ValueError("'%s' is a multicast MAC address, not a device" % text)
+    return mac
+
+
+def mac_hex(mac, upper=False):
+    """``00:15:65:aa:bb:cc`` -> ``001565aabbcc`` (or upper case)."""
+    digits = mac.replace(":", "")
+    return digits.upper() if upper else digits.lower()
+
+
+def _lenient_mac(value):
+    """The MAC rule for what devices and loose inputs say: None instead of an error."""
+    if not value:
+        return None
+    try:
+        return normalize_mac(value)
+    except (ValueError, base.ProfileError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# AoR, User-Agent, firmware versions
+# --------------------------------------------------------------------------------------------
+
+def aor_user(aor):
+    """``sip:1001@voip.lab`` / ``1001@voip.lab`` / ``1001`` -> ``1001``."""
+    text = str(aor or "")
+    if text.startswith(("sip:", "sips:")):
+        text = text.split(":", 1)[1]
+    return text.split("@", 1)[0]
+
+
+def parse_user_agent(ua):
+    """User-Agent -> {vendor, model, firmware, mac} (MAC normalised, None when absent or invalid), or None."""
+    for profile in base.all_profiles():
+        found = profile.parse_user_agent(ua)
+        if found:
+            found["mac"] = _lenient_mac(found.get("mac"))
+            return found
+    return None
+
+
+def version_key(version):
+    """Sort key for firmware versions: numeric parts compare as numbers (``96.86.0.9 < 96.86.0.100``)."""
+    parts = re.split(r"[.\-_+ ]", str(version or "").strip())
+    key = []
+    for part in parts:
+        for num, text in re.findall(r"(\d+)|([A-Za-z]+)", part):
+            key.append((1, int(num), "") if num else (0, 0, text.lower()))
+    return tuple(key)
+
+
+def compare_versions(a, b):
+    """-1, 0 or 1."""
+    ka, kb = version_key(a), version_key(b)
+    return (ka > kb) - (ka < kb)
+
+
+# --------------------------------------------------------------------------------------------
+# Registrations <-> estate handsets
+# --------------------------------------------------------------------------------------------
+
+def _norm_model(model):
+    return re.sub(r"[\s_\-]", "", str(model or "")).upper()
+
+
+_CANONICAL = {}
+
+
+def _canonical(vendor, model):
+    """(profile vendor or None, the profile's spelling of ``model`` or None); memoised: a fleet has few models."""
+    key = (vendor, model)
+    found = _CANONICAL.get(key)
+    if found is None:
+        profile = base.get_profile(vendor)
+        found = _CANONICAL[key] = (profile.vendor if profile else None,
+                                   profile.canonical_model(model) if profile else None)
+    return found
+
+
+def model_key(vendor, model):
+    """A model as its vendor profile spells it (case/spacing-insensitive), for comparisons."""
+    return _canonical(vendor, model)[1] or _norm_model(model)
+
+
+def normalise_handsets(handsets):
+    """Estate handset dicts -> [{name, vendor, model, mac, user, address, site}] with vendor/model/MAC normalised (lenient)."""
+    out = []
+    for rec in handsets or []:
+        vendor, model = _canonical(rec.get("vendor"), rec.get("model"))
+        out.append({"name": str(rec.get("name")), "vendor": vendor or rec.get("vendor"),
+                    "model": model or rec.get("model"),
+                    "mac": _lenient_mac(rec.get("mac")),
+                    "user": str(rec["user"]) if rec.get("user") not in (None, "") else None,
+                    "address": rec.get("address"), "site": rec.get("site")})
+    return out
+
+
+def differences(handset, ua, user=None):
+    """Where a registration disagrees with its estate handset (a normalised handset, see :func:`normalise_handsets`).
+
+    A list of: ``unidentified`` (no vendor profile recognises the User-Agent), ``vendor``, ``model`` (only
+    when the User-Agent names one), ``mac`` (only when the User-Agent shows one), ``user`` (the AoR is not
+    the handset's user; only when ``user`` is given).  Empty = the registration is that handset.
+    """
+    ua = ua or {}
+    out = []
+    if not ua.get("vendor"):
+        out.append("unidentified")
+    elif ua["vendor"] != handset.get("vendor"):
+        out.append("vendor")
+    vendor = handset.get("vendor")
+    if ua.get("model") and model_key(vendor, ua["model"]) != model_key(vendor, handset.get("model")):
+        out.append("model")
+    if ua.get("mac") and handset.get("mac") and ua["mac"] != handset["mac"]:
+        out.append("mac")
+    if user is not None and user != handset.get("user"):
+        out.append("user")
+    return out
+
+
+def _pick(candidates, ua):
+    """Among the handsets of one user, the one this User-Agent fits (vendor, then model), or None."""
+    if len(candidates) == 1:
+        return candidates[0]
+    vendor = ua.get("vendor")
+    fitting = [h for h in candidates if h["vendor"] == vendor] if vendor else []
+    if len(fitting) > 1 and ua.get("model"):
+        fitting = [h for h in fitting if "model" not in differences(h, ua)]
+    return fitting[0] if len(fitting) == 1 else None
+
+
+def match(handsets, contacts, parse=None):
+    """Pair each registered contact with its estate handset: the MAC the User-Agent shows first, then the AoR's user.
+
+    ``handsets``: estate handset dicts (name, vendor, model, mac, user); ``contacts``: registration records
+    (``aor``, ``user_agent``, ...).  Returns one pairing per contact, in contact order:
+    ``{"contact": record, "ua": parsed User-Agent ({} when unknown), "user": AoR user,
+    "handset": normalised handset or None, "differences": see :func:`differences`}``.
+
+    Callers differ only in what a pairing with differences means: for the live fleet (handset_info,
+    handset_resync) the contact is not the handset's (an unknown device); for the audit and the
+    inventory it is the handset, and a vendor/model difference is a ``device_mismatch`` finding.
+    """
+    parse = parse or parse_user_agent
+    known = normalise_handsets(handsets)
+    by_mac = dict((h["mac"], h) for h in known if h["mac"])
+    by_user = {}
+    for h in known:
+        if h["user"]:
+            by_user.setdefault(h["user"], []).append(h)
+    pairs = []
+    for contact in contacts or []:
+        ua = parse(contact.get("user_agent")) or {}
+        user = aor_user(contact.get("aor"))
+        handset = by_mac.get(ua.get("mac")) if ua.get("mac") else None
+        if handset is None:
+            handset = _pick(by_user.get(user, []), ua)
+        pairs.append({"contact": contact, "ua": ua, "user": user, "handset": handset,
+                      "differences": differences(handset, ua, user) if handset else []})
+    return pairs
+
+
+def match_by_handset(handsets, contacts, parse=None):
+    """:func:`match` grouped: ``(matched, unknown)``; matched = {handset name: [contact + ``ua``]}, unknown = [contact + ``ua``].
+
+    Every pairing counts, also one whose User-Agent disagrees with the estate (the audit's and the inventory's view).
+    """
+    matched, unknown = {}, []
+    for pair in match(handsets, contacts, parse):
+        entry = dict(pair["contact"], ua=pair["ua"])
+        if pair["handset"] is None:
+            unknown.append(entry)
+        else:
+            matched.setdefault(pair["handset"]["name"], []).append(entry)
+    return matched, unknown
