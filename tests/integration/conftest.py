@@ -13,13 +13,13 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
+from tests.support.net import free_udp_port  # noqa: F401 (fixtures and tests import it from here)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STATE = os.environ.get("VOIPOPS_STATE_DIR", os.path.join(ROOT, ".state"))
@@ -174,15 +174,6 @@ def lab_component(lab, ansible):
     comp = LabComponent(ansible)
     yield comp
     comp.restore()
-
-
-def free_udp_port():
-    """A client port from the kernel's ephemeral range, as any SIP phone would use (never a lab port)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ digest REGISTER at Kamailio and a digest-challenged NOTIFY check-sync to the reg
 from __future__ import absolute_import, division, print_function
 
 import asyncio
-import socket
 
 import pytest
 
@@ -14,20 +13,13 @@ from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio 
 from ansible_collections.voipops.voip.plugins.module_utils.sip import (
     DigestServer, SipEndpoint, SipResponse, notify_many, probe_many, summarize,
 )
+from tests.support.net import free_udp_port as _dead_udp_port
 
 pytestmark = pytest.mark.lab
 
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))
-
-
-def _dead_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_probe_callserver_and_gateways(lab):

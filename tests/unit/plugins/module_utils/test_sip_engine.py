@@ -18,18 +18,11 @@ from ansible_collections.voipops.voip.plugins.module_utils.sip import (
     DigestServer, SipEndpoint, SipParseError, SipResponse, SipTarget, SipTransportError, notify_many,
     parse_message, probe_many, summarize,
 )
+from tests.support.net import free_udp_port as _free_udp_port
 
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 30))
-
-
-def _free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _gateway_handler(request, _source):

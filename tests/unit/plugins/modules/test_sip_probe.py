@@ -6,7 +6,6 @@ from __future__ import absolute_import, division, print_function
 
 import asyncio
 import json
-import socket
 import threading
 
 import pytest
@@ -14,6 +13,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.voipops.voip.plugins.module_utils.sip import SipEndpoint, SipResponse
 from ansible_collections.voipops.voip.plugins.modules import sip_probe
+from tests.support.net import free_udp_port as _dead_port
 
 
 def run(capsys, args):
@@ -48,14 +48,6 @@ def uas():
     yield state["ep"].port
     state["loop"].call_soon_threadsafe(state["loop"].stop)
     t.join(10)
-
-
-def _dead_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_probe_results_summary_and_table(uas, capsys):
