@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Jinja2 filters for SLA arithmetic and firmware version comparison (docs: the adjacent .yml files)."""
+"""Jinja2 filters for SLA arithmetic, firmware version comparison and URL masking (docs: the adjacent .yml files)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import compare_versions
 from ansible_collections.voipops.voip.plugins.module_utils.sla import (
     Calendar, SlaError, add_duration, deadlines, parse_days_or_list, parse_duration, priority_for,
@@ -64,4 +65,5 @@ def version_compare(version, other, operator="=="):
 
 class FilterModule(object):
     def filters(self):
-        return {"sla_deadline": sla_deadline, "sla_priority": sla_priority, "version_compare": version_compare}
+        return {"sla_deadline": sla_deadline, "sla_priority": sla_priority, "version_compare": version_compare,
+                "mask_url": mask_url}

@@ -86,3 +86,30 @@ def test_bad_batch_fails_naming_every_error_and_applies_nothing(ansible, setup):
                      "%s line 7, user 'E6': class_of_service_grant.until: until 2020-01-01T00:00:00Z is in the past" % src):
         assert expected in out, expected
     assert rows(setup["db"], "SELECT count(*) FROM subscriber") == [(0,)]
+
+
+def test_a_check_job_previews_without_failing_or_writing(ansible, setup):
+    # an AWX "check" job: --check --diff must report what it would do, not fail on a read-back it cannot make
+    rc, out, recap = ansible.playbook("playbooks/user_mutations.yml", setup["ev"], check=True, diff=True)
+    assert rc == 0, out[-3000:]
+    assert "Would change 2 user(s):" in out and "PREVIEW (nothing written)" in out
+    assert rows(setup["db"], "SELECT count(*) FROM subscriber") == [(0,)]
+    assert not (setup["out"] / "summary.txt").exists() and not (setup["out"] / "credentials.json").exists()
+
+
+def test_connection_from_an_awx_credential_environment_and_a_log_sized_for_people(ansible, setup):
+    # the callserver comes from the environment an AWX credential injects (no db_url in extra vars), with a
+    # password-bearing URL form: it never reaches the job log; the log lists the first change, then a count
+    ev = dict(setup["ev"], user_mutations_show_max=1)
+    db_url = ev.pop("user_mutations_db_url")
+    ev.pop("user_mutations_domain")
+    rc, out, recap = ansible.playbook("playbooks/user_mutations.yml", ev, env={
+        "VOIPOPS_CALLSERVER_DB_URL": db_url, "VOIPOPS_CALLSERVER_DOMAIN": "voip.lab",
+        "VOIPOPS_LAB_DIR": str(setup["out"] / "no-lab-here")})
+    assert rc == 0, out[-3000:]
+    assert sorted(r[0] for r in rows(setup["db"], "SELECT username FROM subscriber")) == ["2101", "2102"]
+    assert "Would change 2 user(s) (the first 1 shown; all in the summary file):" in out
+    assert "add user E2101 ext 2101" in out and "add user E2102 ext 2102" not in out
+    summary = (setup["out"] / "summary.txt").read_text()
+    assert "add user E2101 ext 2101" in summary and "add user E2102 ext 2102" in summary
+    assert "callserver: " + db_url in summary

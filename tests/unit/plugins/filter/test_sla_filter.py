@@ -52,3 +52,10 @@ def test_filters_work_from_a_real_playbook(tmp_path):
                           str(play)], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2026-11-30T11:30:00+01:00|P2|True" in out.stdout
+
+
+def test_mask_url_filter_is_the_modules_rule():
+    mask = FILTERS["mask_url"]
+    assert mask("postgresql://voip:s3cret@db:5432/kamailio") == "postgresql://voip:********@db:5432/kamailio"
+    assert mask("https://hooks.example.org/services/T0/B0/XYZ") == "https://hooks.example.org/services/********"
+    assert mask("sqlite:////var/lib/kamailio/kamailio.db") == "sqlite:////var/lib/kamailio/kamailio.db"
