@@ -28,7 +28,10 @@ from ansible_collections.voipops.voip.plugins.module_utils.schema.estate import 
     HAS_NETADDR, NETADDR_IMPORT_ERROR, SCHEMA_VERSION, find_cycle,
 )
 from ansible_collections.voipops.voip.plugins.module_utils.schema.values import (  # noqa: F401 (re-exported)
-    NumberRange, format_duration, parse_days, parse_duration, parse_number_range,
+    NumberRange, parse_number_range,
+)
+from ansible_collections.voipops.voip.plugins.module_utils.sla import (  # noqa: F401 (re-exported)
+    format_duration, parse_days, parse_duration,
 )
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     ErrorCollector,

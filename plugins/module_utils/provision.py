@@ -30,7 +30,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import (
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
 from ansible_collections.voipops.voip.plugins.module_utils.schema import provisioning as schema
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex, normalize_mac, version_key
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex, version_key
 
 INDEX_NAME = ".voipops-handsets.json"
 MANIFEST_PATH = "firmware/manifest.json"

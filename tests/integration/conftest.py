@@ -19,7 +19,7 @@ import sys
 import time
 
 import pytest
-from tests.support.net import free_udp_port  # noqa: F401 (fixtures and tests import it from here)
+from tests.support.net import free_udp_port  # noqa: F401 pylint: disable=unused-import  # tests import it from here
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STATE = os.environ.get("VOIPOPS_STATE_DIR", os.path.join(ROOT, ".state"))

@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils import sip
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim, vendors
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import registrations
 
 from conftest import ROOT, wait_for
 

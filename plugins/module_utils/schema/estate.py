@@ -25,9 +25,8 @@ import re
 import traceback
 
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import normalize_mac  # one MAC rule for every caller
-from ansible_collections.voipops.voip.plugins.module_utils.schema.values import (
-    EMAIL_RE, parse_days, parse_duration, parse_number_range, parse_time,
-)
+from ansible_collections.voipops.voip.plugins.module_utils.schema.values import EMAIL_RE, parse_number_range
+from ansible_collections.voipops.voip.plugins.module_utils.sla import parse_days, parse_duration, parse_time
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     Field, SourceError, Table, line_of, load_csv,
 )

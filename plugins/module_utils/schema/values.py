@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Value vocabulary of the schemas: durations, number ranges, day lists, times of day.
+"""Value vocabulary of the schemas: number ranges, e-mail addresses, ``until`` instants.
+
+Durations, day lists and times of day are the SLA vocabulary and live in ``sla.py``, which the schemas use.
 
 Each parser takes one source value and returns it normalised, or raises ValueError with a message
 that the field-table validator reports at the value's file, line and field.
@@ -13,11 +15,6 @@ __metaclass__ = type
 
 import datetime
 import re
-
-# The SLA vocabulary (durations, days, times of day) has one home, sla.py; the schemas use it from there.
-from ansible_collections.voipops.voip.plugins.module_utils.sla import (  # noqa: F401 (re-exported)
-    DAY_NAMES, format_duration, parse_days, parse_duration, parse_time,
-)
 
 
 UNTIL_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:Z|\+00:00)$")
