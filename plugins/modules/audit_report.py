@@ -111,7 +111,9 @@ options:
     choices: [P1, P2, P3, P4, none]
     default: none
   webhook_url:
-    description: POST the new findings (JSON) to this URL. Nothing is sent when there is nothing new.
+    description:
+      - POST the new findings (JSON) to this URL. Nothing is sent when there is nothing new.
+      - Treated as a secret (webhook paths usually are); messages and RV(webhook.url) show it masked.
     type: str
   webhook_headers:
     description: Extra HTTP headers for the webhook (for example an C(Authorization) token).
@@ -210,6 +212,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.audit import build as
 from ansible_collections.voipops.voip.plugins.module_utils.audit import checks as C
 from ansible_collections.voipops.voip.plugins.module_utils.audit import report as R
 from ansible_collections.voipops.voip.plugins.module_utils import sla as S
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
 from ansible_collections.voipops.voip.plugins.module_utils.estate import (
     HAS_NETADDR, NETADDR_IMPORT_ERROR, load_endpoints, load_estate, overlay_endpoints,
 )
@@ -252,7 +255,7 @@ def main():
             thresholds=dict(type="dict", default={}),
             title=dict(type="str", default="VoIP estate health audit"),
             fail_on_priority=dict(type="str", choices=["P1", "P2", "P3", "P4", "none"], default="none"),
-            webhook_url=dict(type="str"),
+            webhook_url=dict(type="str", no_log=True),  # a webhook's path is its secret (Slack, Teams, ...)
             webhook_headers=dict(type="dict", default={}, no_log=True),
             webhook_all=dict(type="bool", default=False),
             webhook_timeout=dict(type="float", default=10.0),
@@ -284,7 +287,7 @@ def main():
     except (R.ReportError, S.SlaError, ValueError, OSError) as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
     changed = any(w["changed"] for w in written.values())
-    webhook = {"sent": False, "count": 0, "status_code": None, "url": p["webhook_url"]}
+    webhook = {"sent": False, "count": 0, "status_code": None, "url": mask_url(p["webhook_url"])}
     rerun = bool(previous) and previous.get("generated_at") == audit["generated_at"]
     if p["webhook_url"]:
         if rerun:

@@ -4,6 +4,7 @@ import datetime
 import http.server
 import json
 import os
+import signal
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
@@ -225,3 +226,45 @@ def test_handset_faults_go_to_the_handset_supplier_on_its_business_hours(lab, an
     (device,) = stray["details"]["devices"]
     assert device["aor"] == "1099" and device["user_agent"].startswith("Linphone/5.2.0")
     assert report["status"] == "warning"
+
+
+@pytest.mark.parametrize("fault", ["killed", "hung"])
+def test_the_audit_reports_when_the_callserver_is_down_and_keeps_its_secrets(lab, ansible, inventory, lab_component,
+                                                                             tmp_path, fault):
+    """The audit that matters most: Kamailio dead (SIGKILL) or hung (SIGSTOP).  The reports and the webhook still go
+    out with a P1 for the callserver's supplier, the play then fails on P1, and no secret reaches the job output."""
+    eps = read_endpoints()
+    communities = sorted(set([g["snmp"]["community"] for g in eps["gateways"]] + [eps["callserver"]["snmp"]["community"]]))
+    receiver = Receiver()
+    secret_hook = receiver.url + "/T0SECRET/B0SECRET/XyZsEcReT"
+    token = "Bearer s3cr3t-t0ken-never-logged"
+    pid = None
+    try:
+        if fault == "killed":
+            lab_component.stop("kamailio")
+        else:
+            pid = read_endpoints()["pids"]["kamailio"]
+            os.killpg(pid, signal.SIGSTOP)
+        rc, out, report = audit(ansible, inventory, tmp_path, health_audit_fail_on_priority="P1",
+                                health_audit_webhook_url=secret_hook, health_audit_check_timeout=30,
+                                health_audit_rpc_timeout=3.0,
+                                health_audit_webhook_headers={"Authorization": token})
+    finally:
+        if pid:
+            os.killpg(pid, signal.SIGCONT)
+        receiver.close()
+        lab_component.restore()
+    assert rc != 0 and "at or above P1" in out, out[-3000:]           # the play fails on P1 ... after reporting
+    for name in ("health_audit.json", "health_audit.html", "health_audit.junit.xml"):
+        assert os.path.exists(os.path.join(str(tmp_path), name)), name
+    cs1 = [f for f in report["findings"] if f["component"] == "cs1" and f["priority"] == "P1"]
+    assert cs1 and cs1[0]["supplier"] == "acme", [(f["component"], f["kind"], f["priority"]) for f in report["findings"]]
+    # the checks that depend on the callserver are symptoms of it, not tickets of their own
+    assert not [f for f in report["findings"] if f["kind"] == "check_failed" and f["id"] in report["tickets"]]
+    (post,) = receiver.posts
+    assert "cs1" in [t["component"] for t in post["body"]["tickets"]]
+    assert post["headers"]["Authorization"] == token
+    everything = out + "".join(open(os.path.join(str(tmp_path), n)).read() for n in os.listdir(str(tmp_path))
+                               if os.path.isfile(os.path.join(str(tmp_path), n)))
+    for secret in ["T0SECRET", "XyZsEcReT", "s3cr3t-t0ken"] + communities:
+        assert secret not in everything, secret

@@ -476,6 +476,31 @@ def custom_findings(items, estate):
             for check, items in sorted(extra.items())]
 
 
+#: the check a family's failure is filed under, and whether it makes the callserver's state unknown (then it is an
+#: availability symptom of that callserver, grouped under a callserver that is down)
+FAILED_CHECK = {"sip_probe": ("sip_options", False), "rpc": ("callserver_rpc", True), "dispatcher": ("dispatcher", True),
+                "snmp": ("snmp", False), "registrations": ("registrations", True), "certificates": ("certificates", False),
+                "gateway_info": ("dispatcher", True), "handset_info": ("registrations", True)}
+
+
+def _failed(result):
+    return isinstance(result, dict) and bool(result.get("failed"))
+
+
+def from_failed_check(family, result, estate, callserver):
+    """A whole check that failed (its module failed, timed out or could not reach the callserver) is a finding
+    about the callserver it ran against: the audit still reports, and says what it could not see."""
+    check, availability = FAILED_CHECK[family]
+    target = callserver or (estate.of_type("callserver") or [{}])[0].get("name")
+    if target is None:
+        raise ValueError("results: the %s check failed and the estate has no callserver to file it under" % family)
+    message = str(result.get("msg") or "no result").strip().splitlines()[0][:300]
+    finding = make_finding(check, target, "check_failed", "major" if availability else "minor",
+                           "the %s check could not run against %s: %s" % (family, target, message),
+                           {"family": family, "error": message}, availability=availability)
+    return check_result(check, [target], [finding])
+
+
 def from_results(results, estate, now, callserver=None, thresholds=None, findings=None):
     """Every check family's results (``{family: results}``) and custom findings -> check results.
 
@@ -486,6 +511,11 @@ def from_results(results, estate, now, callserver=None, thresholds=None, finding
         plural = "y" if len(unknown) == 1 else "ies"
         raise ValueError("results: unknown check famil%s %s (known: %s)" % (plural, ", ".join(unknown), ", ".join(FAMILIES)))
     callserver = _callserver(estate, callserver)
+    out = []
+    for family in FAMILIES:
+        if family in results and _failed(results[family]):
+            out.append(from_failed_check(family, results[family], estate, callserver))
+    results = dict((k, v) for k, v in results.items() if not _failed(v))
     adapters = (
         ("sip_probe", lambda r: [from_sip_probe(r, estate)]),
         ("rpc", lambda r: [from_rpc(r, estate)]),
@@ -496,7 +526,6 @@ def from_results(results, estate, now, callserver=None, thresholds=None, finding
         ("gateway_info", lambda r: from_gateway_info(r, estate, callserver=callserver, thresholds=thresholds)),
         ("handset_info", lambda r: [from_handset_info(r, estate, callserver=callserver, thresholds=thresholds)]),
     )
-    out = []
     for family, adapter in adapters:
         if family in results:
             out.extend(adapter(results[family]))

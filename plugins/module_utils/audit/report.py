@@ -18,6 +18,7 @@ import json
 import os
 import traceback
 import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
 
 try:
     import jinja2
@@ -36,7 +37,7 @@ except ImportError:
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.voipops.voip.plugins.module_utils import sla as _sla
-from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write, mask_url
 
 FORMATS = ("json", "html", "junit")
 EXTENSIONS = {"json": ".json", "html": ".html", "junit": ".junit.xml"}
@@ -354,6 +355,15 @@ def webhook_payload(audit, only_new=True):
             "tickets": tickets}
 
 
+def _scrub(text, url):
+    """``text`` (an error of the HTTP library, a server's answer) without the URL's secret parts."""
+    parts = urlsplit(url)
+    for secret in (url, parts.path + ("?" + parts.query if parts.query else ""), parts.path):
+        if secret and secret != "/":
+            text = text.replace(secret, mask_url(url) if secret == url else "/********")
+    return text
+
+
 def post_webhook(url, audit, only_new=True, headers=None, timeout=10.0, validate_certs=True, session=None):
     """POST :func:`webhook_payload` as JSON; skipped when there is nothing new.
 
@@ -361,7 +371,7 @@ def post_webhook(url, audit, only_new=True, headers=None, timeout=10.0, validate
     (with the URL) on a transport error or a non-2xx answer.
     """
     payload = webhook_payload(audit, only_new)
-    result = {"sent": False, "count": len(payload["tickets"]), "status_code": None, "url": url}
+    result = {"sent": False, "count": len(payload["tickets"]), "status_code": None, "url": mask_url(url)}
     if not payload["tickets"]:
         return result
     if not HAS_REQUESTS and session is None:
@@ -373,9 +383,10 @@ def post_webhook(url, audit, only_new=True, headers=None, timeout=10.0, validate
         resp = sender.post(url, data=json.dumps(payload, sort_keys=True).encode("utf-8"), headers=hdrs, timeout=timeout,
                            verify=validate_certs)
     except Exception as exc:  # requests.RequestException and socket errors
-        raise ReportError("webhook POST to %s failed: %s" % (url, exc))
+        raise ReportError("webhook POST to %s failed: %s" % (mask_url(url), _scrub(str(exc), url)))
     result["status_code"] = resp.status_code
     if not 200 <= resp.status_code < 300:
-        raise ReportError("webhook POST to %s answered HTTP %s: %s" % (url, resp.status_code, (resp.text or "")[:200]))
+        raise ReportError("webhook POST to %s answered HTTP %s: %s" % (mask_url(url), resp.status_code,
+                                                                       _scrub((resp.text or "")[:200], url)))
     result["sent"] = True
     return result
