@@ -39,19 +39,50 @@ CHANGE_STATES = ("merged", "replaced", "overridden", "deleted")
 KEY = "id"
 
 
+def read_secrets(path):
+    """The records of the secrets file (``[]`` when there is none); ValueError when it is not a JSON list, since
+    overwriting it could lose the passwords it holds."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        try:
+            existing = json.load(handle)
+        except ValueError:
+            existing = None
+    if not isinstance(existing, list):
+        raise ValueError("%s is not a JSON list of credentials: refusing to overwrite the passwords it may hold "
+                         "(move it aside)" % path)
+    return existing
+
+
 def write_secrets(path, records, mode=0o600):
     """Merge ``records`` (by id) into the JSON list at ``path`` and write it atomically with ``mode``."""
-    existing = []
-    if os.path.exists(path):
-        with open(path) as handle:
-            try:
-                existing = json.load(handle)
-            except ValueError:
-                existing = []
+    existing = read_secrets(path)
     by_key = dict((r[KEY], r) for r in existing if isinstance(r, dict) and KEY in r)
     for rec in records:
         by_key[rec[KEY]] = rec
     atomic_write(path, json.dumps(sorted(by_key.values(), key=lambda r: r[KEY]), indent=1), mode=mode)
+
+
+def unwritable(path):
+    """Why the secrets file ``path`` cannot be written (None when it can): checked before anything is changed."""
+    directory = os.path.dirname(os.path.abspath(path))
+    parent = directory
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return "%s is not a directory" % parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return "directory %s is not writable" % parent
+    if os.path.isdir(path):
+        return "is a directory"
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return "is not writable"
+    try:
+        read_secrets(path)
+    except (ValueError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 class ResourceModule(object):
@@ -96,6 +127,10 @@ class ResourceModule(object):
                       host=socket.gethostname(), pid=os.getpid(), now=now, cooling_days=p.get("cooling_days"),
                       source=self.resource.source(p))
         self.result["run_id"] = run.run_id
+        if not self.check and p.get("credentials_file"):
+            problem = unwritable(p["credentials_file"])
+            if problem:
+                self.module.fail_json(msg="credentials_file %s: %s; nothing was changed" % (p["credentials_file"], problem))
         driver = self.driver(read_only=self.check)
         locked = False
         try:
@@ -151,7 +186,13 @@ class ResourceModule(object):
 
     def apply(self, driver, plan, run, expected, now):
         """Apply in one transaction, verify by reading back, hand out the secrets; returns AoRs to flush."""
-        applied = driver.apply(plan, run)
+        store = None
+        if self.params.get("credentials_file"):
+            # the passwords are durable before the commit that needs them: a crash at any point leaves either no
+            # change, or a change whose passwords are in the file (a rerun after a rollback overwrites them)
+            def store(credentials):
+                write_secrets(self.params["credentials_file"], credentials)
+        applied = driver.apply(plan, run, before_commit=store)
         reread = self.resource.read(driver, now).items
         self.result["verified"] = reread == expected
         if not self.result["verified"]:
@@ -160,8 +201,6 @@ class ResourceModule(object):
         if self.params.get("return_unchanged", True):
             self.result["after"] = reread
         if applied.credentials:
-            if self.params.get("credentials_file"):
-                write_secrets(self.params["credentials_file"], applied.credentials)
             if self.module.no_log:
                 self.result["credentials"] = applied.credentials
         self.result["audit_records"] = len(applied.journal)

@@ -118,7 +118,9 @@ class CallserverDriver(object):
     def read_users(self, now=None):
         raise NotImplementedError
 
-    def apply(self, plan, run):
+    def apply(self, plan, run, before_commit=None):
+        """Apply ``plan`` in one transaction; ``before_commit(credentials)`` is called inside it, before COMMIT, with
+        the generated passwords (an exception there rolls everything back).  Returns an ApplyResult."""
         raise NotImplementedError
 
     def can_flush(self):

@@ -323,9 +323,10 @@ class KamailioDriver(CallserverDriver):
         """All managed users (and cooling, unmanaged numbers) in one read; see KamailioDB.read_users."""
         return self.users_db().read_users(now=now)
 
-    def apply(self, plan, run):
-        """Apply a plan in ONE transaction (registrations it made obsolete are recorded for flush_registrations)."""
-        return self.users_db().apply(plan, run)
+    def apply(self, plan, run, before_commit=None):
+        """Apply a plan in ONE transaction (registrations it made obsolete are recorded for flush_registrations);
+        ``before_commit(credentials)`` stores the generated passwords before COMMIT (see the interface)."""
+        return self.users_db().apply(plan, run, before_commit=before_commit)
 
     def can_flush(self):
         return bool(self.rpc_url)

@@ -83,6 +83,18 @@ def ha1(username, realm, password):
     return hashlib.md5(("%s:%s:%s" % (username, realm, password)).encode("utf-8")).hexdigest()  # nosec - SIP digest
 
 
+def _test_pause(where):
+    """Test hook: VOIPOPS_TEST_PAUSE_<where>=seconds stops a run there (writing its pid to VOIPOPS_TEST_PAUSE_MARKER)
+    so that the crash-safety tests can kill -9 it at that exact point.  Unset in production: a no-op."""
+    pause = os.environ.get("VOIPOPS_TEST_PAUSE_" + where)
+    if pause:
+        marker = os.environ.get("VOIPOPS_TEST_PAUSE_MARKER")
+        if marker:
+            with open(marker, "w") as handle:
+                handle.write(str(os.getpid()))
+        time.sleep(float(pause))
+
+
 def new_password():
     """A strong SIP password: 24 URL-safe characters (144 bits)."""
     return secrets.token_urlsafe(18)
@@ -304,8 +316,13 @@ class KamailioDB(object):
         aliases = [(a, d, ext, d) for a in user.get("aliases") or []]
         return prefs, grps, aliases
 
-    def apply(self, plan, run):
-        """Apply the whole plan in ONE transaction.  Returns ApplyResult (credentials are secret)."""
+    def apply(self, plan, run, before_commit=None):
+        """Apply the whole plan in ONE transaction.  Returns ApplyResult (credentials are secret).
+
+        ``before_commit(credentials)`` runs inside the transaction, after every statement succeeded and before
+        COMMIT: the generated passwords reach durable storage before the commit that makes them necessary.  If it
+        raises, the transaction is rolled back and nothing is applied.
+        """
         if not self.write:
             raise DriverError("driver opened read-only (check mode)")
         self.check_schema()
@@ -363,13 +380,9 @@ class KamailioDB(object):
                        "ON CONFLICT (row_key) DO NOTHING", [(k, run.run_id, ts) for k in run.applied_keys])
             self._many("INSERT INTO voipops_journal (run_id, seq, ts, actor, op, employee_id, summary, before_json, "
                        "after_json, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", journal)
-            pause = os.environ.get("VOIPOPS_TEST_PAUSE_BEFORE_COMMIT")
-            if pause:  # test hook: lets the crash-safety test kill -9 a run inside its transaction
-                marker = os.environ.get("VOIPOPS_TEST_PAUSE_MARKER")
-                if marker:
-                    with open(marker, "w") as handle:
-                        handle.write(str(os.getpid()))
-                time.sleep(float(pause))
+            if before_commit is not None and credentials:
+                before_commit(credentials)
+            _test_pause("BEFORE_COMMIT")
             self._commit()
         except Exception as exc:
             self._rollback()
@@ -377,6 +390,7 @@ class KamailioDB(object):
                 raise
             raise DriverError("applying %d operation(s) to %s failed and was rolled back (nothing changed): %s"
                               % (len(plan), mask_url(self.db_url), exc))
+        _test_pause("AFTER_COMMIT")
         return ApplyResult(credentials=credentials, journal=journal, flush=[f[0] for f in flush])
 
     # ------------------------------------------------------------------ journal, flush, lock

@@ -256,3 +256,62 @@ def test_credentials_file_is_a_users_file_of_handset_provision(capsys, env):
     creds = dict((c["extension"], c) for c in json.load(open(cred)))
     assert creds["1001"]["sip_password"] in (root / "001565aabb01.cfg").read_text()
     assert "Ada" in (root / "001565aabb01.cfg").read_text()
+
+
+def _ha1_in_db(path, ext):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT ha1 FROM subscriber WHERE username = ?", (ext,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_an_unwritable_credentials_file_is_refused_before_anything_is_written(capsys, env):
+    blocker = env["tmp"] / "not-a-dir"
+    blocker.write_text("a file where the credentials directory should be")
+    res = call(capsys, users_args(env, [ADA], credentials_file=str(blocker / "creds" / "c.json")))
+    assert res["failed"] and "nothing was changed" in res["msg"] and "not a directory" in res["msg"]
+    assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
+    corrupt = env["tmp"] / "corrupt.json"
+    corrupt.write_text("{half a file")                  # passwords it may hold are never overwritten
+    res = call(capsys, users_args(env, [ADA], credentials_file=str(corrupt)))
+    assert res["failed"] and "refusing to overwrite" in res["msg"]
+    assert corrupt.read_text() == "{half a file"
+    assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
+
+
+@pytest.mark.parametrize("where", ["BEFORE_COMMIT", "AFTER_COMMIT"])
+def test_kill_9_around_the_commit_never_loses_a_generated_password(capsys, env, where):
+    import subprocess
+    import sys
+    import time
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import ha1
+    cred = env["tmp"] / "c.json"
+    marker = str(env["tmp"] / "paused")
+    args = users_args(env, [ADA], credentials_file=str(cred))
+    script = env["tmp"] / "run.py"
+    script.write_text(RUNNER)
+    penv = dict(os.environ, VOIPOPS_TEST_PAUSE_MARKER=marker, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+                **{"VOIPOPS_TEST_PAUSE_" + where: "60"})
+    proc = subprocess.Popen([sys.executable, str(script), json.dumps(args)], env=penv,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(marker) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert os.path.exists(marker), proc.communicate()[1][-2000:]
+    finally:
+        proc.kill()
+        proc.wait()
+    # killed inside the transaction or just after COMMIT: the password is already in the file, 0600
+    (rec,) = json.loads(cred.read_text())
+    assert rec["id"] == "E1" and oct(os.stat(str(cred)).st_mode & 0o777) == "0o600"
+    committed = [u["id"] for u in call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"]]
+    assert committed == (["E1"] if where == "AFTER_COMMIT" else [])
+    if committed:                                   # the committed password is the one in the file
+        assert _ha1_in_db(env["path"], "1001") == ha1("1001", "voip.lab", rec["sip_password"])
+        assert call(capsys, args)["changed"] is False      # the rerun finds it done, and the file still holds it
+    else:                                           # rolled back: the rerun applies, with the password it files
+        assert call(capsys, args)["changed"] is True
+    (rec,) = json.loads(cred.read_text())
+    assert _ha1_in_db(env["path"], "1001") == ha1("1001", "voip.lab", rec["sip_password"])
