@@ -32,7 +32,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.schema import provisi
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex, version_key
 
-INDEX_NAME = ".voipops-handsets.json"
+INDEX_NAME = ".voipops-handsets.json"  # inside the root: releases before 0.1.0 only (moved out on the next run)
 MANIFEST_PATH = "firmware/manifest.json"
 MASK = "********"
 
@@ -318,14 +318,23 @@ def build_want(records, users, s, images=(), mask=False, owners=None):
 
 
 # ------------------------------------------------------------------------------------- plan / apply
+def index_path(root):
+    """Where the run's index lives: beside the provisioning root, never in it (the web server serves the root, and
+    the index lists every file of every phone).  ``/srv/prov`` -> ``/srv/.voipops-handsets.prov.json``."""
+    root = os.path.abspath(root).rstrip(os.sep) or os.sep
+    return os.path.join(os.path.dirname(root), ".voipops-handsets.%s.json" % (os.path.basename(root) or "root"))
+
+
 def read_index(root):
-    try:
-        with open(os.path.join(root, INDEX_NAME), "r") as handle:
-            data = json.load(handle)
-        if isinstance(data, dict):
-            return data
-    except (IOError, OSError, ValueError):
-        pass
+    # the index of an earlier release lay inside the root (INDEX_NAME): read once, then moved out by apply()
+    for path in (index_path(root), os.path.join(root, INDEX_NAME)):
+        try:
+            with open(path, "r") as handle:
+                data = json.load(handle)
+            if isinstance(data, dict):
+                return data
+        except (IOError, OSError, ValueError):
+            pass
     return {"version": 1, "files": [], "firmware_cache": {}}
 
 
@@ -398,8 +407,10 @@ def apply(root, want, the_plan, fw_cache, mode=0o640, gid=None, inputs=None):
             pass
     index = {"version": 1, "files": sorted(want), "firmware_cache": fw_cache, "inputs": inputs,
              "stat": _stat_files(root, want)}
-    atomic_write(os.path.join(root, INDEX_NAME), (json.dumps(index, sort_keys=True) + "\n").encode("utf-8"),
-                 mode=mode, gid=gid)
+    atomic_write(index_path(root), (json.dumps(index, sort_keys=True) + "\n").encode("utf-8"), mode=0o600)
+    legacy = os.path.join(root, INDEX_NAME)
+    if os.path.exists(legacy):
+        os.unlink(legacy)
 
 
 def index_needs_update(index, want, fw_cache):
@@ -456,7 +467,8 @@ class Provisioner(object):
         images, fw_cache = scan_firmware(self.root, index.get("firmware_cache"))
         records, users, s = validate(self.handsets, self.users, self.settings, images)
         digest = inputs_digest(records, users, s, images)
-        if index.get("inputs") == digest and index.get("firmware_cache", {}) == fw_cache and files_intact(self.root, index):
+        if (index.get("inputs") == digest and index.get("firmware_cache", {}) == fw_cache and files_intact(self.root, index)
+                and not os.path.exists(os.path.join(self.root, INDEX_NAME))):
             # the same inputs as the last run, and its files untouched: nothing to render
             return {"changed_handsets": [], "changed": False, "handsets": len(records),
                     "files": {"created": [], "updated": [], "removed": [], "unchanged": len(index["files"])},
@@ -480,7 +492,8 @@ class Provisioner(object):
             masked = build_want(records, users, s, images, mask=True)
             result["diff"] = unified_diffs(the_plan, masked, lambda rel, text: mask_secrets(text))
         if not check_mode and (changed or index_needs_update(index, want, fw_cache) or index.get("inputs") != digest
-                               or not files_intact(self.root, index)):
+                               or not files_intact(self.root, index)
+                               or os.path.exists(os.path.join(self.root, INDEX_NAME))):
             if not os.path.isdir(self.root):
                 os.makedirs(self.root, 0o755)
             apply(self.root, want, the_plan, fw_cache, mode=self.mode, gid=self.gid, inputs=digest)

@@ -193,3 +193,17 @@ def test_json_files_load_fast_and_errors_still_name_the_line(tmp_path):
         provision.Provisioner(str(tmp_path / "p"), provision.load_handsets(str(hfile)), users, SETTINGS).run()
     line = [n for n, text in enumerate(hfile.read_text().splitlines(), 1) if "zz" in text][0]
     assert "%s line %d" % (hfile, line) in str(err.value) or "line %d" % line in str(err.value)
+
+
+def test_the_web_root_holds_phone_files_only_and_the_index_stays_outside(tmp_path):
+    # the provisioning server serves the root to anyone who asks: the run's index (every file of every phone) is
+    # not in it; an index an earlier release left in the root is taken over and removed
+    root = tmp_path / "prov"
+    hs, users = fleet(5)
+    first = provision.Provisioner(str(root), hs, users, SETTINGS).run()
+    assert listing(root) == sorted(first["files"]["created"])
+    index = tmp_path / ".voipops-handsets.prov.json"
+    assert stat.S_IMODE(os.stat(str(index)).st_mode) == 0o600 and json.loads(index.read_text())["files"]
+    os.rename(str(index), str(root / ".voipops-handsets.json"))               # as release 0.0.x left it
+    again = provision.Provisioner(str(root), hs, users, SETTINGS).run()
+    assert not again["changed"] and listing(root) == sorted(first["files"]["created"]) and index.exists()
