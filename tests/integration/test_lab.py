@@ -168,6 +168,20 @@ def test_lab_up_twice_changes_nothing(lab, ansible):
     assert read_endpoints()["pids"] == before
 
 
+def test_lab_up_verbose_shows_no_ha1_and_the_database_is_owner_only(lab, ansible):
+    import sqlite3
+    conn = sqlite3.connect(lab["callserver"]["db_path"])
+    try:
+        hashes = [h for row in conn.execute("SELECT ha1, ha1b FROM subscriber") for h in row]
+    finally:
+        conn.close()
+    assert hashes
+    rc, out, _recap = ansible.playbook("playbooks/lab_up.yml", env={"ANSIBLE_VERBOSITY": "2"})
+    assert rc == 0, out[-3000:]
+    assert [h for h in hashes if h in out] == []
+    assert oct(os.stat(lab["callserver"]["db_path"]).st_mode & 0o777) == "0o600"
+
+
 def test_crashed_component_is_restarted_by_lab_up(lab, lab_component, ansible):
     old = lab_component.stop("mgw2-snmp")
     rc, _value, _err = snmpget(lab["gateways"][1]["snmp"], "1.3.6.1.2.1.1.5.0")
