@@ -146,20 +146,26 @@ def _make_loader(path):
         pass
 
     def construct_mapping(loader, node):
-        loader.flatten_mapping(node)
+        # a key written twice in one mapping is an error; a key that overrides one from a merge (<<: *defaults) is not
+        explicit = [k for k, _v in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        loader.flatten_mapping(node)  # merged pairs first, then the mapping's own: the own value wins
+        merged = len(node.value) - len(explicit)
         result = LineDict()
         result.line = node.start_mark.line + 1
         result.key_lines = {}
         result.path = path
-        for key_node, value_node in node.value:
+        own = set()
+        for i, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             try:
                 hash(key)
             except TypeError:
                 raise SourceError("mapping key is not a scalar", path=path, line=key_node.start_mark.line + 1)
-            if key in result:
-                raise SourceError("duplicate key '%s'" % key, path=path, line=key_node.start_mark.line + 1,
-                                  field=str(key))
+            if i >= merged:
+                if key in own:
+                    raise SourceError("duplicate key '%s'" % key, path=path, line=key_node.start_mark.line + 1,
+                                      field=str(key))
+                own.add(key)
             result[key] = loader.construct_object(value_node, deep=True)
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
@@ -195,16 +201,42 @@ def parse_yaml(text, path="<string>"):
         raise SourceError("invalid YAML: %s" % problem, path=path, line=line)
 
 
-def load_yaml(path):
-    """Read a YAML file; see :func:`parse_yaml`."""
+#: encodings a source file may be in: UTF-8 (with or without BOM), UTF-16 with BOM (spreadsheet "Unicode text"),
+#: and the Windows code page spreadsheet programs write CSV in by default in Western European locales
+ENCODINGS = ("utf-8", "utf-16", "cp1252")
+
+
+def read_text(path, encoding=None):
+    """The text of a source file.  ``encoding`` None = detect: a BOM says UTF-8 or UTF-16, else UTF-8 if the bytes
+    are valid UTF-8, else Windows-1252.  SourceError naming the file, the line and what to do otherwise."""
     try:
-        with io.open(path, "r", encoding="utf-8") as handle:
-            text = handle.read()
+        with io.open(path, "rb") as handle:
+            raw = handle.read()
     except (IOError, OSError) as exc:
         raise SourceError("cannot read file: %s" % exc.strerror, path=path)
-    except UnicodeDecodeError as exc:
-        raise SourceError("file is not UTF-8 text: %s" % exc, path=path)
-    return parse_yaml(text, path=path)
+    if encoding is None:
+        if raw.startswith(b"\xef\xbb\xbf"):
+            encoding = "utf-8-sig"
+        elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            encoding = "utf-16"
+        else:
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                encoding = "cp1252"
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        line = raw[:getattr(exc, "start", 0)].count(b"\n") + 1 if isinstance(exc, UnicodeDecodeError) else None
+        raise SourceError("the file is not %s text (%s); save it as UTF-8 (in a spreadsheet program: "
+                          "'CSV UTF-8')" % (encoding if encoding != "cp1252" else "UTF-8 or Windows-1252", exc),
+                          path=path, line=line)
+    return text[1:] if text.startswith(u"\ufeff") else text
+
+
+def load_yaml(path):
+    """Read a YAML file; see :func:`parse_yaml` and :func:`read_text`."""
+    return parse_yaml(read_text(path), path=path)
 
 
 class CsvRow(dict):
@@ -271,15 +303,8 @@ def parse_csv(text, path="<string>", required=(), delimiter=None):
 
 
 def load_csv(path, required=(), delimiter=None):
-    """Read a CSV file; see :func:`parse_csv`."""
-    try:
-        with io.open(path, "r", encoding="utf-8", newline="") as handle:
-            text = handle.read()
-    except (IOError, OSError) as exc:
-        raise SourceError("cannot read file: %s" % exc.strerror, path=path)
-    except UnicodeDecodeError as exc:
-        raise SourceError("file is not UTF-8 text: %s" % exc, path=path)
-    return parse_csv(text, path=path, required=required, delimiter=delimiter)
+    """Read a CSV file (any encoding :func:`read_text` detects); see :func:`parse_csv`."""
+    return parse_csv(read_text(path), path=path, required=required, delimiter=delimiter)
 
 
 # --------------------------------------------------------------------------------------------

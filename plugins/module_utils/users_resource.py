@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.voipops.voip.plugins.module_utils import users as U
-from ansible_collections.voipops.voip.plugins.module_utils.source import SourceErrors, load_yaml
+from ansible_collections.voipops.voip.plugins.module_utils.source import SourceErrors, load_yaml, read_text
 
 
 def strip_none(d):
@@ -98,8 +98,7 @@ class UsersResource(object):
     def load(self, p):
         numberplan = U.NumberPlan.load(p["numberplan"]) if p["numberplan"] else None
         if p["hr_csv"]:
-            with open(p["hr_csv"], "r", encoding="utf-8", newline="") as handle:
-                return Loaded(hr_rows=U.parse_hr_csv(handle.read(), path=p["hr_csv"]), numberplan=numberplan)
+            return Loaded(hr_rows=U.parse_hr_csv(read_text(p["hr_csv"]), path=p["hr_csv"]), numberplan=numberplan)
         want, pre = load_input(p, partial=p["state"] in ("merged", "deleted"))
         return Loaded(want=want, pre_errors=pre, numberplan=numberplan)
 
