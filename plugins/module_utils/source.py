@@ -21,6 +21,7 @@ __metaclass__ = type
 
 import csv
 import io
+import re
 import traceback
 
 try:
@@ -417,6 +418,18 @@ class Walk(object):
 MISSING = (None, "", [])
 
 
+_CONTROL_RE = re.compile(u"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
+
+
+def _no_control(text):
+    """One rule for every text field of every source: no control characters (a line break or a NUL in a display
+    name would inject settings into phone files and break provisioning of the whole estate).  A tab is allowed."""
+    bad = _CONTROL_RE.search(text)
+    if bad:
+        raise ValueError("contains a control character (U+%04X); remove it" % ord(bad.group()))
+    return text
+
+
 def _absent(value):
     return value in MISSING
 
@@ -509,9 +522,9 @@ class Validator(object):
             elif f.kind == "str":
                 if isinstance(value, (dict, list, bool)):
                     raise ValueError(f.message("type", "must be a string"))
-                value = str(value).strip()
+                value = _no_control(str(value).strip())
             elif f.kind == "text":
-                value = str(value).strip()
+                value = _no_control(str(value).strip())
             if f.lower:
                 value = value.lower()
             if f.choices and value not in f.choices:

@@ -81,6 +81,9 @@ class UsersResource(object):
     def check_params(self, p):
         """What is missing or contradictory for ``state`` (a message), or None."""
         state = p["state"]
+        for name, low, high in (("cooling_days", 0, 3650), ("lock_ttl", 60, 7 * 86400)):
+            if p.get(name) is not None and not low <= p[name] <= high:
+                return "%s must be between %d and %d, not %d" % (name, low, high, p[name])
         if state == "parsed":
             return "state=parsed needs running_config" if p["running_config"] is None else None
         if state == "rendered":

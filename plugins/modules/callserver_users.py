@@ -87,7 +87,7 @@ options:
       - "Also accepted (backward compatible): a number plan C({sites: {ams: {ranges: [1000-1999]}}}) or its file."
     type: raw
   cooling_days:
-    description: Days a released number is refused for reuse.
+    description: Days a released number is refused for reuse (0 to 3650).
     type: int
     default: 90
   actor:
@@ -106,7 +106,7 @@ options:
     description: Evaluate effective dates and expiry as of this UTC time instead of the clock (previews, tests).
     type: str
   lock_ttl:
-    description: Seconds after which another run's lock is considered abandoned.
+    description: Seconds after which another run's lock is considered abandoned (60 to 604800).
     type: int
     default: 3600
 notes:

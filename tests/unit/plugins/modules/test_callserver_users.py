@@ -315,3 +315,23 @@ def test_kill_9_around_the_commit_never_loses_a_generated_password(capsys, env, 
         assert call(capsys, args)["changed"] is True
     (rec,) = json.loads(cred.read_text())
     assert _ha1_in_db(env["path"], "1001") == ha1("1001", "voip.lab", rec["sip_password"])
+
+
+@pytest.mark.parametrize("option, value", [("cooling_days", -1), ("lock_ttl", -5), ("lock_ttl", 0)])
+def test_numeric_options_out_of_range_are_refused_before_anything_is_written(capsys, env, option, value):
+    res = call(capsys, users_args(env, [ADA], **{option: value}))
+    assert res["failed"] and option in res["msg"] and "between" in res["msg"]
+    assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
+
+
+@pytest.mark.parametrize("name", ["Ada\r\nLovelace", "Ada\x00", "Ada\u2028Lovelace"])
+def test_control_characters_in_a_display_name_are_refused_at_the_field(capsys, env, name):
+    hr = env["tmp"] / "hr.csv"
+    hr.write_text('action,effective_date,employee_id,display_name,email,site,extension,aliases,class_of_service,'
+                  'class_of_service_grant,features\njoin,2026-01-05,E1,"%s",,ams,1001,,national,,\n' % name,
+                  encoding="utf-8")
+    args = users_args(env, None, hr_csv=str(hr))
+    del args["config"]
+    res = call(capsys, args)
+    assert res["failed"] and "control character" in res["msg"] and "line 2" in res["msg"], res["msg"]
+    assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
