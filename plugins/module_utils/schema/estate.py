@@ -284,9 +284,16 @@ def _channels(value, ctx):
 
 def _mac(value, ctx):
     try:
-        return normalize_mac(value or "")
+        mac = normalize_mac(value or "")
     except ValueError as exc:
         raise ValueError(str(exc) if value else "is required")
+    # one device, one record: the same MAC in another notation is the same MAC
+    seen = ctx.state.__dict__.setdefault("macs", {})
+    where = (os.path.basename(getattr(ctx.rec, "path", None) or ctx.state.path or "?"), line_of(ctx.rec, "mac"), ctx.obj)
+    if mac in seen and seen[mac][:2] != where[:2]:
+        raise ValueError("MAC %s is already used by %s (%s line %s)" % (mac, seen[mac][2], seen[mac][0], seen[mac][1]))
+    seen.setdefault(mac, where)
+    return mac
 
 
 def _as_list(value, ctx):

@@ -205,3 +205,14 @@ def test_macs_and_days():
     assert parse_days("mon-fri") == [0, 1, 2, 3, 4]
     assert parse_days("fri-mon") == [0, 4, 5, 6]
     assert parse_days(["sat", "sunday"]) == [5, 6]
+
+
+def test_one_mac_in_two_notations_is_one_device_named_at_both_places(tmp_path):
+    path = write(tmp_path, "handsets_csv: handsets.csv\n", csv="""\
+    name,mac,vendor,model,site,user
+    hs-1,00:15:65:AA:BB:CC,yealink,T54W,ams,2001
+    hs-2,0015.65aa.bbcc,yealink,T54W,ams,2002
+    """)
+    (err,) = errors_of(path)
+    assert (os.path.basename(err.path), err.line, err.field) == ("handsets.csv", 3, "mac")
+    assert "already used by handset 'hs-1' (handsets.csv line 2)" in err.message
