@@ -265,7 +265,15 @@ class KamailioDriver(CallserverDriver):
 
     def info(self, gather=("version", "uptime", "statistics", "registrations", "gateways")):
         """One consistent read of the callserver's state, for callserver_info and the health audit."""
-        gather = set(gather)
+        try:
+            return self._info(set(gather))
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            # a JSON-RPC service that is not Kamailio answers, but not in Kamailio's shapes
+            raise KamailioError("the service at %s answers JSON-RPC but not like Kamailio (%s: %s): is rpc_url "
+                                "Kamailio's /RPC endpoint (modules jsonrpcs and xhttp)?"
+                                % (mask_url(self.rpc.url), type(exc).__name__, exc), url=self.rpc.url)
+
+    def _info(self, gather):
         facts = {"platform": self.platform, "rpc_url": mask_url(self.rpc.url)}
         if "version" in gather:
             facts["version"] = (self.rpc.version() or "").strip()

@@ -125,6 +125,37 @@ def _pid_alive(pid):
     return True
 
 
+_DB_HINTS = (
+    ("database is locked", "another program holds a write lock on it (a kamctl or sqlite3 session, a stuck run?): "
+                           "retry when it is done"),
+    ("readonly database", "this user may not write the database file or its directory (SQLite's WAL and lock files "
+                          "live beside it): fix the permissions, or run as the owner of the database"),
+    ("unable to open database", "the database file or its directory cannot be opened by this user"),
+    ("disk i/o error", "the disk under the database failed or is full"),
+    ("database or disk is full", "the disk under the database is full"),
+    ("permission denied", "this database user lacks the privilege: grant it on Kamailio's tables"),
+)
+
+
+def _hint(text):
+    hint = [h for key, h in _DB_HINTS if key in text.lower()]
+    return (" - " + hint[0]) if hint else ""
+
+
+def _database_errors(method):
+    """A database library's error (sqlite3, psycopg) becomes a DriverError naming the database and what to do."""
+    db_errors = (sqlite3.Error,) + ((psycopg.Error,) if HAS_PSYCOPG else ())
+
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except db_errors as exc:
+            text = str(exc).strip()
+            raise DriverError("database %s: %s%s" % (mask_url(self.db_url), text, _hint(text)))
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 class KamailioDB(object):
     """Users in Kamailio's tables.  ``write=False`` never writes anything (check mode)."""
 
@@ -177,6 +208,7 @@ class KamailioDB(object):
         except Exception:  # pylint: disable=broad-except
             pass
 
+    @_database_errors
     def tables(self):
         if self._tables is None:
             if self.kind == "sqlite":
@@ -186,6 +218,7 @@ class KamailioDB(object):
             self._tables = set(r[0] for r in rows)
         return self._tables
 
+    @_database_errors
     def check_schema(self):
         missing = [t for t in ("subscriber", "dbaliases", "grp", "usr_preferences") if t not in self.tables()]
         if missing:
@@ -193,6 +226,7 @@ class KamailioDB(object):
                               "scripts (kamdbctl, or %s/{auth_db,alias_db,group,avpops}-create.sql)"
                               % (mask_url(self.db_url), ", ".join(missing), SCHEMA_DIRS[self.kind]))
 
+    @_database_errors
     def ensure_own_tables(self):
         """Create the voipops_* tables when missing (never in check mode)."""
         missing = [t for t in _OWN_TABLES if t not in self.tables()]
@@ -216,6 +250,7 @@ class KamailioDB(object):
             pass
 
     # ------------------------------------------------------------------ read
+    @_database_errors
     def read_users(self, now=None):
         """All users in one consistent snapshot (one query per table)."""
         self.check_schema()
@@ -388,12 +423,13 @@ class KamailioDB(object):
             self._rollback()
             if isinstance(exc, DriverError):
                 raise
-            raise DriverError("applying %d operation(s) to %s failed and was rolled back (nothing changed): %s"
-                              % (len(plan), mask_url(self.db_url), exc))
+            raise DriverError("applying %d operation(s) to %s failed and was rolled back (nothing changed): %s%s"
+                              % (len(plan), mask_url(self.db_url), exc, _hint(str(exc))))
         _test_pause("AFTER_COMMIT")
         return ApplyResult(credentials=credentials, journal=journal, flush=[f[0] for f in flush])
 
     # ------------------------------------------------------------------ journal, flush, lock
+    @_database_errors
     def journal_rows(self, run_id=None, after_id=0):
         if "voipops_journal" not in self.tables():
             return []
@@ -408,11 +444,13 @@ class KamailioDB(object):
                  "what": r[7], "before": json.loads(r[8]) if r[8] else None,
                  "after": json.loads(r[9]) if r[9] else None, "source": r[10]} for r in rows]
 
+    @_database_errors
     def pending_flush(self):
         if "voipops_pending_flush" not in self.tables():
             return []
         return [r[0] for r in self._exec("SELECT aor FROM voipops_pending_flush ORDER BY aor").fetchall()]
 
+    @_database_errors
     def flush_done(self, aors):
         if aors and self.write:
             self._begin(True)
@@ -434,6 +472,7 @@ class KamailioDB(object):
         self.flush_done(done)
         return had
 
+    @_database_errors
     def lock(self, run, ttl=3600, name="user_mutations"):
         """Take the run lock; a lock whose holder died (same host, pid gone) or is older than ``ttl`` is taken over."""
         self.ensure_own_tables()
@@ -462,6 +501,7 @@ class KamailioDB(object):
             self._rollback()
             raise
 
+    @_database_errors
     def unlock(self, run, name="user_mutations"):
         self._begin(True)
         try:
@@ -471,6 +511,7 @@ class KamailioDB(object):
             self._rollback()
             raise
 
+    @_database_errors
     def lock_holder(self, name="user_mutations"):
         if "voipops_lock" not in self.tables():
             return None

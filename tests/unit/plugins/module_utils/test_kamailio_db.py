@@ -176,3 +176,19 @@ def test_kamailio_driver_delegates_users_to_the_sql_driver(db_url):
     with pytest.raises(KamailioError) as exc:
         get_driver("kamailio", db_url=db_url).read_users()
     assert "set domain" in str(exc.value)
+
+
+def test_a_locked_database_is_named_with_what_to_do(db_url):
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError
+    holder = sqlite3.connect(db_url[len("sqlite:///"):], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")          # a kamctl or sqlite3 session holding the write lock
+    db = KamailioDB(db_url, "voip.lab", busy_timeout=0.2)
+    try:
+        with pytest.raises(DriverError) as err:
+            db.lock(run())
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        db.close()
+    text = str(err.value)
+    assert db_url in text and "database is locked" in text and "another program holds a write lock" in text
