@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.voipops.voip.plugins.module_utils import users as U
-from ansible_collections.voipops.voip.plugins.module_utils.source import SourceErrors, load_yaml, read_text
+from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors, load_yaml, read_text
 
 
 def strip_none(d):
@@ -61,7 +61,10 @@ class UsersResource(object):
     """Users: keyed by employee ``id``; a plan is ``users.plan_users``' list of operations."""
 
     def now(self, p):
-        return U.parse_until(p["now"])[1] if p["now"] else U.utcnow()
+        try:
+            return U.parse_until(p["now"])[1] if p["now"] else U.utcnow()
+        except ValueError as exc:
+            raise SourceError("%s" % exc, field="now")
 
     def source(self, p):
         return p["hr_csv"] or p["src"] or "config"

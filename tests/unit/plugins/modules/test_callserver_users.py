@@ -335,3 +335,8 @@ def test_control_characters_in_a_display_name_are_refused_at_the_field(capsys, e
     res = call(capsys, args)
     assert res["failed"] and "control character" in res["msg"] and "line 2" in res["msg"], res["msg"]
     assert call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"] == []
+
+
+def test_a_bad_now_is_a_clear_error_at_its_field(capsys, env):
+    res = call(capsys, users_args(env, [ADA], now="yesterday-ish"))
+    assert res["failed"] and res["errors"][0]["field"] == "now" and "absolute UTC time" in res["msg"]
