@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import csv
+import difflib
 import io
 import re
 import traceback
@@ -301,6 +302,20 @@ def parse_csv(text, path="<string>", required=(), delimiter=None):
         row.path = path
         rows.append(row)
     return rows
+
+
+def unknown_columns(rows, allowed, path=None):
+    """One SourceError per unknown column of a CSV, at its header line (line 1), with the closest known name: a
+    spreadsheet's stray column is reported once, not once per row."""
+    if not rows:
+        return []
+    errors = []
+    for col in [c for c in rows[0] if c not in allowed]:
+        close = difflib.get_close_matches(col, allowed, n=1)
+        errors.append(SourceError("unknown column%s (allowed: %s)" % (" - did you mean '%s'?" % close[0] if close else "",
+                                                                     ", ".join(allowed)),
+                                  path=path or getattr(rows[0], "path", None), line=1, field=col))
+    return errors
 
 
 def load_csv(path, required=(), delimiter=None):

@@ -36,6 +36,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.schema.values import 
 )
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     ErrorCollector, SourceError, SourceErrors, Validator, line_of, load_yaml, parse_csv, parse_yaml,
+    unknown_columns,
 )
 
 CLASS_RANK = dict((c, i) for i, c in enumerate(CLASSES))
@@ -360,10 +361,8 @@ def parse_hr_csv(text, path="<hr>"):
     """Parse an HR export; returns rows (CsvRow) with ``action`` and ``effective_date`` checked."""
     rows = parse_csv(text, path=path, required=("action", "effective_date", "employee_id"))
     errors = ErrorCollector(path)
+    errors.extend(unknown_columns(rows, HR_COLUMNS, path))
     for row in rows:
-        unknown = [k for k in row if k not in HR_COLUMNS]
-        for k in unknown:
-            errors.add("unknown column (allowed: %s)" % ", ".join(HR_COLUMNS), line=row.line, field=k)
         if row["action"].lower() not in HR_ACTIONS:
             errors.add("unknown action '%s' (allowed: %s)" % (row["action"], ", ".join(HR_ACTIONS)),
                        line=row.line, obj="employee '%s'" % row["employee_id"], field="action")

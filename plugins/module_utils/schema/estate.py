@@ -28,7 +28,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.handsets.registration
 from ansible_collections.voipops.voip.plugins.module_utils.schema.values import EMAIL_RE, parse_number_range
 from ansible_collections.voipops.voip.plugins.module_utils.sla import parse_days, parse_duration, parse_time
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
-    Field, SourceError, Table, line_of, load_csv,
+    Field, SourceError, Table, line_of, load_csv, unknown_columns,
 )
 
 try:
@@ -605,11 +605,7 @@ def _handsets_csv(value, ctx):
                                   field="handsets_csv", obj="handsets_csv %s" % csv_path)
             state.errors.extend([exc])
             continue
-        if rows:
-            unknown = [c for c in rows[0] if c not in HANDSET_CSV_COLUMNS]
-            if unknown:
-                state.errors.add("unknown column(s): %s (allowed: %s)" % (", ".join(unknown), ", ".join(HANDSET_CSV_COLUMNS)),
-                                 line=1, path=csv_path)
+        state.errors.extend(unknown_columns(rows, HANDSET_CSV_COLUMNS, csv_path))
         for row in rows:
             clean = row.__class__((k, v) for k, v in row.items() if v != "")
             clean.line, clean.path = row.line, row.path

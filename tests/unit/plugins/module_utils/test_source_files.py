@@ -48,3 +48,14 @@ def test_yaml_in_windows_1252_is_read(tmp_path):
     path = tmp_path / "estate.yml"
     path.write_bytes(u"name: Zürich\n".encode("cp1252"))
     assert load_yaml(str(path))["name"] == u"Zürich"
+
+
+def test_an_unknown_column_is_reported_once_at_the_header_with_the_closest_name(tmp_path):
+    from ansible_collections.voipops.voip.plugins.module_utils.users import parse_hr_csv
+    from ansible_collections.voipops.voip.plugins.module_utils.source import SourceErrors
+    text = (u"action,effective_date,employee_id,display_name,site,extention\n"
+            + u"".join(u"join,2026-01-05,E%d,U,ams,100%d\n" % (i, i) for i in range(5)))
+    with pytest.raises(SourceErrors) as err:
+        parse_hr_csv(text, path="hr.csv")
+    (only,) = err.value.errors
+    assert (only.line, only.field) == (1, "extention") and "did you mean 'extension'" in only.message
