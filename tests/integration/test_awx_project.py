@@ -97,3 +97,4 @@ def test_a_check_job_of_the_health_audit_succeeds(lab, project, job_collections,
                              [str(inv), str(project / "inventories" / "lab" / "hosts.yml")], cmdline="--check --diff")
     text = "\n".join(e.get("stdout", "") for e in events)
     assert result.status == "successful", text[-4000:]
+    assert "Check run: no report written." in text and not (tmp_path / "reports").exists()
