@@ -66,6 +66,7 @@ def hr_row(u):
 
 def run_module(args):
     args = dict(args, _ansible_no_log=False, _ansible_check_mode=False, _ansible_diff=False)
+    args.setdefault("domain", "voip.lab")  # the SIP domain has no default (a product has no lab value)
     out = io.StringIO()
     with patch_module_args(args), contextlib.redirect_stdout(out):
         try:
@@ -116,7 +117,7 @@ def ansible_loop_per_user(tmp, db_url, n=6):
         json.dump(NUMBERPLAN, handle)
     play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [{
         "name": "one user per task invocation",
-        "voipops.voip.callserver_users": {"db_url": db_url, "numberplan": NUMBERPLAN, "state": "merged",
+        "voipops.voip.callserver_users": {"db_url": db_url, "domain": "voip.lab", "numberplan": NUMBERPLAN, "state": "merged",
                                           "config": ["{{ item }}"], "credentials_file": os.path.join(tmp, "loop-cred.json")},
         "loop": users, "loop_control": {"label": "{{ item.id }}"}}]}]
     pb = os.path.join(tmp, "loop.yml")
