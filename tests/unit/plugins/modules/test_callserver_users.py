@@ -159,18 +159,17 @@ with patch_module_args(json.loads(sys.argv[1])):
 """
 
 
-def test_kill_9_inside_the_transaction_loses_and_duplicates_nothing(capsys, env):
+def kill_9_at(env, args, where):
+    """Run the module in a child process, stop it at ``where`` (a VOIPOPS_TEST_PAUSE_* hook of the driver) and kill -9
+    it there, like a crash or an AWX job cancelled at that instant."""
     import subprocess
     import sys
     import time
-    call(capsys, users_args(env, [BOB]))
-    audit = str(env["tmp"] / "audit.jsonl")
     marker = str(env["tmp"] / "paused")
-    args = users_args(env, [ADA, dict(BOB, features=[{"name": "dnd"}])], credentials_file=str(env["tmp"] / "c.json"))
     script = env["tmp"] / "run.py"
     script.write_text(RUNNER)
-    penv = dict(os.environ, VOIPOPS_TEST_PAUSE_BEFORE_COMMIT="60", VOIPOPS_TEST_PAUSE_MARKER=marker,
-                PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    penv = dict(os.environ, VOIPOPS_TEST_PAUSE_MARKER=marker, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+                **{"VOIPOPS_TEST_PAUSE_" + where: "60"})
     proc = subprocess.Popen([sys.executable, str(script), json.dumps(args)], env=penv,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -179,8 +178,17 @@ def test_kill_9_inside_the_transaction_loses_and_duplicates_nothing(capsys, env)
             time.sleep(0.05)
         assert os.path.exists(marker), proc.communicate()[1][-2000:]
     finally:
-        proc.kill()                      # kill -9 while its transaction is open
+        proc.kill()
         proc.wait()
+        if os.path.exists(marker):
+            os.unlink(marker)
+
+
+def test_kill_9_inside_the_transaction_loses_and_duplicates_nothing(capsys, env):
+    call(capsys, users_args(env, [BOB]))
+    audit = str(env["tmp"] / "audit.jsonl")
+    args = users_args(env, [ADA, dict(BOB, features=[{"name": "dnd"}])], credentials_file=str(env["tmp"] / "c.json"))
+    kill_9_at(env, args, "BEFORE_COMMIT")        # kill -9 while its transaction is open
     # nothing of the killed run is visible, and the lock of the dead run does not block the next one
     assert [u["id"] for u in call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"]] == ["E2"]
     assert [a["employee_id"] for a in journal.read(audit)] == ["E2"]
@@ -282,27 +290,10 @@ def test_an_unwritable_credentials_file_is_refused_before_anything_is_written(ca
 
 @pytest.mark.parametrize("where", ["BEFORE_COMMIT", "AFTER_COMMIT"])
 def test_kill_9_around_the_commit_never_loses_a_generated_password(capsys, env, where):
-    import subprocess
-    import sys
-    import time
     from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import ha1
     cred = env["tmp"] / "c.json"
-    marker = str(env["tmp"] / "paused")
     args = users_args(env, [ADA], credentials_file=str(cred))
-    script = env["tmp"] / "run.py"
-    script.write_text(RUNNER)
-    penv = dict(os.environ, VOIPOPS_TEST_PAUSE_MARKER=marker, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
-                **{"VOIPOPS_TEST_PAUSE_" + where: "60"})
-    proc = subprocess.Popen([sys.executable, str(script), json.dumps(args)], env=penv,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.time() + 30
-        while not os.path.exists(marker) and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert os.path.exists(marker), proc.communicate()[1][-2000:]
-    finally:
-        proc.kill()
-        proc.wait()
+    kill_9_at(env, args, where)
     # killed inside the transaction or just after COMMIT: the password is already in the file, 0600
     (rec,) = json.loads(cred.read_text())
     assert rec["id"] == "E1" and oct(os.stat(str(cred)).st_mode & 0o777) == "0o600"
