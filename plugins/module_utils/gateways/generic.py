@@ -22,7 +22,6 @@ __metaclass__ = type
 
 import asyncio
 
-from ansible_collections.voipops.voip.plugins.module_utils import snmp as snmp_engine
 from ansible_collections.voipops.voip.plugins.module_utils.gateways import base
 
 STATUS_ORDER = base.STATUS_ORDER
@@ -279,7 +278,9 @@ def snmp_target(gw, defaults):
 
 async def _gather(gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validate_certs, sip_timeout,
                   snmp_timeout, snmp_retries, concurrency, probe_sip, platform=None):
+    # the engines are imported where they are used: the audit reads this family's rules without loading pysnmp
     from ansible_collections.voipops.voip.plugins.module_utils import sip as sip_engine
+    from ansible_collections.voipops.voip.plugins.module_utils import snmp as snmp_engine
     from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, get_driver
 
     poller = snmp_engine.SnmpPoller(timeout=snmp_timeout, retries=snmp_retries, concurrency=concurrency)
@@ -317,9 +318,15 @@ async def _gather(gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validat
 
 
 def gather_gateways(gateways, snmp_defaults=None, groups=DEFAULT_GATHER, rpc_url=None, rpc_timeout=5.0,
-                    validate_certs=True, sip_timeout=2.0, snmp_timeout=snmp_engine.DEFAULT_TIMEOUT,
-                    snmp_retries=snmp_engine.DEFAULT_RETRIES, concurrency=64, probe_sip=True, platform=None):
-    """Collect the evidence for every gateway and merge it.  Returns ``(records, summary, callserver)``."""
+                    validate_certs=True, sip_timeout=2.0, snmp_timeout=None, snmp_retries=None, concurrency=64,
+                    probe_sip=True, platform=None):
+    """Collect the evidence for every gateway and merge it.  Returns ``(records, summary, callserver)``.
+
+    ``snmp_timeout``/``snmp_retries`` None = the SNMP engine's defaults."""
+    if snmp_timeout is None or snmp_retries is None:
+        from ansible_collections.voipops.voip.plugins.module_utils import snmp as snmp_engine
+        snmp_timeout = snmp_engine.DEFAULT_TIMEOUT if snmp_timeout is None else snmp_timeout
+        snmp_retries = snmp_engine.DEFAULT_RETRIES if snmp_retries is None else snmp_retries
     snmp_res, sip_res, entries, rpc_error = asyncio.run(_gather(
         gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validate_certs, sip_timeout, snmp_timeout,
         snmp_retries, concurrency, probe_sip, platform))
