@@ -312,8 +312,8 @@ def unknown_columns(rows, allowed, path=None):
     errors = []
     for col in [c for c in rows[0] if c not in allowed]:
         close = difflib.get_close_matches(col, allowed, n=1)
-        errors.append(SourceError("unknown column%s (allowed: %s)" % (" - did you mean '%s'?" % close[0] if close else "",
-                                                                     ", ".join(allowed)),
+        hint = " - did you mean '%s'?" % close[0] if close else ""
+        errors.append(SourceError("unknown column%s (allowed: %s)" % (hint, ", ".join(allowed)),
                                   path=path or getattr(rows[0], "path", None), line=1, field=col))
     return errors
 

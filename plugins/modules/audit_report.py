@@ -113,7 +113,7 @@ options:
   webhook_url:
     description:
       - POST the new findings (JSON) to this URL. Nothing is sent when there is nothing new.
-      - Treated as a secret (webhook paths usually are); messages and RV(webhook.url) show it masked.
+      - Treated as a secret (webhook paths usually are); messages and RV(webhook) show it masked.
     type: str
   webhook_headers:
     description: Extra HTTP headers for the webhook (for example an C(Authorization) token).
