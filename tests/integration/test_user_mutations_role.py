@@ -98,8 +98,8 @@ def test_a_check_job_previews_without_failing_or_writing(ansible, setup):
 
 
 def test_connection_from_an_awx_credential_environment_and_a_log_sized_for_people(ansible, setup):
-    # the callserver comes from the environment an AWX credential injects (no db_url in extra vars), with a
-    # password-bearing URL form: it never reaches the job log; the log lists the first change, then a count
+    # the callserver comes from the environment an AWX credential injects (no db_url in extra vars); the job log
+    # lists the first change, then a count (a SQLite URL carries no password: masking is tested with the filter)
     ev = dict(setup["ev"], user_mutations_show_max=1)
     db_url = ev.pop("user_mutations_db_url")
     ev.pop("user_mutations_domain")
