@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import importlib.util
 import io
 import json
 import os
@@ -28,13 +29,10 @@ except ImportError:
     HAS_JINJA2 = False
     JINJA2_IMPORT_ERROR = traceback.format_exc()
 
-try:
-    import requests
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError:
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+# requests is imported where the webhook is sent (an audit without a webhook does not pay its import time);
+# whether it is installed is known up front, for the module's missing_required_lib message.
+HAS_REQUESTS = importlib.util.find_spec("requests") is not None
+REQUESTS_IMPORT_ERROR = None if HAS_REQUESTS else "No module named 'requests'"
 
 from ansible_collections.voipops.voip.plugins.module_utils import sla as _sla
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write, mask_url
@@ -376,6 +374,8 @@ def post_webhook(url, audit, only_new=True, headers=None, timeout=10.0, validate
         return result
     if not HAS_REQUESTS and session is None:
         raise ReportError("the requests Python library is required for the webhook")
+    if session is None:
+        import requests  # pylint: disable=import-outside-toplevel
     sender = session or requests
     hdrs = {"Content-Type": "application/json", "User-Agent": "voipops.voip-audit_report"}
     hdrs.update(headers or {})

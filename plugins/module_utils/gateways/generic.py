@@ -20,8 +20,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import asyncio
-
 from ansible_collections.voipops.voip.plugins.module_utils.gateways import base
 
 STATUS_ORDER = base.STATUS_ORDER
@@ -311,6 +309,7 @@ async def _gather(gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validat
         except DriverError as exc:
             return None, str(exc)
 
+    import asyncio  # pylint: disable=import-outside-toplevel  # only a poll needs the event loop
     loop = asyncio.get_running_loop()
     rpc_future = loop.run_in_executor(None, rpc_part)
     snmp_res, sip_res, (entries, rpc_error) = await asyncio.gather(snmp_part(), sip_part(), rpc_future)
@@ -327,6 +326,7 @@ def gather_gateways(gateways, snmp_defaults=None, groups=DEFAULT_GATHER, rpc_url
         from ansible_collections.voipops.voip.plugins.module_utils import snmp as snmp_engine
         snmp_timeout = snmp_engine.DEFAULT_TIMEOUT if snmp_timeout is None else snmp_timeout
         snmp_retries = snmp_engine.DEFAULT_RETRIES if snmp_retries is None else snmp_retries
+    import asyncio  # pylint: disable=import-outside-toplevel  # only a poll needs the event loop
     snmp_res, sip_res, entries, rpc_error = asyncio.run(_gather(
         gateways, snmp_defaults, groups, rpc_url, rpc_timeout, validate_certs, sip_timeout, snmp_timeout,
         snmp_retries, concurrency, probe_sip, platform))
