@@ -7,6 +7,10 @@ Results:
   Baseline: an Ansible per-item loop (one callserver_users task invocation per user), measured on a sample
   in the same run and scaled to 5,000.
 - users_batch_5000_vs_kamctl: the same batch against ``kamctl add`` in a shell loop (sample, scaled).
+- users_batch_5000_sql_floor: the same batch against the floor - the rows our run wrote (every table it touched:
+  subscriber, aliases, preferences, the audit rows), inserted again by hand into an empty database of the same
+  schema in ONE executemany transaction, no parsing, no validation, no read-back.  The ratio (< 1) says how close
+  the module gets to the physical limit of the database for the same rows.
 - users_reconcile_20000: ``overridden`` with 20,000 users against a DB holding 20,000 (1% changed, 0.5% leavers,
   0.5% joiners).  Baseline: the per-item Ansible loop scaled to 20,000.  Target <= 15 s.
 - users_reconcile_20000_postgres: the same on PostgreSQL (only when running as root with Debian's postgresql).
@@ -20,6 +24,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -105,6 +110,32 @@ def kamctl_per_user(tmp, n=20):
     t = time.perf_counter()
     subprocess.run(["sh", "-c", script], env=dict(os.environ, HOME=home), check=True, timeout=90)
     return (time.perf_counter() - t) / n
+
+
+def sql_floor(src_path, tmp):
+    """Seconds to insert every row of every non-empty table of ``src_path`` into a fresh schema in one transaction."""
+    dst_url = sqlite_db(tmp, "floor.db")
+    src = sqlite3.connect(src_path)
+    tables = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    data = {}
+    for table in tables:
+        rows = src.execute("SELECT * FROM %s" % table).fetchall()  # noqa: S608 - table names come from sqlite_master
+        if rows and table != "version":
+            data[table] = rows
+    src.close()
+    dst = sqlite3.connect(dst_url[len("sqlite:///"):])
+    dst.execute("PRAGMA journal_mode=WAL")
+    for table in data:
+        dst.execute("DELETE FROM %s" % table)  # noqa: S608
+    dst.commit()
+    t = time.perf_counter()
+    with dst:
+        for table, rows in data.items():
+            dst.executemany("INSERT INTO %s VALUES (%s)" % (table, ",".join("?" * len(rows[0]))), rows)  # noqa: S608
+    secs = time.perf_counter() - t
+    count = sum(len(r) for r in data.values())
+    dst.close()
+    return secs, count
 
 
 def ansible_loop_per_user(tmp, db_url, n=6):
@@ -208,6 +239,11 @@ def run():
         loop = ansible_loop_per_user(tmp, sqlite_db(tmp, "loop.db"))
         results.append(result("users_batch_5000", secs, "s", "Ansible per-item loop, 1 task invocation per user "
                               "(6 measured minus start-up, scaled to 5000)", loop * 5000))
+        floor, rows = sql_floor(url[len("sqlite:///"):], tmp)
+        floor_res = result("users_batch_5000_sql_floor", secs, "s", "floor: the same %d rows in one hand-written "
+                           "executemany transaction" % rows, floor)
+        floor_res["ratio"] = round(floor / secs, 2)  # < 1: how close to the database's own limit
+        results.append(floor_res)
         kam = kamctl_per_user(tmp)
         if kam:
             results.append(result("users_batch_5000_vs_kamctl", secs, "s",

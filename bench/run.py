@@ -54,12 +54,14 @@ def main(argv):
     print("\n%s %14s %-10s %14s  %-34s %8s  %s" % ("name".ljust(width), "value", "unit", "baseline", "baseline is",
                                                    "ratio", "target"))
     for r in results:
-        missing = r["baseline_value"] is None or r["ratio"] is None      # a peer that is not installed
+        missing = r["baseline_value"] is None      # a peer that is not installed
         target = "" if "met" not in r else ("met (%s)" % r["target"] if r["met"] else "MISSED (%s)" % r["target"])
+        if "log_bytes" in r:  # end-to-end runs: what the job log received
+            target = ("job log %.0f kB  " % (r["log_bytes"] / 1000.0)) + target
         print("%s %14.4g %-10s %14s  %-34s %8s  %s" % (
             str(r["name"]).ljust(width), float(r["value"]), r["unit"],
             "-" if missing else "%.4g" % float(r["baseline_value"]), str(r["baseline"])[:34],
-            "-" if missing else "%.2fx" % float(r["ratio"]), target))
+            "-" if missing or r["ratio"] is None else "%.2fx" % float(r["ratio"]), target))
     print("\nwritten: bench/results/latest.json (%d results)" % len(results))
     if failures:
         print("FAILED benches: %s" % ", ".join(failures))
