@@ -138,7 +138,7 @@ BASELINE = """
 """
 
 
-def bench_playbooks(sizes=(1000, 5000)):
+def bench_playbooks(sizes=(1000, 5000, 20000)):
     results = []
     tmp_base = tempfile.mkdtemp(prefix="bench-audit-")
     try:
@@ -167,9 +167,26 @@ def bench_playbooks(sizes=(1000, 5000)):
                                         "extrapolated to %d)" % (BASELINE_HOSTS, base_time, n),
                             "baseline_value": round(baseline, 2), "ratio": round(baseline / ours, 1),
                             "findings": report["summary"]["findings"], "tickets": report["summary"]["tickets"]})
+        results.append(_growth(results, per_handset))
     finally:
         shutil.rmtree(tmp_base, ignore_errors=True)
     return results
+
+
+def _growth(results, per_handset):
+    """Exponent of the audit_report playbook over its sizes, and the chart (the baseline is linear by construction)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chart  # pylint: disable=import-outside-toplevel
+    points = [(int(r["name"].split("_")[2]), r["value"]) for r in results]
+    chart.write_svg(os.path.join(ROOT, "bench", "results", "audit_report.svg"),
+                    "audit_report: one task over N handsets (ansible-playbook)",
+                    [("audit_report (playbook, one task)", points),
+                     ("one task per handset (per-host cost measured on %d, scaled)" % BASELINE_HOSTS,
+                      [(n, n * per_handset) for n, _t in points])], x_label="handsets")
+    k = chart.growth_exponent(points)
+    return {"name": "audit_report_growth", "value": round(k, 2), "unit": "exponent", "sizes": [n for n, _t in points],
+            "baseline": "per-handset loop (linear by construction)", "baseline_value": 1.0, "ratio": None,
+            "target": "k <= 1.1", "met": k <= 1.1}
 
 
 def naive_match(handsets, contacts, parse=None):

@@ -26,7 +26,6 @@ Each routine also writes ``bench/results/<routine>.svg`` (size against time: the
 """
 import hashlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -47,12 +46,7 @@ SIZES = (1000, 5000, 20000)
 NUMBERPLAN_YAML = "sites:\n" + "".join("  s%d:\n    ranges: [\"%d00000-%d99999\"]\n" % (i, i, i) for i in range(1, 6))
 
 
-def growth_exponent(points):
-    """k of t = c * n^k fitted by least squares on (log n, log t)."""
-    xs = [math.log(n) for n, _t in points]
-    ys = [math.log(t) for _n, t in points]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+growth_exponent = chart.growth_exponent
 
 
 def _env(tmp):

@@ -102,6 +102,35 @@ account.1.sip_server.1.expires = 3600
 """
 
 
+def _provision_growth(tmp, handsets, users, n, first, base_per_handset):
+    """First provisioning runs at n/10 and n/2 handsets beside the n run: growth exponent and chart."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chart  # pylint: disable=import-outside-toplevel
+    points = []
+    for k in (n // 10, n // 2):
+        sub = os.path.join(tmp, "growth-%d" % k)
+        os.makedirs(sub)
+        hfile, ufile, vars_file = (os.path.join(sub, f) for f in ("handsets.yml", "users.yml", "vars.json"))
+        with open(hfile, "w") as handle:
+            json.dump({"handsets": handsets[:k]}, handle)
+        with open(ufile, "w") as handle:
+            json.dump({"users": users[:k]}, handle)
+        with open(vars_file, "w") as handle:
+            json.dump({"handsets_file": hfile, "users_file": ufile, "root": os.path.join(sub, "prov")}, handle)
+        points.append((k, _playbook(sub, OURS, vars_file)))
+    points.append((n, first))
+    chart.write_svg(os.path.join(ROOT, "bench", "results", "handset_provision.svg"),
+                    "handset_provision: configs + firmware manifest for N handsets (ansible-playbook)",
+                    [("handset_provision (playbook)", points),
+                     ("ansible.builtin.template loop (per-item cost measured on 40)", [(p[0], p[0] * base_per_handset)
+                                                                                      for p in points])],
+                    x_label="handsets")
+    k = chart.growth_exponent(points)
+    return [{"name": "handset_provision_growth", "value": round(k, 2), "unit": "exponent",
+             "sizes": [p[0] for p in points], "baseline": "template loop (linear by construction)", "baseline_value": 1.0,
+             "ratio": None, "target": "k <= 1.1", "met": k <= 1.1}]
+
+
 def bench_provision(tmp, n=10000, baseline_n=40):
     handsets = [dict((k, h[k]) for k in ("name", "mac", "vendor", "model", "user"))
                 for h in phonesim.make_fleet(n, first_extension=100000)]
@@ -133,7 +162,8 @@ def bench_provision(tmp, n=10000, baseline_n=40):
     base_first = _playbook(tmp, BASELINE, vars_file) * (float(n) / baseline_n)
     base_rerun = _playbook(tmp, BASELINE, vars_file) * (float(n) / baseline_n)
     note = "ansible.builtin.template loop over %d handsets, per-item cost x%d" % (baseline_n, n // baseline_n)
-    return [
+    growth = _provision_growth(tmp, handsets, users, n, first, base_first / n)
+    return growth + [
         {"name": "handset_provision_10000", "value": round(first, 2), "unit": "s", "baseline": note,
          "baseline_value": round(base_first, 1), "ratio": round(base_first / first, 1), "files": nfiles},
         {"name": "handset_provision_10000_rerun", "value": round(rerun, 2), "unit": "s", "baseline": note + " (rerun)",

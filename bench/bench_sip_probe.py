@@ -13,7 +13,8 @@ Peers, on the same 1,000 targets in the same run:
   target of an injection file (``setdest``); the fastest rate at which every target answers, its start-up cost
   taken out (a 10-call run subtracted from the 1,000-call run).
 Results: ``sip_probe`` (probes/s vs sipsak), ``sip_probe_vs_svmap``, ``sip_probe_vs_sipp`` (probes/s),
-``sip_probe_10k`` (seconds for 10,000 targets).
+``sip_probe_10k`` (seconds for 10,000 targets), ``sip_probe_growth`` (the exponent k of t ~ N^k over 1k/5k/10k
+targets, sipp's beside it) and ``bench/results/sip_probe.svg``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,6 +32,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 
 RESPONDER = r'''
 import json, os, resource, select, socket, sys
@@ -170,6 +172,39 @@ def _peer_row(name, ours, peer, setting, what):
             "target": "ratio > 1", "met": bool(peer) and ours > peer}
 
 
+def _growth(sip, ports, elapsed_1k, sipp_setting):
+    """Ours and sipp (its best 1k setting) at 1k, 5k and 10k targets: growth exponents and the chart."""
+    import chart  # pylint: disable=import-outside-toplevel
+    ours, peer = [(1000, elapsed_1k)], []
+    for n in (5000, 10000):
+        elapsed, ok = _probe(sip, ["127.0.0.1:%d" % p for p in ports[:n]], 2000)
+        if ok != n:
+            raise RuntimeError("%d of %d targets answered" % (ok, n))
+        ours.append((n, elapsed))
+    tmpdir = tempfile.mkdtemp(prefix="bench-sipp-")
+    try:
+        if sipp_setting:
+            rate, limit = [int(v) for v in sipp_setting.split()[1::2]]
+            targets_csv = os.path.join(tmpdir, "targets.csv")
+            with open(targets_csv, "w") as handle:
+                handle.write("SEQUENTIAL\n" + "".join("127.0.0.1;%d;\n" % p for p in ports))
+            start, _ok = _sipp_run(targets_csv, 10, 1000, 10)
+            for n in (1000, 5000, 10000):
+                elapsed, ok = _sipp_run(targets_csv, n, rate, limit)
+                if ok:
+                    peer.append((n, max(elapsed - start, 1e-3)))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    k = chart.growth_exponent(ours)
+    chart.write_svg(os.path.join(HERE, "results", "sip_probe.svg"), "sip_probe: SIP OPTIONS to N UDP targets",
+                    [("sip_probe (probe_many)", ours)] + ([("sipp OPTIONS scenario (%s)" % sipp_setting, peer)] if peer else []),
+                    x_label="targets")
+    return [{"name": "sip_probe_growth", "value": round(k, 2), "unit": "exponent",
+             "baseline": "sipp's growth exponent, same sizes", "sizes": [n for n, _t in ours],
+             "baseline_value": round(chart.growth_exponent(peer), 2) if len(peer) > 1 else None, "ratio": None,
+             "target": "k <= 1.1", "met": k <= 1.1}]
+
+
 def run():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -200,6 +235,7 @@ def run():
             shutil.rmtree(tmpdir, ignore_errors=True)
         out.append(_peer_row("sip_probe_vs_sipp", ours, sipp, setting, "sipp OPTIONS scenario (C++)"))
         if n_fleet >= 10000:
+            out.extend(_growth(sip, ports, elapsed, setting))
             targets = ["127.0.0.1:%d" % p for p in ports]
             elapsed10, ok10 = _probe(sip, targets, 2000)
             out.append({

@@ -9,6 +9,8 @@ Baseline: net-snmp ``snmpbulkwalk -v2c -c C -On 127.0.0.1:P <subtree>`` per agen
 not even parsed.  Peer: Prometheus ``snmp_exporter`` (Go; Debian prometheus-snmp-exporter) with
 ``bench/snmp_exporter/snmp.yml`` walking the same four subtrees, scraped over HTTP for every agent, C scrapes at a
 time.  All must return every agent's data; each side's wall time is measured in this run.
+Growth: the three contenders again on the first quarter and half of the agents: ``snmp_poll_growth`` (exponent k of
+t ~ N^k, snmpbulkwalk's beside it) and ``bench/results/snmp_poll.svg``.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -190,6 +192,32 @@ def _proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _growth(ports, ours, base, peer):
+    """Each contender at N/4, N/2 (measured here) and N (the main run): exponents and the chart."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chart  # pylint: disable=import-outside-toplevel
+    sizes = [len(ports) // 4, len(ports) // 2]
+    series = {"ours": [], "snmpbulkwalk": [], "snmp_exporter": []}
+    for n in sizes:
+        series["ours"].append((n, run_ours(ports[:n])[0]))
+        series["snmpbulkwalk"].append((n, run_baseline(ports[:n])[0]))
+        if peer:
+            series["snmp_exporter"].append((n, run_exporter(ports[:n])[0]))
+    series["ours"].append((len(ports), ours))
+    series["snmpbulkwalk"].append((len(ports), base))
+    if peer:
+        series["snmp_exporter"].append((len(ports), peer))
+    chart.write_svg(os.path.join(ROOT, "bench", "results", "snmp_poll.svg"),
+                    "snmp_poll: system + ifTable + ifXTable + DS1 of N agents (concurrency %d)" % CONCURRENCY,
+                    [("snmp_poll (SnmpPoller)", series["ours"]), ("snmpbulkwalk per agent per subtree", series["snmpbulkwalk"])]
+                    + ([("snmp_exporter (Go)", series["snmp_exporter"])] if peer else []), x_label="agents")
+    k = chart.growth_exponent(series["ours"])
+    return [{"name": "snmp_poll_growth", "value": round(k, 2), "unit": "exponent", "sizes": sizes + [len(ports)],
+             "baseline": "snmpbulkwalk's growth exponent, same sizes",
+             "baseline_value": round(chart.growth_exponent(series["snmpbulkwalk"]), 2), "ratio": None,
+             "target": "k <= 1.1", "met": k <= 1.1}]
+
+
 def run():
     sim = Snmpsim(AGENTS)
     try:
@@ -198,6 +226,7 @@ def run():
         ours, ours_cpu, requests = run_ours(sim.ports)
         base, base_cpu = run_baseline(sim.ports)
         peer, peer_cpu = run_exporter(sim.ports)
+        growth = _growth(sim.ports, ours, base, peer)
     finally:
         sim.stop()
     exporter = [{
@@ -206,7 +235,7 @@ def run():
             CONCURRENCY, peer_cpu) if peer else "snmp_exporter (not installed)",
         "baseline_value": round(peer, 3) if peer else None, "ratio": round(peer / ours, 2) if peer else None,
         "target": "ratio >= 1", "met": bool(peer) and peer >= ours}]
-    return exporter + [
+    return exporter + growth + [
         {"name": "snmp_poll", "value": round(ours, 3), "unit": "s for %d agents (system+ifTable+ifXTable+DS1, "
          "decoded; %d SNMP requests; concurrency %d)" % (AGENTS, requests, CONCURRENCY),
          "baseline": "snmpbulkwalk per agent per subtree (%d walks), %d in parallel" % (AGENTS * len(SUBTREES), CONCURRENCY),

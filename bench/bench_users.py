@@ -114,9 +114,11 @@ def kamctl_per_user(tmp, n=20):
 
 def sql_floor(src_path, tmp):
     """Seconds to insert every row of every non-empty table of ``src_path`` into a fresh schema in one transaction."""
-    dst_url = sqlite_db(tmp, "floor.db")
+    dst_url = sqlite_db(tmp, os.path.basename(src_path) + "-floor.db")
     src = sqlite3.connect(src_path)
     tables = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    ddl = dict(src.execute("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL "
+                           "AND name NOT LIKE 'sqlite_%'"))
     data = {}
     for table in tables:
         rows = src.execute("SELECT * FROM %s" % table).fetchall()  # noqa: S608 - table names come from sqlite_master
@@ -125,6 +127,10 @@ def sql_floor(src_path, tmp):
     src.close()
     dst = sqlite3.connect(dst_url[len("sqlite:///"):])
     dst.execute("PRAGMA journal_mode=WAL")
+    have = set(r[0] for r in dst.execute("SELECT name FROM sqlite_master"))
+    for name, sql in ddl.items():  # the module's own tables (its journal) and indexes, as the run created them
+        if name not in have:
+            dst.execute(sql)
     for table in data:
         dst.execute("DELETE FROM %s" % table)  # noqa: S608
     dst.commit()
@@ -136,6 +142,34 @@ def sql_floor(src_path, tmp):
     count = sum(len(r) for r in data.values())
     dst.close()
     return secs, count
+
+
+def batch_growth(tmp, secs_5000, floor_5000, loop_per_user):
+    """The HR batch at 1,000 and 20,000 rows beside the 5,000 run (module and SQL floor): exponent and chart."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chart  # pylint: disable=import-outside-toplevel
+    ours, floor = [], []
+    for n in (1000, 20000):
+        url = sqlite_db(tmp, "growth-%d.db" % n)
+        hr = os.path.join(tmp, "hr-%d.csv" % n)
+        with open(hr, "w") as handle:
+            handle.write(HR_HEADER + "".join(hr_row(user(i)) for i in range(n)))
+        secs, res = timed(lambda: run_module({"db_url": url, "numberplan": NUMBERPLAN, "hr_csv": hr, "state": "merged",
+                                              "credentials_file": os.path.join(tmp, "g%d.json" % n), "return_unchanged": False,
+                                              "audit_log": os.path.join(tmp, "g%d.jsonl" % n)}))
+        assert res["total_users"] == n and res["verified"]
+        ours.append((n, secs))
+        floor.append((n, sql_floor(url[len("sqlite:///"):], tmp)[0]))
+    ours.insert(1, (5000, secs_5000))
+    floor.insert(1, (5000, floor_5000))
+    chart.write_svg(os.path.join(ROOT, "bench", "results", "users_batch.svg"), "callserver_users: HR join batch of N rows",
+                    [("callserver_users (module)", ours), ("SQL floor (same rows, one executemany transaction)", floor),
+                     ("Ansible per-item loop (measured per user, scaled)", [(n, n * loop_per_user) for n, _t in ours])],
+                    x_label="rows")
+    k = chart.growth_exponent(ours)
+    return [{"name": "users_batch_growth", "value": round(k, 2), "unit": "exponent", "sizes": [n for n, _t in ours],
+             "baseline": "SQL floor's growth exponent, same rows", "baseline_value": round(chart.growth_exponent(floor), 2),
+             "ratio": None, "target": "k <= 1.1", "met": k <= 1.1}]
 
 
 def ansible_loop_per_user(tmp, db_url, n=6):
@@ -244,6 +278,7 @@ def run():
                            "executemany transaction" % rows, floor)
         floor_res["ratio"] = round(floor / secs, 2)  # < 1: how close to the database's own limit
         results.append(floor_res)
+        results.extend(batch_growth(tmp, secs, floor, loop))
         kam = kamctl_per_user(tmp)
         if kam:
             results.append(result("users_batch_5000_vs_kamctl", secs, "s",

@@ -10,6 +10,14 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 W, H, LEFT, RIGHT, TOP, BOTTOM = 640, 400, 70, 20, 40, 110
 
 
+def growth_exponent(points):
+    """k of t = c * n^k fitted by least squares on (log n, log t): 1 is linear, above 1.1 a super-linear step."""
+    xs = [math.log(n) for n, _t in points]
+    ys = [math.log(t) for _n, t in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
 def _ticks(lo, hi):
     """Powers of ten (and 2x, 5x) between lo and hi, for a log axis."""
     out = []

@@ -47,7 +47,12 @@ def main(argv):
             traceback.print_exc()
         print("   (%.1f s)" % (time.time() - started), flush=True)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "latest.json"), "w") as handle:
+    latest = os.path.join(HERE, "results", "latest.json")
+    if only and os.path.exists(latest):  # a partial run updates its own rows and keeps the others
+        with open(latest) as handle:
+            fresh = set(r["name"] for r in results)
+            results = [r for r in json.load(handle) if r["name"] not in fresh] + results
+    with open(latest, "w") as handle:
         json.dump(results, handle, indent=2)
         handle.write("\n")
     width = max([len(r["name"]) for r in results] + [4])
