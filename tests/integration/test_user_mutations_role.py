@@ -108,7 +108,7 @@ def test_connection_from_an_awx_credential_environment_and_a_log_sized_for_peopl
         "VOIPOPS_LAB_DIR": str(setup["out"] / "no-lab-here")})
     assert rc == 0, out[-3000:]
     assert sorted(r[0] for r in rows(setup["db"], "SELECT username FROM subscriber")) == ["2101", "2102"]
-    assert "Would change 2 user(s) (the first 1 shown; all in the summary file):" in out
+    assert "Changed 2 user(s) (the first 1 shown; all in the summary file):" in out
     assert "add user E2101 ext 2101" in out and "add user E2102 ext 2102" not in out
     summary = (setup["out"] / "summary.txt").read_text()
     assert "add user E2101 ext 2101" in summary and "add user E2102 ext 2102" in summary
