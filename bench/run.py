@@ -27,6 +27,23 @@ def load(path):
     return mod
 
 
+def _target(r):
+    return "" if "met" not in r else ("met (%s)" % r["target"] if r["met"] else "**MISSED** (%s)" % r["target"])
+
+
+def markdown(results):
+    """The table as Markdown (docs/bench.md shows a reference run's)."""
+    out = ["| result | value | unit | baseline / peer | its value | ratio | target | job log |",
+           "|---|---:|---|---|---:|---:|---|---:|"]
+    for r in results:
+        out.append("| %s | %.4g | %s | %s | %s | %s | %s | %s |" % (
+            r["name"], float(r["value"]), r["unit"], str(r["baseline"]).replace("|", "/"),
+            "-" if r["baseline_value"] is None else "%.4g" % float(r["baseline_value"]),
+            "-" if r.get("ratio") is None else "%.2fx" % float(r["ratio"]), _target(r),
+            "%.0f kB" % (r["log_bytes"] / 1000.0) if "log_bytes" in r else ""))
+    return "\n".join(out) + "\n"
+
+
 def main(argv):
     only = set(argv[1:])
     results, failures = [], []
@@ -67,7 +84,9 @@ def main(argv):
             str(r["name"]).ljust(width), float(r["value"]), r["unit"],
             "-" if missing else "%.4g" % float(r["baseline_value"]), str(r["baseline"])[:34],
             "-" if missing or r["ratio"] is None else "%.2fx" % float(r["ratio"]), target))
-    print("\nwritten: bench/results/latest.json (%d results)" % len(results))
+    with open(os.path.join(HERE, "results", "latest.md"), "w") as handle:
+        handle.write(markdown(results))
+    print("\nwritten: bench/results/latest.json and latest.md (%d results), charts bench/results/*.svg" % len(results))
     if failures:
         print("FAILED benches: %s" % ", ".join(failures))
         return 1
