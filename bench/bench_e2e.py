@@ -173,7 +173,7 @@ def audit_report_in_process(estate, checks, dest):
     """One audit_report call in-process (module-only figure)."""
     import contextlib  # pylint: disable=import-outside-toplevel
     import io  # pylint: disable=import-outside-toplevel
-    from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
+    from tests.support.modargs import patch_module_args  # pylint: disable=import-outside-toplevel
     from ansible_collections.voipops.voip.plugins.modules import audit_report  # pylint: disable=import-outside-toplevel
     args = {"estate_file": estate, "dest": dest, "results": checks, "fail_on_priority": "none",
             "_ansible_no_log": False, "_ansible_check_mode": False, "_ansible_diff": False}

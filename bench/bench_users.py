@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 importlib.import_module("conftest")  # makes ansible_collections.voipops.voip importable
 
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
+from tests.support.modargs import patch_module_args  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils import users as U  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import RunInfo  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import (  # noqa: E402

@@ -5,7 +5,7 @@ import os
 import sqlite3
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from tests.support.modargs import patch_module_args
 
 from ansible_collections.voipops.voip.plugins.module_utils import journal
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import create_kamailio_schema
@@ -152,7 +152,7 @@ def test_hr_batch_future_rows_wait_and_rerun_is_idempotent(capsys, env):
 
 RUNNER = """
 import json, sys
-from ansible.module_utils.testing import patch_module_args
+from tests.support.modargs import patch_module_args
 from ansible_collections.voipops.voip.plugins.modules import callserver_users
 with patch_module_args(json.loads(sys.argv[1])):
     callserver_users.main()

@@ -13,7 +13,7 @@ import json
 import socket
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from tests.support.modargs import patch_module_args
 
 from ansible_collections.voipops.voip.plugins.modules import snmp_info
 
