@@ -122,8 +122,8 @@ def _provision_growth(tmp, handsets, users, n, first, base_per_handset):
     chart.write_svg(os.path.join(ROOT, "bench", "results", "handset_provision.svg"),
                     "handset_provision: configs + firmware manifest for N handsets (ansible-playbook)",
                     [("handset_provision (playbook)", points),
-                     ("ansible.builtin.template loop (per-item cost measured on 40)", [(p[0], p[0] * base_per_handset)
-                                                                                      for p in points])],
+                     ("ansible.builtin.template loop (per-item cost measured on 40)",
+                      [(p[0], p[0] * base_per_handset) for p in points])],
                     x_label="handsets")
     k = chart.growth_exponent(points)
     return [{"name": "handset_provision_growth", "value": round(k, 2), "unit": "exponent",

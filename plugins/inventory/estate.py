@@ -89,14 +89,14 @@ compose:
 groups:
   critical_path: voipops_type in ['callserver', 'gateway', 'trunk']
 
-# a large fleet: handsets stay out of the host list, bulk modules take voipops_handsets
----
-plugin: voipops.voip.estate
-estate_file: /srv/voip/estate.yml
-handsets: none
-cache: true
-cache_plugin: ansible.builtin.jsonfile
-cache_connection: /var/cache/ansible/voipops
+# a large fleet (another file, e.g. inventories/prod/estate.inventory.yml): handsets stay out of the host list,
+# bulk modules take voipops_handsets
+# plugin: voipops.voip.estate
+# estate_file: /srv/voip/estate.yml
+# handsets: none
+# cache: true
+# cache_plugin: ansible.builtin.jsonfile
+# cache_connection: /var/cache/ansible/voipops
 """
 
 import hashlib
