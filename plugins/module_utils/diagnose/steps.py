@@ -237,7 +237,7 @@ def registration(ev):
                     "no device is registered for extension %s%s" % (ext, " (%s)" % name if name else ""),
                     severity="major", component=name,
                     action="check that the phone has power and network at its desk (link light, PoE port); if it "
-                           "shows an error, note it; the callserver and the provisioning file are fine")]
+                           "shows an error, note it (the steps before this one found nothing wrong with its account and its file)")]
     own = [c for c in contacts if c.get("handset") == name and not c.get("differences")] if name else list(contacts)
     others = [c for c in contacts if c not in own]
     out = []
