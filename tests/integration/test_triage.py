@@ -200,8 +200,8 @@ def test_playbook_prints_the_card_and_writes_json_in_check_mode(ansible, lab, tm
     with open(os.path.join(str(tmp_path), "triage-extension-1003.json")) as handle:
         data = json.load(handle)
     assert data["cause"]["kind"] == "dnd_on" and data["verdict"] == "cause" and "card" not in data
-    rc, out, _recap = ansible.playbook("playbooks/triage.yml", extra_vars={"extension": "1003", "mac": "x",
-                                                                         "triage_dest": str(tmp_path)})
+    both = {"extension": "1003", "mac": "x", "triage_dest": str(tmp_path)}
+    rc, out, _recap = ansible.playbook("playbooks/triage.yml", extra_vars=both)
     assert rc != 0 and "give exactly one of" in out
 
 

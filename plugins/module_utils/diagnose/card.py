@@ -18,8 +18,8 @@ def render(result):
         head += " (extension %s)" % t["extension"]
     lines = [head + " at " + result["checked_at"]]
     if h:
-        lines.append("Handset: %s, %s %s, MAC %s, site %s" % (h.get("name"), h.get("vendor"), h.get("model"),
-                                                            h.get("mac"), h.get("site")))
+        lines.append("Handset: %s, %s %s, MAC %s, site %s" % (
+            h.get("name"), h.get("vendor"), h.get("model"), h.get("mac"), h.get("site")))
     cause = result.get("cause")
     if cause:
         label = "Cause" if cause["level"] == "cause" else "Most likely (a recent change; nothing else found)"

@@ -448,12 +448,10 @@ def _leaves(value):
     """Every scalar of a JSON document (strings and numbers), recursively."""
     if isinstance(value, dict):
         for v in value.values():
-            for leaf in _leaves(v):
-                yield leaf
+            yield from _leaves(v)
     elif isinstance(value, list):
         for v in value:
-            for leaf in _leaves(v):
-                yield leaf
+            yield from _leaves(v)
     elif value is not None and not isinstance(value, bool):
         yield value
 

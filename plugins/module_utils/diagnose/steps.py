@@ -133,9 +133,8 @@ def handset(ev):
         return [obs("handset", "no_handset", "info", "the estate has no handset for extension %s (a softphone or a "
                     "handset missing from the estate)" % ext)]
     name = h["name"]
-    out = [obs("handset", "record", "ok", "%s: %s %s, MAC %s, site %s" % (name, h.get("vendor"), h.get("model"),
-                                                                         h.get("mac"), h.get("site")),
-               component=name, evidence={"handset": h})]
+    what = "%s: %s %s, MAC %s, site %s" % (name, h.get("vendor"), h.get("model"), h.get("mac"), h.get("site"))
+    out = [obs("handset", "record", "ok", what, component=name, evidence={"handset": h})]
     prov = ev.get("provisioning") or {}
     if not prov.get("checked"):
         out.append(obs("handset", "provisioning_not_checked", "info", "provisioning not checked: %s"
@@ -203,8 +202,8 @@ def _firmware(fw, h):
         return [obs("handset", "firmware_approved", "ok", "firmware %s is approved" % running, component=name,
                     evidence=fw)]
     return [obs("handset", "firmware_not_approved", "cause",
-                "%s runs firmware %s (seen in %s), not an approved one (%s)" % (name, running, fw.get("source"),
-                                                                                 ", ".join(approved)),
+                "%s runs firmware %s (seen in %s), not an approved one (%s)" % (
+                    name, running, fw.get("source"), ", ".join(approved)),
                 severity="minor", component=name,
                 action="upgrade the phone to %s (handset_provision with the approved firmware, then handset_resync)"
                        % approved[-1], evidence=fw)]
