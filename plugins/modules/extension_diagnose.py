@@ -140,7 +140,8 @@ responsible:
   sample: {"supplier": "phonecare", "priority": "P3", "coverage": "business_hours",
            "response_due": "2026-12-08T13:00:00+01:00", "resolve_due": "2026-12-10T13:00:00+01:00"}
 target:
-  description: What was asked for and what it resolved to (C(by), C(value), C(extension), C(employee_id), C(handset)).
+  description: What was asked for and what it resolved to (C(by), C(value), C(extension), C(employee_id), C(handset);
+    C(alias) when an alias of the extension was asked for).
   returned: always
   type: dict
   sample: {"by": "extension", "value": "1001", "extension": "1001", "employee_id": null, "handset": "hs-1001"}

@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import ipaddress
 import json
 import os
 
@@ -145,6 +146,13 @@ class Gatherer(object):
         user = [u for u in snap.users if u["extension"] == ext or ext in (u.get("aliases") or [])]
         if user and not ev["target"].get("employee_id"):
             ev["target"]["employee_id"] = user[0]["id"]
+        if user and user[0]["extension"] != ext:   # asked by an alias (a DID): the rest is about the extension
+            ev["target"]["alias"], ev["target"]["extension"] = ext, user[0]["extension"]
+            if not ev["target"].get("handset"):
+                mine = [h for h in self.estate.handsets if h.get("user") == user[0]["extension"]]
+                if mine:
+                    ev["target"]["handset"] = mine[0]["name"]
+                    ev["handset"] = self.handset_record(mine[0]["name"])
         return {"checked": True, "user": user[0] if user else None, "subscriber": ext in snap.unmanaged,
                 "cooling": snap.cooling.get(ext)}
 
@@ -207,18 +215,9 @@ class Gatherer(object):
             out["last_ok"] = {"time": _iso(last["time"]), "addr": last["addr"], "path": last["path"],
                               "status": last["status"], "user_agent": last["user_agent"]}
         known = set(hreg.mac_hex(m) for m in self.estate.handset_by_mac() if m)
-        for r in log.records:
-            if r["status"] < 400 or not r.get("mac_hex") or r["mac_hex"] in known:
-                continue
-            if last is not None and r["time"] <= last["time"]:
-                continue   # before the estate's phone last fetched its file: not its replacement
-            ua = hreg.parse_user_agent(r["user_agent"]) or {}
-            if ua.get("vendor") and ua["vendor"] != profile.vendor:
-                continue
-            mac_text = ":".join(r["mac_hex"][i:i + 2] for i in range(0, 12, 2))
-            out["unknown"].append({"mac": mac_text, "time": _iso(r["time"]), "path": r["path"], "status": r["status"],
-                                   "addr": r["addr"], "user_agent": r["user_agent"], "vendor": ua.get("vendor"),
-                                   "model": ua.get("model")})
+        site = self.estate.sites.get(h.get("site")) or {}
+        out["unknown"] = unknown_devices(log.records, known, profile.vendor, last["time"] if last else None,
+                                         site.get("subnets"))
         return out
 
     def handset(self, ev):
@@ -339,6 +338,38 @@ class Gatherer(object):
         for path in self.release_records:
             out["releases"].extend(records_touching(_read_records(path), words, since))
         return out
+
+
+def unknown_devices(records, known_macs, vendor, after=None, subnets=None):
+    """Failed requests of MAC-named files by devices the estate does not know: a replacement phone asking for its
+    files (pure).  Kept: an unknown MAC, a User-Agent of ``vendor`` (or none recognised), after ``after`` (the estate
+    phone's last good fetch), from an address in ``subnets`` (the site's, when it has any)."""
+    networks = []
+    for net in subnets or []:
+        try:
+            networks.append(ipaddress.ip_network(str(net), strict=False))
+        except ValueError:
+            continue
+    out = []
+    for r in records:
+        if r["status"] < 400 or not r.get("mac_hex") or r["mac_hex"] in known_macs:
+            continue
+        if after is not None and r["time"] <= after:
+            continue   # before the estate's phone last fetched its file: not its replacement
+        if networks:
+            try:
+                addr = ipaddress.ip_address(r["addr"])
+            except ValueError:
+                addr = None
+            if addr is not None and not any(addr in n for n in networks):
+                continue
+        ua = hreg.parse_user_agent(r["user_agent"]) or {}
+        if ua.get("vendor") and ua["vendor"] != vendor:
+            continue
+        mac_text = ":".join(r["mac_hex"][i:i + 2] for i in range(0, 12, 2))
+        out.append({"mac": mac_text, "time": _iso(r["time"]), "path": r["path"], "status": r["status"],
+                    "addr": r["addr"], "user_agent": r["user_agent"], "vendor": ua.get("vendor"), "model": ua.get("model")})
+    return out
 
 
 def _hostport(uri):

@@ -233,6 +233,23 @@ def test_release_records_naming_the_phone():
         ["wave 2 firmware", "by MAC"]
 
 
+def test_unknown_devices_are_the_vendors_failed_requests_after_the_last_good_fetch_from_the_site():
+    def rec(minute, mac, status=404, addr="10.31.4.9", ua="Yealink SIP-T54W 96.86.0.110"):
+        return {"time": datetime.datetime(2026, 12, 7, 9, minute, tzinfo=UTC), "mac_hex": mac, "status": status,
+                "addr": addr, "path": "/%s.cfg" % mac, "user_agent": ua}
+    records = [rec(1, "001565990001"),                       # before the last good fetch
+               rec(5, "001565990002"),                       # the replacement
+               rec(6, "001565100101"),                       # the estate's own phone
+               rec(7, "001565990003", status=200),           # answered: the server knows it
+               rec(8, "001565990004", addr="10.32.1.1"),     # another site's network
+               rec(9, "c074ad990005", ua="Grandstream Model HW GRP2614 SW 1.0.13.3 DevId c074ad990005")]   # another vendor
+    after = datetime.datetime(2026, 12, 7, 9, 3, tzinfo=UTC)
+    found = gather.unknown_devices(records, {"001565100101"}, "yealink", after, ["10.31.0.0/16"])
+    assert [d["mac"] for d in found] == ["00:15:65:99:00:02"]
+    assert [d["mac"] for d in gather.unknown_devices(records, {"001565100101"}, "yealink")] == \
+        ["00:15:65:99:00:01", "00:15:65:99:00:02", "00:15:65:99:00:04"]
+
+
 # ------------------------------------------------------------------------------------------ routing
 def test_routing_is_the_audits(estate):
     handset = steps.obs("registration", "not_registered", "cause", "off", severity="major", component="hs-1001")
@@ -294,6 +311,10 @@ def test_a_clean_run_finds_nothing_and_an_unknown_target_is_refused(estate):
     result = engine.run(gather.Gatherer(estate, driver, now=NOW, sip_options=False), extension="1001")
     assert result["verdict"] == "no_fault_found" and result["cause"] is None and result["responsible"] is None
     assert result["evidence"]["firmware"]["running"] == "96.86.0.110"
+    by_did = FakeDriver(users=[user(aliases=["+31201234101"])], contacts=[reg])
+    result = engine.run(gather.Gatherer(estate, by_did, now=NOW, sip_options=False), extension="+31201234101")
+    assert result["target"]["extension"] == "1001" and result["target"]["alias"] == "+31201234101"
+    assert result["handset"]["name"] == "hs-1001" and result["verdict"] == "no_fault_found"
     with pytest.raises(gather.TargetError):
         gather.Gatherer(estate, driver, now=NOW).target(mac="00:15:65:ff:ff:01")
     with pytest.raises(gather.TargetError):
