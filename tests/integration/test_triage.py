@@ -196,7 +196,8 @@ def test_playbook_prints_the_card_and_writes_json_in_check_mode(ansible, lab, tm
     rc, out, recap = ansible.playbook("playbooks/triage.yml", extra_vars={"extension": "1003", "triage_dest": str(tmp_path)},
                                       check=True, env={"ANSIBLE_VERBOSITY": "1"})
     assert rc == 0, out[-3000:]
-    assert "Cause: [dnd_on]" in out and "1 profile" in out
+    assert "Cause: [dnd_on]" in out and "1 profile      cause" in out      # the card, at -v
+    assert "[dnd_on] do-not-disturb is on" in " ".join(out.split()) and "-> administration" in " ".join(out.split())
     with open(os.path.join(str(tmp_path), "triage-extension-1003.json")) as handle:
         data = json.load(handle)
     assert data["cause"]["kind"] == "dnd_on" and data["verdict"] == "cause" and "card" not in data
