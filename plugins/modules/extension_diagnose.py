@@ -26,7 +26,8 @@ description:
   - 4 C(reachability) - a SIP OPTIONS to the registered contact. A test call is not placed (not implemented yet).
   - 5 C(path) - the gateways of the handset's site (dispatcher state and SIP OPTIONS) and open tickets of the last
     audit on anything the handset depends on.
-  - 6 C(changes) - mutation journal rows and release records that touched this user or phone recently.
+  - 6 C(changes) - mutation journal rows (database and O(audit_log)) and release records that touched this user or
+    phone recently.
   - The cause is routed like a health-audit finding - responsible supplier, priority, response and resolve deadlines.
   - Read-only. Connection options left unset are taken from the estate's callserver (O(rpc_url), O(db_url)) and the
     estate's domain.
@@ -65,6 +66,11 @@ options:
     type: path
   audit_report:
     description: JSON report of the last health audit; its open tickets on the handset's path are evidence.
+    type: path
+  audit_log:
+    description:
+      - The mutation journal exported by P(voipops.voip.callserver_users#module) (its C(audit_log), JSON lines), read
+        besides the journal rows in the callserver's database.
     type: path
   release_records:
     description: Release record files or directories (JSON or JSON lines); records naming the handset, its MAC or
@@ -204,6 +210,7 @@ def main():
         extension=dict(type="str"), employee_id=dict(type="str"), mac=dict(type="str"), handset=dict(type="str"),
         estate=dict(type="path", required=True), endpoints_file=dict(type="path"),
         provisioning_root=dict(type="path"), access_log=dict(type="path"), audit_report=dict(type="path"),
+        audit_log=dict(type="path"),
         release_records=dict(type="list", elements="path", default=[]), changes_days=dict(type="int", default=14),
         sip_timeout=dict(type="float", default=2.0), sip_options=dict(type="bool", default=True),
     )
@@ -231,7 +238,7 @@ def main():
         gatherer = Gatherer(estate, driver, provisioning_root=p["provisioning_root"], access_log=p["access_log"],
                             sip_timeout=p["sip_timeout"], audit_report=p["audit_report"],
                             release_records=p["release_records"], changes_days=p["changes_days"],
-                            sip_options=p["sip_options"])
+                            sip_options=p["sip_options"], audit_log=p["audit_log"])
         try:
             result = engine.run(gatherer, **dict((k, p[k]) for k in TARGETS))
         finally:

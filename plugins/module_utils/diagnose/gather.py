@@ -10,7 +10,8 @@
 - the provisioning server's access log (:mod:`.accesslog`);
 - registrations paired with the estate by the ONE matcher (``handsets/registrations.match``);
 - SIP OPTIONS through ``sip.probe_many``;
-- the last audit JSON report and release records (files), when given.
+- the mutation journal (the driver's ``journal_rows``, and the JSON-lines export of ``journal.py`` when given), the
+  last audit JSON report and release records (files), when given.
 
 What a step needs and cannot read is recorded as ``checked: false`` with the reason, never guessed.
 """
@@ -24,6 +25,7 @@ import ipaddress
 import json
 import os
 
+from ansible_collections.voipops.voip.plugins.module_utils import journal
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError
 from ansible_collections.voipops.voip.plugins.module_utils.diagnose.accesslog import AccessLog
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base as hbase
@@ -50,7 +52,7 @@ class Gatherer(object):
     """Evidence of one triage run.  ``driver`` may be None (then callserver evidence is ``checked: false``)."""
 
     def __init__(self, estate, driver=None, now=None, provisioning_root=None, access_log=None, sip_timeout=2.0,
-                 audit_report=None, release_records=None, changes_days=14, sip_options=True):
+                 audit_report=None, release_records=None, changes_days=14, sip_options=True, audit_log=None):
         self.estate = estate
         self.driver = driver
         self.now = now or datetime.datetime.now(UTC).replace(microsecond=0)
@@ -61,6 +63,7 @@ class Gatherer(object):
         self.release_records = release_records or []
         self.changes_days = changes_days
         self.sip_options = sip_options
+        self.audit_log = audit_log
         self._snapshot = None
         self._snapshot_error = None
         self._contacts = None
@@ -325,15 +328,20 @@ class Gatherer(object):
         ext = ev["target"]["extension"]
         emp = ev["target"].get("employee_id")
         h = ev.get("handset") or {}
+        rows = []
         if self.driver is not None and getattr(self.driver, "db_url", None):
             try:
-                rows = self.driver.journal_rows()
+                rows = list(self.driver.journal_rows())
             except DriverError as exc:
-                rows = []
                 out["journal_error"] = str(exc)
-            out["journal"] = journal_touching(rows, ext, emp, since)
         else:
             out["journal_error"] = "no callserver database (db_url) given"
+        if self.audit_log:
+            # the journal exported by callserver_users (audit_log): the same rows, also after the database moved on
+            seen = set((r.get("id"), r.get("when"), r.get("what")) for r in rows)
+            rows.extend(r for r in journal.read(self.audit_log) if (r.get("id"), r.get("when"), r.get("what")) not in seen)
+            out.pop("journal_error", None)
+        out["journal"] = journal_touching(rows, ext, emp, since)
         words = [w for w in (h.get("name"), h.get("mac"), ext) if w]
         for path in self.release_records:
             out["releases"].extend(records_touching(_read_records(path), words, since))
@@ -430,7 +438,7 @@ def open_tickets(audit, components):
 
 
 def journal_touching(rows, extension, employee_id, since):
-    """Journal rows (``driver.journal_rows()``) of this employee or extension at or after ``since`` (pure)."""
+    """Journal rows (``driver.journal_rows()``) of this employee or extension at or after ``since``, oldest first (pure)."""
     out = []
     for r in rows or []:
         try:
@@ -448,7 +456,11 @@ def journal_touching(rows, extension, employee_id, since):
                 exts.update(str(a) for a in side.get("aliases") or [])
         if (employee_id and r.get("employee_id") == employee_id) or (extension and extension in exts):
             out.append({"id": r.get("id"), "when": r.get("when"), "who": r.get("who"), "op": r.get("op"),
-                        "employee_id": r.get("employee_id"), "what": r.get("what"), "run_id": r.get("run_id")})
+                        "employee_id": r.get("employee_id"), "what": r.get("what"), "run_id": r.get("run_id"),
+                        "_at": when})
+    out.sort(key=lambda r: (r["_at"], str(r["id"])))   # oldest first: the newest change is the last
+    for r in out:
+        del r["_at"]
     return out
 
 
@@ -472,6 +484,7 @@ def records_touching(records, words, since):
             text = json.dumps(rec, sort_keys=True)
             out.append({"when": when, "summary": rec.get("summary") or rec.get("what") or rec.get("name") or text[:120],
                         "matched": hit})
+    out.sort(key=lambda r: str(r.get("when") or ""))   # oldest first, like the journal
     return out
 
 

@@ -216,6 +216,17 @@ def test_journal_rows_of_this_user_since_the_window():
     assert [r["id"] for r in gather.journal_touching(rows, "1001", "E1001", since)] == [1, 3]
 
 
+def test_the_exported_journal_adds_the_rows_the_database_no_longer_has(estate, tmp_path):
+    from ansible_collections.voipops.voip.plugins.module_utils import journal
+    row = {"id": 7, "when": "2026-12-07T08:00:00Z", "op": "update", "employee_id": "E1001", "who": "hr", "what": "dnd"}
+    old = {"id": 3, "when": "2026-12-06T08:00:00Z", "op": "create", "employee_id": "E1001", "who": "hr", "what": "join"}
+    path = str(tmp_path / "audit.jsonl")
+    journal.export([old, row], path)
+    g = gather.Gatherer(estate, FakeDriver(journal=[row]), now=NOW, audit_log=path)
+    found = g.changes({"target": {"extension": "1001", "employee_id": "E1001"}})["journal"]
+    assert [r["id"] for r in found] == [3, 7]
+
+
 def test_open_tickets_on_the_path_only():
     audit = {"generated_at": "2026-12-07T06:00:00Z", "tickets": ["t1", "t2"],
              "findings": [{"id": "t1", "component": "lan-ams", "summary": "down"}, {"id": "t2", "component": "mgw2"},
