@@ -33,6 +33,7 @@ REQUIRED = {
     "handset_info": {"handsets": [], "rpc_url": VALUES["rpc_url"]},
     "callserver_users": {"state": "gathered"},
     "handset_resync": {"handsets": []},
+    "extension_diagnose": {"extension": "1001", "estate": "/nonexistent/estate.yml"},
     "handset_provision": {"root": "/nonexistent/prov", "provisioning_url": "http://127.0.0.1:9/", "registrar": "127.0.0.1",
                           "handsets": [], "users": []},
     "sip_probe": {"targets": []},
