@@ -74,8 +74,9 @@ options:
     type: int
     default: 500
   groups:
-    description: Handset groups the release's C(scope.groups) may name, C({group: [handset names]}) (for example
-      the inventory's C(groups)); an estate handset's C(tags) are groups too.
+    description:
+      - "Handset groups the release's C(scope.groups) may name, C({group: [handset names]}) (for example the
+        inventory's C(groups)); an estate handset's C(tags) are groups too."
     type: dict
   estate_file:
     description: The estate file; its handsets are the fleet and its sites give the window's time zones.
@@ -142,7 +143,7 @@ options:
 notes:
   - The provisioning options must be those of the last M(voipops.voip.handset_provision) run, so that only the
     release's phones get other files; the module checks this before it writes anything.
-  - After a release, pin the new version in the estate (or provision with O(firmware=latest)): a later
+  - After a release, pin the new version in the estate (or provision with O(firmware=latest)); a later
     M(voipops.voip.handset_provision) run with other pins would point the phones elsewhere.
 """
 
@@ -163,7 +164,7 @@ EXAMPLES = r"""
 - name: Stop here when the gate failed (the wave was already rolled back)
   ansible.builtin.assert:
     that: wave.verdict not in ['failed', 'halted']
-    fail_msg: "{{ wave.failed }}"
+    fail_msg: "{{ wave.failed_targets }}"
 """
 
 RETURN = r"""
@@ -220,7 +221,7 @@ gate:
   returned: always
   type: dict
   sample: {"passed": false, "share": 0.5, "required": 1.0, "failed": {"hs-5": "image_refused"}}
-failed:
+failed_targets:
   description: Every phone of the release whose wave did not bring it onto the target, with how and its versions.
   returned: always
   type: dict

@@ -27,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import time
 
@@ -102,10 +103,38 @@ class HandsetRelease(object):
         return image["version"] if image else None
 
     # ------------------------------------------------------------------------------------ provisioning
+    def other_pins(self, rec):
+        """{name: version} of the phones other handset releases in ``record_dir`` moved (their records, oldest first):
+        the files keep them, so releases add up instead of undoing each other."""
+        pins, found = {}, []
+        try:
+            entries = sorted(os.listdir(self.record_dir))
+        except OSError:
+            return pins
+        for entry in entries:
+            path = os.path.join(self.record_dir, entry)
+            if not entry.endswith(".json") or path == rec.path:
+                continue
+            try:
+                with open(path) as handle:
+                    data = json.load(handle)
+            except (IOError, OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("kind") == "handset_firmware" and isinstance(data.get("targets"), dict):
+                found.append(data)
+        for data in sorted(found, key=lambda d: (d.get("created") or "", d.get("id") or "")):
+            for name, t in data["targets"].items():
+                if t.get("state") in PINNED_STATES and t.get("to"):
+                    pins[name] = t["to"]
+        return pins
+
     def _pinned(self, rec, pinned_names):
         out = []
+        others = self.other_pins(rec)
         for h in self.raw_handsets:
             h = dict(h)
+            if h.get("name") in others:
+                h["firmware"] = others[h["name"]]
             if h.get("name") in pinned_names:
                 h["firmware"] = self.target_of(h["name"])
             out.append(h)
@@ -152,7 +181,9 @@ class HandsetRelease(object):
                                        % "; ".join("%s: %s" % (e["name"], e["reason"]) for e in excluded[:5]))
                 rec.data.update(digest=rel["digest"], description=rel["description"], excluded=excluded,
                                 release_file=os.path.abspath(self.release_file))
-                rec.set_waves(waves.split(order, rel["waves"]["canary"], rel["waves"]["then"]))
+                planned = waves.split(order, rel["waves"]["canary"], rel["waves"]["then"])
+                self.check_window(planned[0], rec)     # refused before anything is recorded
+                rec.set_waves(planned)
                 for name in order:
                     rec.mark(name, "pending", to=self.target_of(name))
                 rec.event("release planned: %d phones in %d waves" % (len(order), len(rec.data["waves"])))
@@ -323,7 +354,7 @@ class HandsetRelease(object):
                                 "to": t.get("to")}
         return {"changed": self.changed, "release": self.release["id"], "status": status, "verdict": verdict,
                 "waves_run": [i + 1 for i in ran], "waves": waves_out,
-                "gate": last.get("gate") if last else None, "failed": failed,
+                "gate": last.get("gate") if last else None, "failed_targets": failed,
                 "excluded": excluded if excluded is not None else data.get("excluded", []),
                 "record": rec.path, "page": rec.page_path, "refused": refused,
                 "targets": dict((n, {"state": t.get("state"), "before": t.get("before"), "after": t.get("after"),
