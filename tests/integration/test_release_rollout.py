@@ -154,7 +154,7 @@ def _files(root):
 def test_canary_passes_then_a_wave_fails_its_gate_and_is_rolled_back(rfleet, ansible):
     yealink, cisco, t46s = "rl-00001", "rl-00005", "rl-00006"
     outside = ["rl-00002", "rl-00003", "rl-00004"]
-    path = rfleet.release("it-canary", [yealink, t46s, cisco])
+    path = rfleet.release("it-canary", [yealink, t46s, cisco], timeout="8s")
     before_files = _files(rfleet.root)
 
     plan = ansible.module("handset_release", rfleet.release_args(path), check=True, diff=True)
@@ -275,6 +275,6 @@ def test_the_playbook_previews_with_check_then_rolls_out(rfleet, ansible):
     rc, out, recap = ansible.playbook("playbooks/release_rollout.yml", extra_vars=extra)
     assert rc == 0 and recap["localhost"]["changed"] == 0, out[-4000:]
     # a halted release fails the play, naming the phone and how it failed
-    bad = dict(extra, release_file=rfleet.release("it-canary", ["rl-00001", "rl-00006", "rl-00005"]))
+    bad = dict(extra, release_file=rfleet.release("it-canary", ["rl-00001", "rl-00006", "rl-00005"], timeout="8s"))
     rc, out, recap = ansible.playbook("playbooks/release_rollout.yml", extra_vars=bad)
     assert rc != 0 and "rl-00005" in out and "image_refused" in out

@@ -263,8 +263,8 @@ class HandsetRelease(object):
             rec.mark(name, "done" if outcomes[name] == waves.ON_TARGET else "failed",
                      after=now.get(name, {}).get("firmware"), outcome=outcomes[name])
         rec.set_wave(index, "done" if verdict["passed"] else "failed", gate=verdict)
-        rec.event("wave %d: gate %s (%d/%d on target)" % (index + 1, "passed" if verdict["passed"] else "FAILED",
-                                                         verdict["on_target"], verdict["counted"]))
+        word = "passed" if verdict["passed"] else "FAILED"
+        rec.event("wave %d: gate %s (%d/%d on target)" % (index + 1, word, verdict["on_target"], verdict["counted"]))
         rec.save()
         if not verdict["passed"]:
             self.revert(rec, index)

@@ -182,8 +182,8 @@ def render_page(data):
         lines += ["", "| target | state | before | after | outcome |", "|---|---|---|---|---|"]
         for name in wave["names"]:
             t = data["targets"].get(name, {})
-            lines.append("| %s | %s | %s | %s | %s |" % (name, t.get("state"), t.get("before") or "-",
-                                                       t.get("after") or "-", t.get("outcome") or "-"))
+            cells = (name, t.get("state"), t.get("before") or "-", t.get("after") or "-", t.get("outcome") or "-")
+            lines.append("| %s | %s | %s | %s | %s |" % cells)
         lines.append("")
     if data.get("events"):
         lines += ["## History", ""] + ["- %s %s" % (e["at"], e["what"]) for e in data["events"]] + [""]

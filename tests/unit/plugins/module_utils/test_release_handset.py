@@ -2,7 +2,6 @@
 """Handset firmware releases without a server: the release file's validation, wave planning, the maintenance
 window, the gate verdict and the release record."""
 import datetime
-import json
 import os
 import stat
 
@@ -136,9 +135,9 @@ def test_scope_filters_and_families_are_interleaved_for_the_canary():
     assert excluded == [{"name": n, "reason": "no target image for poly VVX"}
                         for n in sorted(h["name"] for h in handsets if h["site"] == "ams" and h["vendor"] == "poly")]
     # an explicit list keeps its order; groups and models filter
-    order, _ = waves.select(handsets, targets, {"handsets": ["hs-003", "hs-001", "hs-000"]})
+    order, _excluded = waves.select(handsets, targets, {"handsets": ["hs-003", "hs-001", "hs-000"]})
     assert order == ["hs-003", "hs-001", "hs-000"]
-    order, _ = waves.select(handsets, targets, {"groups": ["pilot"], "models": ["T54W"]}, {"pilot": ["hs-000", "hs-001"]})
+    order, _excluded = waves.select(handsets, targets, {"groups": ["pilot"], "models": ["T54W"]}, {"pilot": ["hs-000", "hs-001"]})
     assert order == ["hs-000"]
 
 
