@@ -273,9 +273,11 @@ class HandsetRelease(object):
         deadline = self.clock() + self.release["gate"]["timeout"]
         while True:
             now = self.observe()
-            for name in names:
-                if not now.get(name, {}).get("registered"):
-                    rec.target(name)["seen_down"] = True
+            down = [n for n in names if not now.get(n, {}).get("registered") and not rec.target(n).get("seen_down")]
+            for name in down:
+                rec.target(name)["seen_down"] = True
+            if down:    # kept across a kill: a resumed gate still knows the phone rebooted
+                rec.save()
             outcomes = dict((n, waves.outcome(now.get(n, {}), self.target_of(n), rec.target(n).get("seen_down")))
                             for n in names)
             if all(o == waves.ON_TARGET for o in outcomes.values()) or self.clock() >= deadline:
