@@ -36,6 +36,9 @@ REQUIRED = {
     "extension_diagnose": {"extension": "1001", "estate": "/nonexistent/estate.yml"},
     "handset_provision": {"root": "/nonexistent/prov", "provisioning_url": "http://127.0.0.1:9/", "registrar": "127.0.0.1",
                           "handsets": [], "users": []},
+    "handset_release": {"release_file": "/nonexistent/release.yml", "record_dir": "/nonexistent/releases",
+                        "users_file": "/nonexistent/users.json", "root": "/nonexistent/prov",
+                        "provisioning_url": "http://127.0.0.1:9/", "registrar": "127.0.0.1", "handsets": []},
     "sip_probe": {"targets": []},
     "snmp_info": {"targets": []},
 }
