@@ -122,8 +122,8 @@ options:
     default: {}
   webhook_token:
     description:
-      - Bearer token for the webhook, sent as C(Authorization: Bearer <token>) unless O(webhook_headers) sets an
-        C(Authorization) header itself.
+      - Bearer token for the webhook, sent in an C(Authorization) header (C(Bearer <token>)) unless
+        O(webhook_headers) sets an C(Authorization) header itself.
       - If not set, the environment variable E(VOIPOPS_WEBHOOK_TOKEN) is used (an AWX credential can inject it).
     type: str
   webhook_all:
