@@ -138,7 +138,8 @@ def _register(lab, work, contacts, domain="voip.lab"):
     with open(users, "w") as handle:
         handle.write("\n".join(inject) + "\n")
     proc = subprocess.run(["sipp", "127.0.0.1:%d" % lab["callserver"]["sip_port"], "-sf", scen, "-inf", users,
-                           "-m", str(len(contacts)), "-r", "500", "-l", "200", "-i", "127.0.0.1", "-p", str(free_udp_port()), "-nostdin", "-timeout", "120s", "-timeout_error", "-trace_err",
+                           "-m", str(len(contacts)), "-r", "500", "-l", "200", "-i", "127.0.0.1", "-p", str(free_udp_port()),
+                           "-nostdin", "-timeout", "120s", "-timeout_error", "-trace_err",
                            "-error_file", os.path.join(work, "sipp-err.log")],
                           cwd=work, capture_output=True, text=True, timeout=300, check=False)
     if proc.returncode != 0:

@@ -49,8 +49,8 @@ def write_svg(path, title, series, x_label="size", y_label="seconds"):
     for v in _ticks(y0, y1):
         out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>' % (LEFT, py(v), W - RIGHT, py(v)))
         out.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>' % (LEFT - 6, py(v) + 4, _label(v)))
-    out.append('<text x="%d" y="%d" text-anchor="middle">%s (log)</text>' % ((LEFT + W - RIGHT) // 2, H - BOTTOM + 34,
-                                                                              escape(x_label)))
+    out.append('<text x="%d" y="%d" text-anchor="middle">%s (log)</text>' % (
+        (LEFT + W - RIGHT) // 2, H - BOTTOM + 34, escape(x_label)))
     out.append('<text x="16" y="%d" transform="rotate(-90 16 %d)" text-anchor="middle">%s (log)</text>' % (
         (TOP + H - BOTTOM) // 2, (TOP + H - BOTTOM) // 2, escape(y_label)))
     for i, (name, pts) in enumerate(series):
