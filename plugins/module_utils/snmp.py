@@ -37,6 +37,8 @@ import random
 import time
 import traceback
 
+from ansible.module_utils.common.parameters import env_fallback
+
 try:
     from pyasn1.codec.ber import decoder as _ber_decoder
     from pyasn1.codec.ber import encoder as _ber_encoder
@@ -545,16 +547,23 @@ def _jsonable(value):
 
 # --------------------------------------------------------------------------- module argument specs
 def credential_spec(with_defaults=True):
-    """Argument spec of the SNMP connection options (doc fragment ``voipops.voip.snmp``)."""
+    """Argument spec of the SNMP connection options (doc fragment ``voipops.voip.snmp``).
+
+    With ``with_defaults`` (the module-level options), the SNMPv3 options also come from the environment
+    (``VOIPOPS_SNMP_*``: an AWX credential injects them); per-target options (``with_defaults=False``) do not.
+    """
+    def env(name):
+        return dict(fallback=(env_fallback, ["VOIPOPS_SNMP_" + name])) if with_defaults else {}
+
     return dict(
         port=dict(type="int", default=DEFAULT_PORT if with_defaults else None),
-        version=dict(type="str", choices=["2c", "3"], default="2c" if with_defaults else None),
+        version=dict(type="str", choices=["2c", "3"], default="2c" if with_defaults else None, **env("VERSION")),
         community=dict(type="str", no_log=True),
-        user=dict(type="str"),
-        auth_protocol=dict(type="str", choices=list(AUTH_PROTOCOLS), no_log=False),
-        auth_key=dict(type="str", no_log=True),
-        priv_protocol=dict(type="str", choices=list(PRIV_PROTOCOLS), no_log=False),
-        priv_key=dict(type="str", no_log=True),
+        user=dict(type="str", **env("USER")),
+        auth_protocol=dict(type="str", choices=list(AUTH_PROTOCOLS), no_log=False, **env("AUTH_PROTOCOL")),
+        auth_key=dict(type="str", no_log=True, **env("AUTH_KEY")),
+        priv_protocol=dict(type="str", choices=list(PRIV_PROTOCOLS), no_log=False, **env("PRIV_PROTOCOL")),
+        priv_key=dict(type="str", no_log=True, **env("PRIV_KEY")),
         context=dict(type="str"),
         timeout=dict(type="float", default=DEFAULT_TIMEOUT if with_defaults else None),
         retries=dict(type="int", default=DEFAULT_RETRIES if with_defaults else None),

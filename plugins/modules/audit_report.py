@@ -114,11 +114,18 @@ options:
     description:
       - POST the new findings (JSON) to this URL. Nothing is sent when there is nothing new.
       - Treated as a secret (webhook paths usually are); messages and RV(webhook) show it masked.
+      - If not set, the environment variable E(VOIPOPS_WEBHOOK_URL) is used (an AWX credential can inject it).
     type: str
   webhook_headers:
     description: Extra HTTP headers for the webhook (for example an C(Authorization) token).
     type: dict
     default: {}
+  webhook_token:
+    description:
+      - Bearer token for the webhook, sent in an C(Authorization) header (C(Bearer <token>)) unless
+        O(webhook_headers) sets an C(Authorization) header itself.
+      - If not set, the environment variable E(VOIPOPS_WEBHOOK_TOKEN) is used (an AWX credential can inject it).
+    type: str
   webhook_all:
     description: Send all open tickets instead of only the new ones.
     type: bool
@@ -207,6 +214,7 @@ import datetime
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.parameters import env_fallback
 
 from ansible_collections.voipops.voip.plugins.module_utils.audit import build as B
 from ansible_collections.voipops.voip.plugins.module_utils.audit import checks as C
@@ -239,6 +247,13 @@ def _fail_reason(audit, priority):
     return "%d open ticket(s) at or above %s: %s%s" % (len(hits), priority, "; ".join(parts), more)
 
 
+def _headers(p):
+    headers = dict(p["webhook_headers"] or {})
+    if p["webhook_token"] and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = "Bearer %s" % p["webhook_token"]
+    return headers
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -255,8 +270,10 @@ def main():
             thresholds=dict(type="dict", default={}),
             title=dict(type="str", default="VoIP estate health audit"),
             fail_on_priority=dict(type="str", choices=["P1", "P2", "P3", "P4", "none"], default="none"),
-            webhook_url=dict(type="str", no_log=True),  # a webhook's path is its secret (Slack, Teams, ...)
+            # a webhook's path is its secret (Slack, Teams, ...)
+            webhook_url=dict(type="str", no_log=True, fallback=(env_fallback, ["VOIPOPS_WEBHOOK_URL"])),
             webhook_headers=dict(type="dict", default={}, no_log=True),
+            webhook_token=dict(type="str", no_log=True, fallback=(env_fallback, ["VOIPOPS_WEBHOOK_TOKEN"])),
             webhook_all=dict(type="bool", default=False),
             webhook_timeout=dict(type="float", default=10.0),
             validate_certs=dict(type="bool", default=True),
@@ -296,7 +313,7 @@ def main():
             webhook["count"] = len(R.webhook_payload(audit, not p["webhook_all"])["tickets"])
         else:
             try:
-                webhook = R.post_webhook(p["webhook_url"], audit, only_new=not p["webhook_all"], headers=p["webhook_headers"],
+                webhook = R.post_webhook(p["webhook_url"], audit, only_new=not p["webhook_all"], headers=_headers(p),
                                          timeout=p["webhook_timeout"], validate_certs=p["validate_certs"])
             except R.ReportError as exc:
                 module.fail_json(msg=str(exc), reports=dict((k, v["path"]) for k, v in written.items()))

@@ -86,6 +86,16 @@ def test_health_audit_runs_as_an_awx_job_from_a_clean_project(lab, project, job_
         report = json.load(handle)
     assert report["status"] in ("ok", "warning", "critical") and isinstance(report["findings"], list)
     assert "by_priority" in report["summary"]
+    # set_stats: what a workflow node after the audit gets as extra vars (AWX reads it from the stats event)
+    stats = [e for e in events if e["event"] == "playbook_on_stats"][0]["event_data"]["artifact_data"]
+    assert stats == {
+        "health_audit_status": report["status"], "health_audit_tickets": report["summary"]["tickets"],
+        "health_audit_tickets_by_priority": report["summary"]["by_priority"],
+        "health_audit_new_tickets": report["summary"]["new"], "health_audit_overdue_tickets": report["summary"]["overdue"],
+        "health_audit_fail_reason": "",
+        "health_audit_reports": {"json": str(dest / "health_audit.json"), "html": str(dest / "health_audit.html"),
+                                 "junit": str(dest / "health_audit.junit.xml")}}
+    assert sum(report["summary"]["by_priority"].values()) == report["summary"]["tickets"]
 
 
 def test_a_check_job_of_the_health_audit_succeeds(lab, project, job_collections, tmp_path):
@@ -98,3 +108,5 @@ def test_a_check_job_of_the_health_audit_succeeds(lab, project, job_collections,
     text = "\n".join(e.get("stdout", "") for e in events)
     assert result.status == "successful", text[-4000:]
     assert "Check run: no report written." in text and not (tmp_path / "reports").exists()
+    stats = [e for e in events if e["event"] == "playbook_on_stats"][0]["event_data"]["artifact_data"]
+    assert stats["health_audit_reports"] == {} and stats["health_audit_status"] in ("ok", "warning", "critical")

@@ -180,9 +180,10 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
  {% for s in suppliers %}
  <div class="supplier" id="supplier-{{ s.name }}" data-supplier="{{ s.name }}" data-tickets="{{ s.tickets | length }}">
   <h3>{{ s.name }} <span class="badge st-{{ s.status }}">{{ s.status }}</span> <span class="muted">{{ s.coverage }}
-   {%- if s.contact.name %} &middot; {{ s.contact.name }}{% endif %}
-   {%- if s.contact.email %} &middot; <a href="mailto:{{ s.contact.email }}">{{ s.contact.email }}</a>{% endif %}
-   {%- if s.contact.phone %} &middot; {{ s.contact.phone }}{% endif %}</span></h3>
+   {%- set contact = s.get('contact') or {} %}
+   {%- if contact.get('name') %} &middot; {{ contact.name }}{% endif %}
+   {%- if contact.get('email') %} &middot; <a href="mailto:{{ contact.email }}">{{ contact.email }}</a>{% endif %}
+   {%- if contact.get('phone') %} &middot; {{ contact.phone }}{% endif %}</span></h3>
   {% if s.tickets %}
   <table><thead><tr><th>Priority</th><th>Component</th><th>Finding</th><th>Respond by</th><th>Resolve by</th></tr></thead>
   <tbody>

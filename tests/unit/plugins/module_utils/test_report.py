@@ -141,6 +141,16 @@ def test_html_is_self_contained(faulty):
     assert "<img src=x" not in R.render_html(evil)
 
 
+def test_html_with_a_supplier_contact_that_has_no_phone_or_no_contact(faulty):
+    # docs/own_estate.md's smallest estate: a contact with a name and an e-mail address only
+    partial = copy.deepcopy(faulty)
+    names = sorted(partial["suppliers"])
+    partial["suppliers"][names[0]]["contact"] = {"name": "Integrator NOC", "email": "noc@integrator.example"}
+    partial["suppliers"][names[1]].pop("contact", None)
+    page = R.render_html(partial)
+    assert "Integrator NOC" in page and "mailto:noc@integrator.example" in page
+
+
 def chromium(page_path, name):
     return htmlcheck.chromium(page_path, name, OUTPUT)
 

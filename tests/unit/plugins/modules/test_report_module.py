@@ -42,13 +42,13 @@ PLAY = """
 """
 
 
-def play(tmp_path, now, results, hook=None, check=False):
+def play(tmp_path, now, results, hook=None, check=False, extra_env=None):
     (tmp_path / "results.json").write_text(json.dumps({"audit_now": now, "results": results, "hook": hook} if hook else
                                                       {"audit_now": now, "results": results}))
     (tmp_path / "play.yml").write_text(PLAY % {"estate": ESTATE, "dest": tmp_path / "reports"})
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".state", "collections"),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_REMOTE_TMP=str(tmp_path / "tmp"),
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1")
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1", **(extra_env or {}))
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
            str(tmp_path / "play.yml")] + (["--check", "--diff"] if check else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180, check=False)
@@ -128,3 +128,17 @@ def test_gateway_info_results_and_unknown_family(tmp_path):
     out, res = play(tmp_path, "2026-11-27T16:30:00Z", {"gateway_infos": []})
     assert out.returncode == 2 and res is None
     assert "unknown check family gateway_infos" in out.stdout
+
+
+def test_webhook_url_and_bearer_token_from_the_environment_an_awx_credential_sets(tmp_path):
+    hook = _Receiver()
+    try:
+        # the play sets no webhook_url: VOIPOPS_WEBHOOK_URL/_TOKEN (awx/credential_types.yml) supply them
+        out, res = play(tmp_path, "2026-11-27T16:30:00Z", results(True),
+                        extra_env={"VOIPOPS_WEBHOOK_URL": hook.url, "VOIPOPS_WEBHOOK_TOKEN": "env-t0ken-s3cr3t"})
+        assert out.returncode == 2 and res["webhook"]["sent"] is True and len(hook.bodies) == 1
+        assert hook.headers[0]["Authorization"] == "Bearer env-t0ken-s3cr3t"
+        assert hook.headers[0]["X-Token"] == "secret-token"  # the task's own headers still go out
+        assert "env-t0ken-s3cr3t" not in out.stdout + json.dumps(res)
+    finally:
+        hook.close()

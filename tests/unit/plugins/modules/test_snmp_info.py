@@ -71,3 +71,26 @@ def test_fail_on_error_fails_naming_the_target(capsys, silent_port):
 def test_non_numeric_oids_are_refused(capsys):
     out = run(capsys, {"targets": ["127.0.0.1"], "community": "x", "walk": ["IF-MIB::ifDescr"]})
     assert out["failed"] is True and "not a numeric OID" in out["msg"]
+
+
+def test_snmpv3_credentials_come_from_the_environment_an_awx_credential_sets(capsys, monkeypatch, silent_port):
+    """The VOIPOPS_SNMP_* variables (awx/credential_types.yml injects them) are the module-level v3 options."""
+    monkeypatch.setenv("VOIPOPS_SNMP_VERSION", "3")
+    monkeypatch.setenv("VOIPOPS_SNMP_USER", "awx-audit")
+    monkeypatch.setenv("VOIPOPS_SNMP_AUTH_KEY", "short")
+    out = run(capsys, {"targets": [{"host": "127.0.0.1", "port": silent_port}]})
+    assert out["failed"] is True and "auth_key must be at least 8 characters" in out["errors"][0]
+
+    monkeypatch.setenv("VOIPOPS_SNMP_AUTH_KEY", "env-auth-s3cr3t")
+    monkeypatch.setenv("VOIPOPS_SNMP_PRIV_KEY", "env-priv-s3cr3t")
+    monkeypatch.setenv("VOIPOPS_SNMP_PRIV_PROTOCOL", "aes256")
+    out = run(capsys, {"targets": [{"name": "v3", "host": "127.0.0.1", "port": silent_port},
+                                   {"name": "own", "host": "127.0.0.1", "port": silent_port, "version": "2c",
+                                    "community": "own-community"}],
+                       "timeout": 0.1, "retries": 0})
+    assert out.get("failed") is not True and out["summary"] == {"total": 2, "ok": 0, "failed": 2}
+    assert "env-auth-s3cr3t" not in json.dumps(out) and "env-priv-s3cr3t" not in json.dumps(out)
+    # a target's own options win over the environment
+    monkeypatch.setenv("VOIPOPS_SNMP_PRIV_PROTOCOL", "rot13")
+    out = run(capsys, {"targets": [{"host": "127.0.0.1", "port": silent_port}]})
+    assert out["failed"] is True and "rot13" in out["msg"]
