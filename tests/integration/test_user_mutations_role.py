@@ -105,7 +105,7 @@ def test_connection_from_an_awx_credential_environment_and_a_log_sized_for_peopl
     ev.pop("user_mutations_domain")
     rc, out, recap = ansible.playbook("playbooks/user_mutations.yml", ev, env={
         "VOIPOPS_CALLSERVER_DB_URL": db_url, "VOIPOPS_CALLSERVER_DOMAIN": "voip.lab",
-        "VOIPOPS_LAB_DIR": str(setup["out"] / "no-lab-here")})
+        "VOIPOPS_LAB_DIR": str(setup["out"] / "no-lab-here"), "ANSIBLE_SHOW_CUSTOM_STATS": "1"})
     assert rc == 0, out[-3000:]
     assert sorted(r[0] for r in rows(setup["db"], "SELECT username FROM subscriber")) == ["2101", "2102"]
     assert "Changed 2 user(s) (the first 1 shown; all in the summary file):" in out
@@ -113,3 +113,7 @@ def test_connection_from_an_awx_credential_environment_and_a_log_sized_for_peopl
     summary = (setup["out"] / "summary.txt").read_text()
     assert "add user E2101 ext 2101" in summary and "add user E2102 ext 2102" in summary
     assert "callserver: " + db_url in summary
+    # set_stats for the next workflow node: what was applied, verified, and where the files are
+    stats = out[out.index("CUSTOM STATS"):]
+    assert "user_mutations_changes: 2 " in stats and "user_mutations_verified: true" in stats, stats
+    assert "user_mutations_applied: true" in stats and str(setup["out"] / "summary.txt") in stats
