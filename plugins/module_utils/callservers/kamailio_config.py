@@ -214,7 +214,10 @@ def trial_start(kamailio_bin, cfg_dir, text, rpc_port, ready, timeout=15.0, memo
                     "database %s does not exist: db_sqlite would create an empty one (no subscribers, no "
                     "dispatcher): fix the db_url or create the database first" % path, "trial")
             copy = os.path.join(work, "db-%d-%s" % (len(db_map), os.path.basename(path)))
-            _copy_sqlite(path, copy)
+            try:
+                _copy_sqlite(path, copy)
+            except sqlite3.Error as exc:
+                raise ConfigCheckError("database %s cannot be read for the trial copy: %s" % (path, exc), "trial")
             db_map[path] = copy
         run_dir = os.path.join(work, "run")
         os.makedirs(run_dir)
