@@ -12,7 +12,8 @@ A driver is built from the connection options (:data:`CALLSERVER_ARGSPEC`, doc f
 and implements :class:`CallserverDriver`:
 
 live state
-    ``info(gather)``, ``registrations()``, ``dispatcher()``, ``unregister(aor)``.
+    ``info(gather)``, ``registrations()``, ``dispatcher()``, ``unregister(aor)``,
+    ``set_gateway_state(setid, uri, state)`` (drain a gateway and return it to service).
 configuration releases
     ``sip_uri_of_config(text)``, ``check_config(text, live_path)``, ``trial_start(text, live_path)``,
     ``health(sip_uri)`` - the platform's checks of a candidate configuration and of the live instance
@@ -142,6 +143,11 @@ class CallserverDriver(object):
 
     def journal_rows(self):
         return []
+
+    def set_gateway_state(self, setid, uri, state):
+        """Set a gateway's routing state in the callserver: ``active`` (probed), ``inactive`` or ``disabled``
+        (drained: no new calls, not probed).  Raises DriverError."""
+        raise NotImplementedError
 
     # ---- configuration releases (module callserver_config, release/config.py)
     def sip_uri_of_config(self, text):

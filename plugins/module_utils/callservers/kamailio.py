@@ -241,6 +241,7 @@ class KamailioRPC(object):
 
 
 DEFAULT_BINARY = "/usr/sbin/kamailio"
+DS_SET_STATE = {"active": "ap", "inactive": "ip", "disabled": "d"}
 
 
 def options_answered(sip_uri, timeout=1.0):
@@ -367,6 +368,13 @@ class KamailioDriver(CallserverDriver):
 
     def journal_rows(self):
         return self.users_db().journal_rows()
+
+    def set_gateway_state(self, setid, uri, state):
+        """``dispatcher.set_state``: active -> ``ap`` (active, probed), inactive -> ``ip``, disabled -> ``d`` (not
+        probed, so OPTIONS answers cannot bring it back while it is drained; README.dispatcher 5.6)."""
+        flags = DS_SET_STATE[state]
+        self.rpc.call("dispatcher.set_state", flags, int(setid), uri)
+        return flags
 
     # --- configuration releases: kamailio -c, a trial start of the candidate, the live instance's health ---
     def sip_uri_of_config(self, text):
