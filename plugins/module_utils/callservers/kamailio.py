@@ -387,6 +387,9 @@ class KamailioDriver(CallserverDriver):
         import tempfile
         from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio_config
         directory = os.path.dirname(os.path.abspath(live_path))
+        if not os.path.isdir(directory):
+            raise KamailioError("the directory of %s does not exist: is path the live configuration file of this "
+                                "host?" % live_path)
         fd, path = tempfile.mkstemp(prefix=".candidate-", suffix=".cfg", dir=directory)
         try:
             with os.fdopen(fd, "w") as handle:

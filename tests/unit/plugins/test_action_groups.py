@@ -37,6 +37,8 @@ REQUIRED = {
                           "handsets": [], "users": []},
     "sip_probe": {"targets": []},
     "snmp_info": {"targets": []},
+    "callserver_config": {"rpc_url": VALUES["rpc_url"], "path": "/nonexistent/kamailio.cfg", "content": "#!KAMAILIO\n"},
+    "gateway_firmware": {"rpc_url": VALUES["rpc_url"], "gateways": [], "image": "/nonexistent/gw.cmp", "version": "7.40"},
 }
 ARGUMENT_ERRORS = ("Unsupported parameters", "must be one of", "is of type", "missing required arguments",
                    "parameters are mutually exclusive")
