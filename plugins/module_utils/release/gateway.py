@@ -90,8 +90,8 @@ class Rollout(object):
                 return call()
             except base.GatewayError as exc:
                 if self.family.busy(exc) and attempt < self.busy_retries:
-                    log.append("%s: busy (%s), retry %d of %d in %.1f s" % (what, exc, attempt + 1, self.busy_retries,
-                                                                          self.busy_delay))
+                    log.append("%s: busy (%s), retry %d of %d in %.1f s" % (
+                        what, exc, attempt + 1, self.busy_retries, self.busy_delay))
                     self.sleep(self.busy_delay)
                     continue
                 raise

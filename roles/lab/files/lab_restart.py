@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -52,8 +51,8 @@ def main(pidfile):
     log = record.get("log") or pidfile + ".log"
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "_ANSIBLE")))
     with open(log, "ab") as out:
-        out.write(("\n--- %s restart (lab_restart.py): %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                                               " ".join(record["argv"]))).encode())
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        out.write(("\n--- %s restart (lab_restart.py): %s\n" % (stamp, " ".join(record["argv"]))).encode())
         out.flush()
         proc = subprocess.Popen(record["argv"], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 env=env, close_fds=True, start_new_session=True)
