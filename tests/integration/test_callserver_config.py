@@ -109,3 +109,28 @@ def test_candidate_that_loses_registrations_is_rolled_back(ansible, cs):
     assert res["rollback_gate"]["passed"]
     assert live_text(cs) == live
     assert registrations(cs) >= before
+
+
+def test_role_task_file(ansible, cs, tmp_path):
+    """The role's callserver_config kind, as a play runs it: check mode validates and changes nothing; a refused
+    candidate fails the play through the rescue that publishes the verdict."""
+    live = live_text(cs)
+    pid = kamailio_pid()
+    good, bad = tmp_path / "good.cfg", tmp_path / "bad.cfg"
+    good.write_text(live + "\n# role test\n")
+    bad.write_text(live.replace("route(REQINIT);", "route(REQINIT);\n\troute(ROLE_NO_SUCH_ROUTE);", 1))
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{
+        "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"ansible.builtin.include_role": {"name": "voipops.voip.release_rollout",
+                                                     "tasks_from": "callserver_config"},
+                   "vars": {"release_rollout_callserver_rpc_url": cs["rpc_url"],
+                            "release_rollout_callserver_config_path": cs["cfg"],
+                            "release_rollout_callserver_config_src": "{{ candidate }}",
+                            "release_rollout_callserver_restart_command": RESTART}}]}]))
+    rc, out, recap = ansible.playbook(str(play), extra_vars={"candidate": str(good)}, check=True)
+    assert rc == 0 and recap["localhost"]["changed"] == 1, out[-3000:]
+    rc, out, recap = ansible.playbook(str(play), extra_vars={"candidate": str(bad)})
+    assert rc != 0 and recap["localhost"]["failed"] == 1, out[-3000:]
+    assert 'route \\"ROLE_NO_SUCH_ROUTE\\" not found' in out or 'route "ROLE_NO_SUCH_ROUTE" not found' in out
+    assert live_text(cs) == live and kamailio_pid() == pid

@@ -143,13 +143,25 @@ def _free_port(avoid):
     raise DriverError("no free loopback port for the trial start")
 
 
-def _copy_sqlite(src, dst):
+SOCKET_COLUMNS = (("dispatcher", "attrs"), ("location", "socket"))
+
+
+def _copy_sqlite(src, dst, sock_map):
+    """Copy a live SQLite database for the trial (online backup); sockets of its dispatcher (``attrs`` ``socket=``) and
+    location rows that name a live port name the trial's port in the copy (else the trial logs non-local sockets)."""
     source = sqlite3.connect("file:%s?mode=ro" % src, uri=True, timeout=10)
     try:
         target = sqlite3.connect(dst)
         try:
             source.backup(target)
             target.execute("PRAGMA journal_mode=WAL")
+            for table, column in SOCKET_COLUMNS:
+                for old, new in sorted(sock_map.items()):
+                    try:
+                        target.execute("UPDATE %s SET %s = replace(%s, ?, ?)" % (table, column, column), (old, new))
+                    except sqlite3.OperationalError:
+                        break  # no such table or column in this database
+            target.commit()
         finally:
             target.close()
     finally:
@@ -215,7 +227,8 @@ def trial_start(kamailio_bin, cfg_dir, text, rpc_port, ready, timeout=15.0, memo
                     "dispatcher): fix the db_url or create the database first" % path, "trial")
             copy = os.path.join(work, "db-%d-%s" % (len(db_map), os.path.basename(path)))
             try:
-                _copy_sqlite(path, copy)
+                _copy_sqlite(path, copy, dict(("%s:%d" % (host, port or 5060), "127.0.0.1:%d" % port_map[port or 5060])
+                                              for _proto, host, port in socks))
             except sqlite3.Error as exc:
                 raise ConfigCheckError("database %s cannot be read for the trial copy: %s" % (path, exc), "trial")
             db_map[path] = copy
