@@ -123,7 +123,7 @@ def test_role_task_file(ansible, cs, tmp_path):
     play.write_text(json.dumps([{
         "hosts": "localhost", "gather_facts": False,
         "tasks": [{"ansible.builtin.include_role": {"name": "voipops.voip.release_rollout",
-                                                     "tasks_from": "callserver_config"},
+                                                    "tasks_from": "callserver_config"},
                    "vars": {"release_rollout_callserver_rpc_url": cs["rpc_url"],
                             "release_rollout_callserver_config_path": cs["cfg"],
                             "release_rollout_callserver_config_src": "{{ candidate }}",
