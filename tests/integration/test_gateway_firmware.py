@@ -45,10 +45,12 @@ def gws(lab, tmp_path):
     secret.write_text(PASSWORD)
     procs, out = [], []
     for gw in lab["gateways"]:
-        port = free_udp_port()
+        port_file = tmp_path / ("%s.port" % gw["name"])
         procs.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "roles/lab/files/gwsim/gwsim.py"),
-                                       "--port", str(port), "--version", OLD, "--password-file", str(secret),
-                                       "--reset-seconds", "1"], start_new_session=True))
+                                       "--port", "0", "--port-file", str(port_file), "--version", OLD,
+                                       "--password-file", str(secret), "--reset-seconds", "1"], start_new_session=True))
+        wait_for(port_file.exists, 10, what="the gateway simulator of %s" % gw["name"])
+        port = int(port_file.read_text())
         out.append(dict(name=gw["name"], api_url="http://127.0.0.1:%d/api/v1" % port, sip_uri=gw["sip_uri"],
                         sim=Sim(port)))
     for gw in out:
@@ -153,3 +155,20 @@ def test_load_that_does_not_boot_on_the_second_gateway(ansible, lab, gws, tmp_pa
     assert "came back on version %s" % OLD in res["msg"]
     assert gws[0]["sim"].state()["version"] == NEW and gws[1]["sim"].state()["version"] == OLD
     assert state_of(lab, gws[0]) == "active" and state_of(lab, gws[1]) == "disabled"
+
+
+def test_gate_failure_on_the_new_load_rolls_back_to_the_previous_image(ansible, lab, gws, tmp_path):
+    new = image(tmp_path, "new.cmp", "AUDIOCODES-CMP %s\n" % NEW)
+    old = image(tmp_path, "old.cmp", "AUDIOCODES-CMP %s\n" % OLD)
+    # the gateway's SIP side does not answer after the upgrade: its OPTIONS go to a port where nothing listens,
+    # while its dispatcher entry is the lab's
+    gw = dict(gws[0], dispatcher_uri=gws[0]["sip_uri"], sip_uri="sip:127.0.0.1:%d" % free_udp_port())
+    res = ansible.module("gateway_firmware", args(lab, [gw, gws[1]], new, drain_timeout=0, gate_timeout=2,
+                                                   rollback_image=old))
+    assert res["failed"] and res["failed_gateway"] == gw["name"]
+    first = res["gateways"][0]
+    assert first["status"] == "rolled back" and first["rolled_back"] and first["drained"]
+    assert first["gate"] == {"passed": False, "options": False, "dispatcher": "active"}
+    assert first["after"] == OLD and gws[0]["sim"].state()["uploads"] == [NEW, OLD]
+    assert gws[0]["sim"].state()["version"] == OLD and state_of(lab, gws[0]) == "disabled"
+    assert [g["status"] for g in res["gateways"]][1:] == ["not started"] and gws[1]["sim"].state()["uploads"] == []

@@ -119,7 +119,7 @@ class Rollout(object):
         last = {}
         while True:
             entry = match_dispatcher(gw, self.callserver.dispatcher())
-            sip_uri = base.dispatcher_uri(gw)
+            sip_uri = gw.get("sip_uri") or base.dispatcher_uri(gw)
             last = {"options": bool(self.probe(sip_uri, 1.0)), "dispatcher": entry.get("state") if entry else None}
             if last["options"] and last["dispatcher"] == "active":
                 return dict(last, passed=True)

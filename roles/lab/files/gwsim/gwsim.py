@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Simulated media gateway management plane: the REST API of an AudioCodes Mediant device.
 
-    python roles/lab/files/gwsim/gwsim.py --port P [--version 7.40A.100.001] [--user admin --password-file F]
+    python roles/lab/files/gwsim/gwsim.py --port P|0 [--port-file F] [--version 7.40A.100.001] [--password-file F]
 
 Follows AudioCodes' "REST API for Mediant Devices" version 7.40
 (https://techdocs.audiocodes.com/session-border-controller-sbc/rest-api/version-740/), the pages Status, Software
@@ -228,7 +228,8 @@ class Handler(BaseHTTPRequestHandler):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="0: a free port, written to --port-file")
+    parser.add_argument("--port-file", help="where to write the port once listening")
     parser.add_argument("--version", default="7.40A.100.001")
     parser.add_argument("--user", default="admin")
     parser.add_argument("--password-file", help="file holding the password (none: no authentication)")
@@ -237,6 +238,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as handle:
+            handle.write("%d\n" % server.server_address[1])
+        os.replace(tmp, args.port_file)
     server.device = Device(args.version, args.reset_seconds)
     server.verbose = args.verbose
     server.credentials = None
