@@ -164,7 +164,7 @@ def test_gate_failure_on_the_new_load_rolls_back_to_the_previous_image(ansible, 
     # while its dispatcher entry is the lab's
     gw = dict(gws[0], dispatcher_uri=gws[0]["sip_uri"], sip_uri="sip:127.0.0.1:%d" % free_udp_port())
     res = ansible.module("gateway_firmware", args(lab, [gw, gws[1]], new, drain_timeout=0, gate_timeout=2,
-                                                   rollback_image=old))
+                                                  rollback_image=old))
     assert res["failed"] and res["failed_gateway"] == gw["name"]
     first = res["gateways"][0]
     assert first["status"] == "rolled back" and first["rolled_back"] and first["drained"]
