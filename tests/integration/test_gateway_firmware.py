@@ -44,21 +44,25 @@ def gws(lab, tmp_path):
     secret = tmp_path / "password"
     secret.write_text(PASSWORD)
     procs, out = [], []
-    for gw in lab["gateways"]:
-        port_file = tmp_path / ("%s.port" % gw["name"])
-        procs.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "roles/lab/files/gwsim/gwsim.py"),
-                                       "--port", "0", "--port-file", str(port_file), "--version", OLD,
-                                       "--password-file", str(secret), "--reset-seconds", "1"], start_new_session=True))
-        wait_for(port_file.exists, 10, what="the gateway simulator of %s" % gw["name"])
-        port = int(port_file.read_text())
-        out.append(dict(name=gw["name"], api_url="http://127.0.0.1:%d/api/v1" % port, sip_uri=gw["sip_uri"],
-                        sim=Sim(port)))
-    for gw in out:
-        wait_for(lambda gw=gw: _answers(gw["sim"]), 10, what="the gateway simulator")
-    yield out
-    for proc in procs:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+    try:
+        for gw in lab["gateways"]:
+            port_file = tmp_path / ("%s.port" % gw["name"])
+            procs.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "roles/lab/files/gwsim/gwsim.py"),
+                                           "--port", "0", "--port-file", str(port_file), "--version", OLD,
+                                           "--password-file", str(secret), "--reset-seconds", "1"],
+                                          start_new_session=True))
+            wait_for(port_file.exists, 10, what="the gateway simulator of %s" % gw["name"])
+            port = int(port_file.read_text())
+            out.append(dict(name=gw["name"], api_url="http://127.0.0.1:%d/api/v1" % port, sip_uri=gw["sip_uri"],
+                            sim=Sim(port)))
+        for gw in out:
+            wait_for(lambda gw=gw: _answers(gw["sim"]), 10, what="the gateway simulator")
+        yield out
+    finally:
+        for proc in procs:  # only the simulators this fixture started, by their process group
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
     rpc = KamailioRPC(lab["callserver"]["rpc_url"])
     for gw in lab["gateways"]:
         rpc.call("dispatcher.set_state", "ap", 1, gw["sip_uri"])
