@@ -12,7 +12,12 @@ A driver is built from the connection options (:data:`CALLSERVER_ARGSPEC`, doc f
 and implements :class:`CallserverDriver`:
 
 live state
-    ``info(gather)``, ``registrations()``, ``dispatcher()``, ``unregister(aor)``.
+    ``info(gather)``, ``registrations()``, ``dispatcher()``, ``unregister(aor)``,
+    ``set_gateway_state(setid, uri, state)`` (drain a gateway and return it to service).
+configuration releases
+    ``sip_uri_of_config(text)``, ``check_config(text, live_path)``, ``trial_start(text, live_path)``,
+    ``health(sip_uri)`` - the platform's checks of a candidate configuration and of the live instance
+    (``release/config.py`` orchestrates them).
 user mutations
     ``read_users(now)`` - all users in ONE consistent read -> ``UserSnapshot`` (managed users in canonical form,
     numbers held by subscribers that are not managed, numbers in cooling, HR row keys already applied, AoRs whose
@@ -138,6 +143,30 @@ class CallserverDriver(object):
 
     def journal_rows(self):
         return []
+
+    def set_gateway_state(self, setid, uri, state):
+        """Set a gateway's routing state in the callserver: ``active`` (probed), ``inactive`` or ``disabled``
+        (drained: no new calls, not probed).  Raises DriverError."""
+        raise NotImplementedError
+
+    # ---- configuration releases (module callserver_config, release/config.py)
+    def sip_uri_of_config(self, text):
+        """The SIP URI a configuration ``text`` listens on (for the OPTIONS checks), or None."""
+        raise NotImplementedError
+
+    def check_config(self, text, live_path, binary=None):
+        """The platform's own syntax check of a candidate configuration; raises DriverError naming file:line."""
+        raise NotImplementedError
+
+    def trial_start(self, text, live_path, binary=None, timeout=15.0):
+        """Start the candidate on spare loopback ports with a private runtime dir beside the live instance and wait
+        until it answers (management API and SIP OPTIONS); raises DriverError with the platform's errors."""
+        raise NotImplementedError
+
+    def health(self, sip_uri, timeout=2.0, rpc=True):
+        """``{"rpc": bool, "options": bool, "registrations": int or None, "errors": [...]}`` of the live instance
+        (``rpc=False``: the OPTIONS answer only)."""
+        raise NotImplementedError
 
     def describe(self):
         """Where this driver's users live, for messages and audit records (never a secret)."""

@@ -25,6 +25,11 @@ import itertools
 import json
 import traceback
 
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 controllers are not supported, but sanity imports this file
+    from urlparse import urlsplit  # type: ignore
+
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import CallserverDriver, DriverError
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
 
@@ -235,6 +240,18 @@ class KamailioRPC(object):
             raise
 
 
+DEFAULT_BINARY = "/usr/sbin/kamailio"
+DS_SET_STATE = {"active": "ap", "inactive": "ip", "disabled": "d"}
+
+
+def options_answered(sip_uri, timeout=1.0):
+    """True when ``sip_uri`` answers a SIP OPTIONS (any final response: the server is up and routing)."""
+    from ansible_collections.voipops.voip.plugins.module_utils import sip
+    res = sip.run_sync(sip.probe_many([sip_uri], timeout=timeout, bind_host="127.0.0.1" if "127.0.0.1" in sip_uri
+                                      else "0.0.0.0"))[0]
+    return bool(res.get("reachable") and res.get("code"))
+
+
 def _short_reason(exc):
     text = str(exc)
     for marker in ("Connection refused", "Name or service not known", "No route to host", "timed out"):
@@ -351,6 +368,72 @@ class KamailioDriver(CallserverDriver):
 
     def journal_rows(self):
         return self.users_db().journal_rows()
+
+    def set_gateway_state(self, setid, uri, state):
+        """``dispatcher.set_state``: active -> ``ap`` (active, probed), inactive -> ``ip``, disabled -> ``d`` (not
+        probed, so OPTIONS answers cannot bring it back while it is drained; README.dispatcher 5.6)."""
+        flags = DS_SET_STATE[state]
+        self.rpc.call("dispatcher.set_state", flags, int(setid), uri)
+        return flags
+
+    # --- configuration releases: kamailio -c, a trial start of the candidate, the live instance's health ---
+    def sip_uri_of_config(self, text):
+        from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio_config
+        return kamailio_config.sip_uri_of(text)
+
+    def check_config(self, text, live_path, binary=None):
+        """``kamailio -c`` on the candidate, written beside the live file (relative includes resolve as live)."""
+        import os
+        import tempfile
+        from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio_config
+        directory = os.path.dirname(os.path.abspath(live_path))
+        if not os.path.isdir(directory):
+            raise KamailioError("the directory of %s does not exist: is path the live configuration file of this "
+                                "host?" % live_path)
+        fd, path = tempfile.mkstemp(prefix=".candidate-", suffix=".cfg", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            return kamailio_config.check(binary or DEFAULT_BINARY, path)
+        finally:
+            os.unlink(path)
+
+    def trial_start(self, text, live_path, binary=None, timeout=15.0):
+        """Start the candidate beside the live instance (spare loopback ports, private run_dir, database copies)
+        and wait until it answers ``core.version`` and OPTIONS (see kamailio_config.trial_start)."""
+        import os
+        from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio_config
+        rpc_port = urlsplit(self.rpc_url).port if self.rpc_url else None
+
+        def ready(rpc_url, sip_uri):
+            pending = []
+            if rpc_url:
+                try:
+                    KamailioRPC(rpc_url, timeout=1.0).version()
+                except KamailioError as exc:
+                    pending.append("JSON-RPC: %s" % exc)
+            if sip_uri and not options_answered(sip_uri, timeout=0.5):
+                pending.append("no answer to OPTIONS at %s" % sip_uri)
+            return pending
+
+        return kamailio_config.trial_start(binary or DEFAULT_BINARY, os.path.dirname(os.path.abspath(live_path)),
+                                           text, rpc_port, ready, timeout=timeout)
+
+    def health(self, sip_uri, timeout=2.0, rpc=True):
+        out = {"rpc": None, "options": None, "registrations": None, "errors": []}
+        if rpc:
+            try:
+                out["rpc"] = False
+                KamailioRPC(self.rpc_url, timeout=timeout, validate_certs=self.validate_certs).version()
+                out["rpc"] = True
+                out["registrations"] = len(self.rpc.registrations())
+            except KamailioError as exc:
+                out["errors"].append(str(exc))
+        if sip_uri:
+            out["options"] = options_answered(sip_uri, timeout=timeout)
+            if not out["options"]:
+                out["errors"].append("no answer to OPTIONS at %s" % sip_uri)
+        return out
 
     def close(self):
         if self._db is not None:

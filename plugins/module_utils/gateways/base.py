@@ -9,8 +9,11 @@ management API) implements :class:`GatewayFamily`:
 - ``state(gateways, ...)``: one record per gateway with its *problems* and the verdict drawn from them;
 - ``version(record)``: the software/firmware version the gateway shows;
 - ``drain(gateway, callserver)`` / ``return_to_service(gateway, callserver)``: take it out of, or put it back
-  into, the callserver's dispatcher (declared here; no family implements them yet);
-- room for firmware (``firmware_status``/``upgrade``) later.
+  into, the callserver's dispatcher (here, for every family, through the callserver driver's
+  ``set_gateway_state``);
+- firmware, for families with a management API (``audiocodes_rest.py``): ``firmware_status``,
+  ``upload_firmware``, ``reset``, and which errors are ``busy`` (retry later) or a ``bad_load``;
+  ``release/gateway.py`` runs a rollout from them.
 
 **One severity model.**  A family judges its evidence once, as a list of :func:`problem` records.  Each
 problem says what it does to the gateway (``effect``: ``down`` or ``degraded``, the record's ``status`` and
@@ -82,12 +85,46 @@ class GatewayFamily(object):
         raise NotImplementedError
 
     def drain(self, gateway, callserver):
-        """Stop routing new calls to ``gateway`` through the callserver's dispatcher."""
-        raise GatewayError("%s gateways: drain is not implemented yet" % self.family)
+        """Stop routing new calls to ``gateway``: its dispatcher entry (``dispatcher_setid``, ``dispatcher_uri`` or
+        ``sip_uri``) becomes ``disabled`` in the callserver (a callserver driver).  Returns the state set."""
+        callserver.set_gateway_state(gateway.get("dispatcher_setid") or 1, dispatcher_uri(gateway), "disabled")
+        return "disabled"
 
     def return_to_service(self, gateway, callserver):
-        """Route calls to ``gateway`` again through the callserver's dispatcher."""
-        raise GatewayError("%s gateways: return to service is not implemented yet" % self.family)
+        """Route calls to ``gateway`` again: its dispatcher entry becomes ``active`` (and probed)."""
+        callserver.set_gateway_state(gateway.get("dispatcher_setid") or 1, dispatcher_uri(gateway), "active")
+        return "active"
+
+    # ---- firmware (families with a management API: audiocodes_rest.py)
+    def firmware_status(self, gateway, **conn):
+        """``{"version", "operational_state", "upgrade_status", "uptime", "reset_needed"}`` of the device."""
+        raise GatewayError("%s gateways: firmware is not managed by this family" % self.family)
+
+    def upload_firmware(self, gateway, image, **conn):
+        """Send the firmware image; the device activates it (resets)."""
+        raise GatewayError("%s gateways: firmware is not managed by this family" % self.family)
+
+    def reset(self, gateway, graceful_timeout=0, **conn):
+        """Reset the device; ``graceful_timeout``: 0 now, 1 after the last call, N after at most N seconds."""
+        raise GatewayError("%s gateways: reset is not managed by this family" % self.family)
+
+    def busy(self, error):
+        """Whether ``error`` is a temporary refusal worth retrying."""
+        return False
+
+    def bad_load(self, error):
+        """Whether ``error`` says the image itself is refused."""
+        return False
+
+
+def dispatcher_uri(gateway):
+    """The URI of a gateway in the callserver's dispatcher (``dispatcher_uri``, else ``sip_uri``, else host:port)."""
+    uri = gateway.get("dispatcher_uri") or gateway.get("sip_uri")
+    if not uri and gateway.get("host"):
+        uri = "sip:%s:%s" % (gateway["host"], gateway.get("sip_port") or 5060)
+    if not uri:
+        raise GatewayError("gateway %s has no sip_uri/dispatcher_uri: cannot drain it" % gateway.get("name"))
+    return uri
 
 
 FAMILIES = {}
@@ -103,6 +140,7 @@ def get_family(name):
     """The registered family ``name``; GatewayError listing the known ones otherwise."""
     # imported here because the family files import this module
     from ansible_collections.voipops.voip.plugins.module_utils.gateways import generic  # noqa: F401 pylint: disable=unused-import
+    from ansible_collections.voipops.voip.plugins.module_utils.gateways import audiocodes_rest  # noqa: F401 pylint: disable=unused-import
     family = FAMILIES.get(str(name or "").strip().lower())
     if family is None:
         raise GatewayError("unknown gateway family %r (known: %s)" % (name, ", ".join(sorted(FAMILIES))))

@@ -41,6 +41,8 @@ REQUIRED = {
                         "provisioning_url": "http://127.0.0.1:9/", "registrar": "127.0.0.1", "handsets": []},
     "sip_probe": {"targets": []},
     "snmp_info": {"targets": []},
+    "callserver_config": {"rpc_url": VALUES["rpc_url"], "path": "/nonexistent/kamailio.cfg", "content": "#!KAMAILIO\n"},
+    "gateway_firmware": {"rpc_url": VALUES["rpc_url"], "gateways": [], "image": "/nonexistent/gw.cmp", "version": "7.40"},
 }
 ARGUMENT_ERRORS = ("Unsupported parameters", "must be one of", "is of type", "missing required arguments",
                    "parameters are mutually exclusive")

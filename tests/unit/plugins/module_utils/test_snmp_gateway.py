@@ -101,12 +101,10 @@ def test_snmp_target_defaults_to_gateway_host():
 def test_families_are_found_by_name_and_an_unknown_one_lists_the_known():
     family = base.get_family("generic")
     assert isinstance(family, base.GatewayFamily) and family.family == "generic"
-    with pytest.raises(base.GatewayError, match=r"unknown gateway family 'audiocodes-rest' \(known: generic\)"):
+    with pytest.raises(base.GatewayError, match=r"unknown gateway family 'audiocodes-rest' \(known: audiocodes_rest, generic\)"):
         base.get_family("audiocodes-rest")
-    with pytest.raises(base.GatewayError, match="drain is not implemented"):
-        family.drain(GW, None)
-    with pytest.raises(base.GatewayError, match="return to service is not implemented"):
-        family.return_to_service(GW, None)
+    with pytest.raises(base.GatewayError, match="firmware is not managed by this family"):
+        family.firmware_status(GW)
     rec = g.merge(GW, dict(SIP_OK, server="AudioCodes/7.40A.500"), DS_ACTIVE, True, _snmp())
     assert family.version(rec) == "AudioCodes/7.40A.500"
 

@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""callserver_config against the lab's real Kamailio: a good release (check mode, swap, gate, service gap,
+idempotence), candidates that ``kamailio -c`` accepts but that cannot start (refused by the trial start, the running
+Kamailio never restarts) and a candidate that starts but loses the registrations (rolled back by the gate).
+
+The tests restart only the Kamailio of the test lab (``VOIPOPS_TEST_LAB_DIR``) through the lab's restart hook; the
+module's end-of-tests fixture runs ``lab_up`` again, which puts the lab's own configuration back."""
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import sys
+
+import pytest
+
+from tests.integration.conftest import LAB_DIR, ROOT, lab_up, wait_for
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
+
+pytestmark = pytest.mark.lab
+
+RESTART = [sys.executable, os.path.join(ROOT, "roles/lab/files/lab_restart.py"), os.path.join(LAB_DIR, "run/kamailio.pid")]
+
+
+@pytest.fixture(scope="module")
+def cs(lab, ansible):
+    """The lab callserver; after the module's tests the lab's own configuration is rendered and started again."""
+    with open(lab["callserver"]["cfg"]) as handle:
+        original = handle.read()
+    yield dict(lab["callserver"], original=original)
+    lab_up(ansible)
+
+
+def kamailio_pid():
+    with open(os.path.join(LAB_DIR, "run/kamailio.pid.json")) as handle:
+        return json.load(handle)["pid"]
+
+
+def live_text(cs):
+    with open(cs["cfg"]) as handle:
+        return handle.read()
+
+
+def release(ansible, cs, content, check=False, diff=False, **extra):
+    args = dict(rpc_url=cs["rpc_url"], path=cs["cfg"], content=content, restart_command=RESTART,
+                backup_dir=os.path.join(LAB_DIR, "kamailio/backups-test"), keep=2, gate_timeout=10)
+    args.update(extra)
+    return ansible.module("callserver_config", args, check=check, diff=diff)
+
+
+def registrations(cs):
+    return len(KamailioRPC(cs["rpc_url"]).registrations())
+
+
+def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs):
+    live = live_text(cs)
+    candidate = live + "\n# release test: a good configuration\n"
+    pid = kamailio_pid()
+
+    checked = release(ansible, cs, candidate, check=True, diff=True)
+    assert not checked["failed"], checked["msg"]
+    assert checked["changed"] and checked["validation"]["check"] == "passed" and checked["validation"]["trial"]["ok"]
+    assert live_text(cs) == live and kamailio_pid() == pid and not checked["restarted"]
+
+    before = registrations(cs)
+    done = release(ansible, cs, candidate)
+    assert not done["failed"], done["msg"]
+    assert done["changed"] and done["restarted"] and done["gate"]["passed"] and not done["rolled_back"]
+    assert live_text(cs) == candidate and kamailio_pid() != pid
+    assert done["registrations_before"] == before and done["gate"]["registrations"] >= done["gate"]["registrations_needed"]
+    assert done["service_gap_ms"] > 0  # a restart is a real gap: the probe measured it
+    with open(done["backup"]) as handle:
+        assert handle.read() == live
+
+    again = release(ansible, cs, candidate)
+    assert not again["failed"] and not again["changed"] and not again["restarted"] and again["service_gap_ms"] == 0
+
+
+@pytest.mark.parametrize("breakage", ["missing database", "undefined route"])
+def test_candidate_that_cannot_start_is_refused_before_the_live_instance(ansible, cs, breakage):
+    live = live_text(cs)
+    if breakage == "missing database":
+        candidate = live.replace('#!define DBURL "sqlite://%s"' % cs["db_path"],
+                                 '#!define DBURL "sqlite:///%s/no-such-dir/kamailio.db"' % LAB_DIR)
+    else:
+        candidate = live.replace("route(REQINIT);", "route(REQINIT);\n\troute(NO_SUCH_ROUTE);", 1)
+    assert candidate != live
+    pid = kamailio_pid()
+    res = release(ansible, cs, candidate)
+    assert res["failed"] and not res["changed"] and not res["restarted"]
+    assert res["validation"]["check"] == "passed"  # kamailio -c accepts it ...
+    assert res["validation"]["trial"] == "failed"  # ... the trial start does not
+    assert ("no-such-dir" if breakage == "missing database" else 'route "NO_SUCH_ROUTE" not found') in res["msg"]
+    assert res["service_gap_ms"] == 0 and res["backup"] is None
+    assert live_text(cs) == live and kamailio_pid() == pid
+
+
+def test_candidate_that_loses_registrations_is_rolled_back(ansible, cs):
+    live = live_text(cs)
+    before = wait_for(lambda: registrations(cs), what="registrations in the lab")
+    # starts fine, but usrloc in db_mode 0 does not load the registrations from the database
+    candidate = live.replace('modparam("usrloc", "db_mode", 2)', 'modparam("usrloc", "db_mode", 0)')
+    assert candidate != live
+    res = release(ansible, cs, candidate, gate_timeout=3)
+    assert res["failed"] and res["restarted"] and res["rolled_back"]
+    assert res["gate"]["passed"] is False and res["gate"]["registrations"] < res["gate"]["registrations_needed"]
+    assert "rolled back" in res["msg"]
+    assert res["rollback_gate"]["passed"]
+    assert live_text(cs) == live
+    assert registrations(cs) >= before
+
+
+def test_role_task_file(ansible, cs, tmp_path):
+    """The role's callserver_config kind, as a play runs it: check mode validates and changes nothing; a refused
+    candidate fails the play through the rescue that publishes the verdict."""
+    live = live_text(cs)
+    pid = kamailio_pid()
+    good, bad = tmp_path / "good.cfg", tmp_path / "bad.cfg"
+    good.write_text(live + "\n# role test\n")
+    bad.write_text(live.replace("route(REQINIT);", "route(REQINIT);\n\troute(ROLE_NO_SUCH_ROUTE);", 1))
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{
+        "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"ansible.builtin.include_role": {"name": "voipops.voip.release_rollout",
+                                                    "tasks_from": "callserver_config"},
+                   "vars": {"release_rollout_callserver_rpc_url": cs["rpc_url"],
+                            "release_rollout_callserver_config_path": cs["cfg"],
+                            "release_rollout_callserver_config_src": "{{ candidate }}",
+                            "release_rollout_callserver_restart_command": RESTART}}]}]))
+    rc, out, recap = ansible.playbook(str(play), extra_vars={"candidate": str(good)}, check=True)
+    assert rc == 0 and recap["localhost"]["changed"] == 1, out[-3000:]
+    rc, out, recap = ansible.playbook(str(play), extra_vars={"candidate": str(bad)})
+    assert rc != 0 and recap["localhost"]["failed"] == 1, out[-3000:]
+    assert 'route \\"ROLE_NO_SUCH_ROUTE\\" not found' in out or 'route "ROLE_NO_SUCH_ROUTE" not found' in out
+    assert live_text(cs) == live and kamailio_pid() == pid
