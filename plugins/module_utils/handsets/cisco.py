@@ -44,6 +44,9 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 </flat-profile>
 """
 
+# a firmware as Cisco writes it: 11.3.7, 12.0.1SR1, 7.6.2b, 1.4.1(SR5)
+_FW = r"\d+(?:\.\d+)+[A-Za-z0-9]*(?:\([A-Za-z0-9]+\))?"
+
 _LOADS = re.compile(r"^sip(?P<family>\d\dxx)\.(?P<version>\d+(?:-\d+)+)MPP\.loads$")
 
 
@@ -55,9 +58,17 @@ class CiscoProfile(HandsetProfile):
               "CP-7861-3PCC": "78xx", "CP-8811-3PCC": "88xx", "CP-8841-3PCC": "88xx", "CP-8845-3PCC": "88xx",
               "CP-8851-3PCC": "88xx", "CP-8861-3PCC": "88xx"}
     FIRMWARE = {"68xx": {"version": "11.3.7"}, "78xx": {"version": "11.3.7"}, "88xx": {"version": "11.3.7"}}
+    # MPP phones: HTTP "Cisco-CP-8841-3PCC/<fw> (<mac>)", SIP "Cisco/CP-8841-3PCC-<fw>" or "Cisco-CP8845-3PCC/<fw>"
+    # (the SIP form is not confirmed by a vendor document: see docs/handsets.md); ATA 191/192 MPP;
+    # the SPA line under its three brands: "Cisco/SPA504G-7.6.2b", "Linksys/SPA-942-6.1.5(a) (<serial>)",
+    # "Sipura/SPA841-3.1.4(a0714sec)", HTTP "Cisco/SPA501G-7.4.4 (<MAC>)(<serial>)" (one group alone is the serial);
+    # the oldest SIP phones "Cisco-CP7905/<fw>".
     UA_PATTERNS = (
-        re.compile(r"^Cisco-(?P<model>CP-\d{4}-3PCC)/(?P<version>\d+(?:\.\d+)+)\S*(?:\s+\((?P<mac>[0-9a-fA-F]{12})\))?"),
-        re.compile(r"^Cisco/(?P<model>CP-\d{4}-3PCC)-(?P<version>\d+(?:\.\d+)+)"),
+        re.compile(r"^Cisco[-/](?P<model>CP-?\d{4}-3PCC)[/-](?P<version>" + _FW + r")(?:\s+\((?P<mac>[0-9a-fA-F]{12})\))?"),
+        re.compile(r"^Cisco[-/ ](?P<model>ATA ?19\d(?:-MPP)?)[/-](?P<version>" + _FW + r")(?:\s+\((?P<mac>[0-9a-fA-F]{12})\))?"),
+        re.compile(r"^(?:Cisco|Linksys|Sipura)/(?P<model>SPA-?\d+[A-Za-z]*\d*|PAP2\w*)-(?P<version>\d[^\s]*)"
+                   r"(?:\s+\((?P<mac>[0-9a-fA-F]{12})\)\(\w+\))?"),
+        re.compile(r"^Cisco-(?P<model>CP\d{4}G?)/(?P<version>\d[^\s]*)"),
     )
     NOTIFY_EVENTS = {"resync": "resync", "reboot": "reboot"}
     LANGUAGE_NAMES = {"en": "English", "nl": "Dutch", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian"}
@@ -69,6 +80,18 @@ class CiscoProfile(HandsetProfile):
             text = str(model).upper().replace("CP-", "").replace("CP", "").replace("-3PCC", "").replace("3PCC", "")
             found = super(CiscoProfile, self).canonical_model("CP-%s-3PCC" % text.strip("- "))
         return found
+
+    def ua_model(self, raw):
+        # "SPA-942" is Cisco's "SPA942"; "ATA191-MPP" the "ATA191" with MPP firmware
+        if raw is None:
+            return None
+        found = self.canonical_model(raw)
+        if found:
+            return found
+        text = str(raw).upper().replace(" ", "")
+        if text.startswith("SPA-"):
+            text = "SPA" + text[4:]
+        return text[:-len("-MPP")] if text.endswith("-MPP") else text
 
     def extra_context(self, ctx):
         offset = ctx["timezone"]["offset_seconds"]

@@ -46,6 +46,10 @@ reg.1.server.1.port="{{ registrar.port }}" reg.1.server.1.transport="{{ transpor
 </polycomConfig>
 """
 
+_UA_MAC = r"(?:(?:_|\s+\(SN:)(?P<mac>[0-9a-fA-F]{12})\b)?"
+# model prefixes in User-Agents -> the product line as Poly writes it
+_UA_LINES = (("SPIP", "SoundPoint IP "), ("SSIP", "SoundStation IP "), ("EDGEE", "Edge E"))
+
 _TRANSPORT = {"udp": "UDPOnly", "tcp": "TCPOnly", "tls": "TLS"}
 _TRANSPORT_BACK = dict((v, k) for k, v in _TRANSPORT.items())
 _LD = re.compile(r"^(?P<version>\d+(?:\.\d+){2,3})/(?P<family>VVX|EdgeE)\.sip\.ld$")
@@ -60,9 +64,11 @@ class PolyProfile(HandsetProfile):
         "Edge E220": "EdgeE", "Edge E350": "EdgeE", "Edge E450": "EdgeE", "Edge E550": "EdgeE",
     }
     FIRMWARE = {"VVX": {"version": "6.4.3.5018"}, "EdgeE": {"version": "8.0.2.3267"}}
+    # "Polycom<line>-<model>-UA/<version>" (VVX, SoundPointIP SPIP_nnn, SoundStationIP SSIP_nnnn); the SIP form may
+    # end in "_<MAC>", the HTTP form is "FileTransport <form> [(SN:<MAC>)] Type/Application".
     UA_PATTERNS = (
-        re.compile(r"Polycom\w*-(?P<model>VVX_?\d+)-UA/(?P<version>\d+(?:\.\d+)+)"),
-        re.compile(r"Poly/(?P<model>Edge_E\d+)-UA/(?P<version>\d+(?:\.\d+)+)"),
+        re.compile(r"Polycom\w*-(?P<model>[A-Za-z]+_?\d+\w*?)-UA/(?P<version>\d+(?:\.\d+)+)" + _UA_MAC),
+        re.compile(r"Poly/?(?P<model>Edge_?E\d+)-UA/(?P<version>\d+(?:\.\d+)+)" + _UA_MAC),
     )
     NOTIFY_EVENTS = {"resync": "check-sync", "reboot": "check-sync;reboot=true"}
     LANGUAGE_NAMES = {"en": "English_United_States", "nl": "Dutch_Netherlands", "de": "German_Germany",
@@ -74,6 +80,18 @@ class PolyProfile(HandsetProfile):
         if found is None and model is not None:
             found = super(PolyProfile, self).canonical_model("Edge" + str(model))
         return found
+
+    def ua_model(self, raw):
+        if raw is None:
+            return None
+        found = self.canonical_model(raw)
+        if found:
+            return found
+        text = str(raw).replace("_", "")
+        for prefix, line in _UA_LINES:
+            if text.upper().startswith(prefix):
+                return line + text[len(prefix):]
+        return text
 
     def extra_context(self, ctx):
         ctx["transport_code"] = _TRANSPORT[ctx["registrar"]["transport"]]

@@ -66,14 +66,21 @@ class SnomProfile(HandsetProfile):
     display_name = "Snom"
     MODELS = dict((m, m) for m in ("D713", "D717", "D735", "D785", "D812", "D815", "D862", "D865"))
     FIRMWARE = dict((m, {"version": "10.1.73.16"}) for m in MODELS)
+    # desk phones: HTTP "Mozilla/4.0 (compatible; snom<model>-SIP <fw> <build> [<MAC>] ...)", SIP "snom<model>/<fw>";
+    # M-series DECT bases: HTTP "Mozilla/4.0 (compatible; Snom M900 <fw> <MAC>)", SIP "snom-m900/<fw>".
     UA_PATTERNS = (
         re.compile(r"\bsnom(?P<model>\w+?)-SIP\s+(?P<version>\d+(?:\.\d+)+)(?:\s+\S+\s+(?P<mac>[0-9A-Fa-f]{12})\b)?"),
-        re.compile(r"^snom(?P<model>\w+)/(?P<version>\d+(?:\.\d+)+)"),
+        re.compile(r"\b[Ss]nom\s+(?P<model>M\d+\w*)\s+(?P<version>\d+(?:\.\d+)+)(?:\s+(?P<mac>[0-9A-Fa-f]{12})\b)?"),
+        re.compile(r"^[Ss]nom-?(?P<model>\w+?)/(?P<version>\d+(?:\.\d+)+)"),
     )
     NOTIFY_EVENTS = {"resync": "check-sync;reboot=false", "reboot": "check-sync;reboot=true"}
     NOTIFY_ALSO = {"check-sync": "reboot"}   # without the parameter a Snom phone reboots
     LANGUAGE_NAMES = {"en": "English", "nl": "Dutch", "de": "Deutsch", "fr": "Francais", "es": "Espanol", "it": "Italiano"}
     TEMPLATES = {"phone.htm.xml": _HTM, "settings.xml": _SETTINGS, "firmware.xml": _FIRMWARE}
+
+    def ua_model(self, raw):
+        # "m900" in a SIP User-Agent is Snom's "M900"
+        return None if raw is None else (self.canonical_model(raw) or str(raw).upper())
 
     def _fw_status_file(self, model, firmware):
         return "snom%s-%s-firmware.xml" % (model, firmware["version"])

@@ -71,6 +71,9 @@ static.firmware.url = {{ firmware.url }}
 {% endif %}
 """
 
+_UA_VERSION = r"(?P<version>\d+(?:\.\d+)+)"
+_UA_MAC = r"(?:\s+(?P<mac>[\da-fA-F]{2}(?::[\da-fA-F]{2}){5}))?(?:\s|$)"
+
 _TRANSPORT = {"udp": "0", "tcp": "1", "tls": "2"}
 _TRANSPORT_BACK = dict((v, k) for k, v in _TRANSPORT.items())
 
@@ -86,12 +89,21 @@ class YealinkProfile(HandsetProfile):
         "T4xU": {"version": "108.86.0.45"},
         "T5xW": {"version": "96.86.0.100"},
     }
+    # desk phones "Yealink SIP-T54W <fw>", video "Yealink SIP VP-T49G", DECT bases and conference phones without the
+    # "SIP-" ("Yealink W70B <fw>", "Yealink CP960 <fw>"), the oldest firmware "Yealink-T46G <fw> <hw>", and old units
+    # without the brand ("W52P <fw> <mac>", "VP530P <fw> <mac>"); HTTP adds the MAC with colons.
     UA_PATTERNS = (
-        re.compile(r"^[Yy]ealink\s+SIP(?:\s+VP)?-(?P<model>\w+)\s+(?P<version>\d+(?:\.\d+)+)(?:\s+(?P<mac>[\da-fA-F]{2}(?::[\da-fA-F]{2}){5}))?"),
+        re.compile(r"^[Yy]ealink\s+SIP(?:\s+VP)?-(?P<model>\w+)\s+" + _UA_VERSION + _UA_MAC),
+        re.compile(r"^[Yy]ealink[\s-]+(?P<model>[A-Z]+\d+\w*)\s+" + _UA_VERSION + _UA_MAC),
+        re.compile(r"^(?P<model>VP530P?|W52P|W60B)\s+" + _UA_VERSION + _UA_MAC),
     )
     NOTIFY_EVENTS = {"resync": "check-sync", "reboot": "check-sync;reboot=true"}
     LANGUAGE_NAMES = {"en": "English", "nl": "Dutch", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian"}
     TEMPLATES = {"common.cfg": _COMMON, "device.cfg": _DEVICE}
+
+    def ua_model(self, raw):
+        # "T21P_E2" is Yealink's "T21P E2"
+        return None if raw is None else (self.canonical_model(raw) or str(raw).replace("_", " "))
 
     def extra_context(self, ctx):
         ctx["device_id"] = _MODELS[ctx["handset"]["model"]][1]
