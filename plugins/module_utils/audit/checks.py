@@ -279,10 +279,14 @@ def from_snmp(results, estate, thresholds=None, check="snmp"):
 # --------------------------------------------------------------------------------------------
 
 def _not_registered(check, handset):
+    users = hreg.handset_users(handset)
+    details = {"user": users[0] if users else None, "mac": handset["mac"]}
+    if len(users) > 1:
+        details["users"] = users
     return make_finding(check, handset["name"], "not_registered", "minor",
                         "%s (%s %s, user %s) is not registered" % (handset["name"], handset["vendor"], handset["model"],
-                                                                   handset.get("user") or "-"),
-                        {"user": handset.get("user"), "mac": handset["mac"]})
+                                                                   ", ".join(users) or "-"),
+                        details)
 
 
 def _stale(check, name, contact):

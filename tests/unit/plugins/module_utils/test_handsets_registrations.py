@@ -263,3 +263,48 @@ def test_an_unreadable_contact_of_a_user_with_two_free_handsets_is_not_guessed(t
     assert "hs-s1, hs-s2 share that user: cannot tell which" in pair["reason"]
     joined = fleet.join(est.handsets, [reg(2004, "Linphone/5.2.0", 5)])
     assert joined["unknown"][0]["reason"] == pair["reason"]
+
+
+# ------------------------------------------------------------------ one device, several registrations
+
+MULTI = """\
+handsets:
+  - name: dect-1
+    mac: "80:5e:0c:1d:65:4e"
+    vendor: yealink
+    model: W70B
+    site: ams
+    lines: ["2101", "2102"]
+  - name: ata-1
+    mac: "00:56:2b:00:01:91"
+    vendor: cisco
+    model: ATA191
+    site: ams
+    lines: ["2201", "2202"]
+"""
+
+
+def test_a_dect_base_and_an_ata_are_one_device_with_several_registrations(tmp_path):
+    (tmp_path / "estate.yml").write_text(BASE + MULTI)
+    est = load_estate(str(tmp_path / "estate.yml"))
+    contacts = [reg(2101, "Yealink W70B 146.85.0.20", 1), reg(2102, "Yealink W70B 146.85.0.20", 1),
+                reg(2201, "Cisco ATA191-MPP/12.0.1", 2),                      # port 2 is not registered
+                reg(2301, "Yealink W70B 146.85.0.20 80:5e:0c:1d:65:4e", 1)]   # the base's MAC on an account it has not
+    pairs = registrations.match(est.handsets, contacts)
+    assert [(p["handset"]["name"], p["line"], p["status"]) for p in pairs] == [
+        ("dect-1", 1, "matched"), ("dect-1", 2, "matched"), ("ata-1", 1, "matched"), ("dect-1", None, "user_mismatch")]
+    joined = fleet.join(est.handsets, contacts, now=0)
+    by = dict((h["name"], h) for h in joined["handsets"])
+    assert by["dect-1"]["lines"] == [{"line": 1, "user": "2101", "registered": True},
+                                     {"line": 2, "user": "2102", "registered": True}]
+    assert by["ata-1"]["lines"][1] == {"line": 2, "user": "2202", "registered": False} and by["ata-1"]["registered"]
+    assert len(by["dect-1"]["contacts"]) == 3 and joined["unknown"] == []
+    hosts = registration_hosts(contacts, est)
+    assert sorted(hosts) == ["ata-1", "dect-1"] and len(hosts["dect-1"]["voipops_contacts"]) == 3
+    for result in (checks.from_registrations(contacts, est, callserver="cs1"), checks.from_handset_info(joined, est)):
+        by_kind = dict(((f["component"], f["kind"]), f) for f in result["findings"])
+        assert sorted(by_kind) == [("ata-1", "line_not_registered")]
+        assert by_kind[("ata-1", "line_not_registered")]["details"] == {"users": ["2202"], "lines": [2]}
+    # nothing registered: the whole device is not registered, naming every line's user
+    (finding,) = [f for f in checks.from_registrations([], est)["findings"] if f["component"] == "dect-1"]
+    assert finding["kind"] == "not_registered" and "user 2101, 2102" in finding["summary"]
