@@ -29,15 +29,19 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 {% if firmware %}
   <Upgrade_Rule ua="na">{{ firmware.url }}</Upgrade_Rule>
 {% endif %}
-  <Line_Enable_1_ ua="na">Yes</Line_Enable_1_>
+{% for a in accounts %}
+  <Line_Enable_{{ a.line }}_ ua="na">Yes</Line_Enable_{{ a.line }}_>
+{% if a.line == 1 %}
   <Station_Display_Name ua="na">{{ account.label }}</Station_Display_Name>
-  <Display_Name_1_ ua="na">{{ account.display_name }}</Display_Name_1_>
-  <User_ID_1_ ua="na">{{ account.username }}</User_ID_1_>
-  <Auth_ID_1_ ua="na">{{ account.auth_user }}</Auth_ID_1_>
-  <Password_1_ ua="na">{{ account.password }}</Password_1_>
-  <Proxy_1_ ua="na">{{ registrar.host }}:{{ registrar.port }}</Proxy_1_>
-  <SIP_Transport_1_ ua="na">{{ registrar.transport | upper }}</SIP_Transport_1_>
-  <Register_Expires_1_ ua="na">{{ registrar.expires }}</Register_Expires_1_>
+{% endif %}
+  <Display_Name_{{ a.line }}_ ua="na">{{ a.display_name }}</Display_Name_{{ a.line }}_>
+  <User_ID_{{ a.line }}_ ua="na">{{ a.username }}</User_ID_{{ a.line }}_>
+  <Auth_ID_{{ a.line }}_ ua="na">{{ a.auth_user }}</Auth_ID_{{ a.line }}_>
+  <Password_{{ a.line }}_ ua="na">{{ a.password }}</Password_{{ a.line }}_>
+  <Proxy_{{ a.line }}_ ua="na">{{ registrar.host }}:{{ registrar.port }}</Proxy_{{ a.line }}_>
+  <SIP_Transport_{{ a.line }}_ ua="na">{{ registrar.transport | upper }}</SIP_Transport_{{ a.line }}_>
+  <Register_Expires_{{ a.line }}_ ua="na">{{ registrar.expires }}</Register_Expires_{{ a.line }}_>
+{% endfor %}
   <Primary_NTP_Server ua="na">{{ ntp_server }}</Primary_NTP_Server>
   <Time_Zone ua="na">GMT{{ tz_hhmm }}</Time_Zone>
   <Language_Selection ua="na">{{ language_name }}</Language_Selection>
@@ -47,7 +51,7 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 # a firmware as Cisco writes it: 11.3.7, 12.0.1SR1, 7.6.2b, 1.4.1(SR5)
 _FW = r"\d+(?:\.\d+)+[A-Za-z0-9]*(?:\([A-Za-z0-9]+\))?"
 
-_LOADS = re.compile(r"^sip(?P<family>\d\dxx)\.(?P<version>\d+(?:-\d+)+)MPP\.loads$")
+_LOADS = re.compile(r"^(?:sip(?P<family>\d\dxx)|(?P<ata>ata19x))\.(?P<version>\d+(?:-\d+)+)MPP\.loads$")
 
 
 @register
@@ -56,8 +60,10 @@ class CiscoProfile(HandsetProfile):
     display_name = "Cisco"
     MODELS = {"CP-6841-3PCC": "68xx", "CP-6851-3PCC": "68xx", "CP-7821-3PCC": "78xx", "CP-7841-3PCC": "78xx",
               "CP-7861-3PCC": "78xx", "CP-8811-3PCC": "88xx", "CP-8841-3PCC": "88xx", "CP-8845-3PCC": "88xx",
-              "CP-8851-3PCC": "88xx", "CP-8861-3PCC": "88xx"}
-    FIRMWARE = {"68xx": {"version": "11.3.7"}, "78xx": {"version": "11.3.7"}, "88xx": {"version": "11.3.7"}}
+              "CP-8851-3PCC": "88xx", "CP-8861-3PCC": "88xx", "ATA191": "ata19x"}
+    FIRMWARE = {"68xx": {"version": "11.3.7"}, "78xx": {"version": "11.3.7"}, "88xx": {"version": "11.3.7"},
+                "ata19x": {"version": "12.0.1"}}
+    MAX_LINES = {"ATA191": 2}   # two FXS ports, one line each
     # MPP phones: HTTP "Cisco-CP-8841-3PCC/<fw> (<mac>)", SIP "Cisco/CP-8841-3PCC-<fw>" or "Cisco-CP8845-3PCC/<fw>"
     # (the SIP form is not confirmed by a vendor document: see docs/handsets.md); ATA 191/192 MPP;
     # the SPA line under its three brands: "Cisco/SPA504G-7.6.2b", "Linksys/SPA-942-6.1.5(a) (<serial>)",
@@ -112,7 +118,14 @@ class CiscoProfile(HandsetProfile):
             for node in root:
                 values[node.tag] = (node.text or "").strip()
         host, _sep, port = values.get("Proxy_1_", "").partition(":")
+        accounts = []
+        for line in sorted(set(int(k.split("_")[-2]) for k in values if re.match(r"^User_ID_\d+_$", k))):
+            accounts.append({"line": line, "username": values.get("User_ID_%d_" % line),
+                             "auth_user": values.get("Auth_ID_%d_" % line) or values.get("User_ID_%d_" % line),
+                             "password": values.get("Password_%d_" % line),
+                             "display_name": values.get("Display_Name_%d_" % line)})
         return {
+            "accounts": accounts,
             "username": values.get("User_ID_1_"),
             "auth_user": values.get("Auth_ID_1_") or values.get("User_ID_1_"),
             "password": values.get("Password_1_"),
@@ -125,10 +138,13 @@ class CiscoProfile(HandsetProfile):
         }
 
     def firmware_path(self, family, version):
+        if family.startswith("ata"):
+            return "%s.%sMPP.loads" % (family, version.replace(".", "-"))   # (ours: the ATA image name)
         return "sip%s.%sMPP.loads" % (family, version.replace(".", "-"))
 
     def firmware_from_path(self, relpath):
         m = _LOADS.match(relpath)
-        if not m or m.group("family") not in self.FIRMWARE:
+        family = m and (m.group("family") or m.group("ata"))
+        if not m or family not in self.FIRMWARE:
             return None
-        return m.group("family"), m.group("version").replace("-", ".")
+        return family, m.group("version").replace("-", ".")

@@ -96,7 +96,10 @@ class GrandstreamProfile(HandsetProfile):
         server = values.get("P47", "")
         host, _sep, port = server.partition(":")
         fw_dir = values.get("P192")
+        accounts = [{"line": 1, "username": values.get("P35"), "auth_user": values.get("P36") or values.get("P35"),
+                     "password": values.get("P34"), "display_name": values.get("P3")}] if values.get("P35") else []
         return {
+            "accounts": accounts,
             "username": values.get("P35"),
             "auth_user": values.get("P36") or values.get("P35"),
             "password": values.get("P34"),

@@ -37,9 +37,13 @@ _GENERIC_MASTER = """<?xml version="1.0" standalone="yes"?>
 _PHONE = """<?xml version="1.0" standalone="yes"?>
 <!-- voipops.voip: {{ handset.name }} ({{ handset.model }} {{ handset.mac }}) -->
 <polycomConfig>
-  <reg reg.1.address="{{ account.username }}" reg.1.auth.userId="{{ account.auth_user }}" reg.1.auth.password="{{ account.password }}" \
-reg.1.displayName="{{ account.display_name }}" reg.1.label="{{ account.label }}" reg.1.server.1.address="{{ registrar.host }}" \
-reg.1.server.1.port="{{ registrar.port }}" reg.1.server.1.transport="{{ transport_code }}" reg.1.server.1.expires="{{ registrar.expires }}"/>
+{% for a in accounts %}
+  <reg reg.{{ a.line }}.address="{{ a.username }}" reg.{{ a.line }}.auth.userId="{{ a.auth_user }}" \
+reg.{{ a.line }}.auth.password="{{ a.password }}" reg.{{ a.line }}.displayName="{{ a.display_name }}" \
+reg.{{ a.line }}.label="{{ a.label }}" reg.{{ a.line }}.server.1.address="{{ registrar.host }}" \
+reg.{{ a.line }}.server.1.port="{{ registrar.port }}" reg.{{ a.line }}.server.1.transport="{{ transport_code }}" \
+reg.{{ a.line }}.server.1.expires="{{ registrar.expires }}"/>
+{% endfor %}
   <tcpIpApp tcpIpApp.sntp.address="{{ ntp_server }}" tcpIpApp.sntp.gmtOffset="{{ timezone.offset_seconds }}"/>
   <lcl lcl.ml.lang="{{ language_name }}"/>
   <voIpProt voIpProt.SIP.specialEvent.checkSync.alwaysReboot="0"/>
@@ -114,7 +118,14 @@ class PolyProfile(HandsetProfile):
             for node in root.iter():
                 attrs.update(node.attrib)
         fw = attrs.get("APP_FILE_PATH") or None
+        accounts = []
+        for line in sorted(set(int(k.split(".")[1]) for k in attrs if re.match(r"^reg\.\d+\.address$", k))):
+            key = "reg.%d." % line
+            accounts.append({"line": line, "username": attrs.get(key + "address"),
+                             "auth_user": attrs.get(key + "auth.userId"), "password": attrs.get(key + "auth.password"),
+                             "display_name": attrs.get(key + "displayName")})
         return {
+            "accounts": accounts,
             "username": attrs.get("reg.1.address"),
             "auth_user": attrs.get("reg.1.auth.userId"),
             "password": attrs.get("reg.1.auth.password"),
