@@ -154,10 +154,13 @@ def model_key(vendor, model):
 
 def handset_users(rec):
     """The users (AoR users) a device registers, in line order: its ``lines`` (a DECT base's handsets, an ATA's
-    ports), else its one ``user``."""
+    ports: ``{user}`` mappings, users, or ``a|b``), else its one ``user``."""
     lines = rec.get("lines") or []
+    if isinstance(lines, str):  # CSV "a|b"
+        lines = [u for u in re.split(r"[\s|]+", lines) if u]
     if lines:
-        return [str(line.get("user")) for line in lines if isinstance(line, dict) and line.get("user") not in (None, "")]
+        users = [line.get("user") if isinstance(line, dict) else line for line in lines]
+        return [str(u) for u in users if u not in (None, "")]
     return [str(rec["user"])] if rec.get("user") not in (None, "") else []
 
 
