@@ -11,8 +11,10 @@
 - **firmware version order**: :func:`version_key` / :func:`compare_versions`;
 - **registrations -> estate handsets**: :func:`match`, the one pairing used by ``handsets/fleet.join``
   (handset_info, handset_resync), the health audit's registrations check and the ``registrations``
-  inventory plugin.  Each caller keeps its own output shape and its own policy for a pairing whose
-  User-Agent disagrees with the estate (see :func:`match`).
+  inventory plugin.  Each caller keeps its own output shape; all take the pairing's one verdict
+  (``status``: matched, ua_unrecognised, device_mismatch, user_mismatch, unknown; see :func:`match`), so they
+  agree.  A multi-line device (a DECT base's handsets, an ATA's ports: ``lines``) is one handset with several
+  users (:func:`handset_users`).
 """
 
 from __future__ import absolute_import, division, print_function
