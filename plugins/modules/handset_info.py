@@ -16,7 +16,7 @@ description:
   - Reads the callserver's registrations and pairs them with the estate's handsets (the MAC a User-Agent shows first,
     then the user of the address-of-record), with the same matcher and the same verdict as the health audit and the
     C(registrations) inventory.
-  - A contact whose User-Agent no vendor profile reads is matched by user (and MAC when known): the handset is
+  - A contact whose User-Agent no vendor profile reads is matched by user (and MAC when known), so the handset is
     registered with C(status=ua_unrecognised), never reported as not registered. Another vendor or model than the
     estate says is C(device_mismatch); a device registering an account that is none of its lines is C(user_mismatch).
   - A DECT base or an ATA is one handset with several C(lines) (the estate's C(lines)); each line's user registers

@@ -92,7 +92,7 @@ options:
   handsets:
     description:
       - The estate's handsets, each C({name, mac, vendor, model, site, user, firmware}); C(user) is the extension.
-      - A multi-line device (a DECT base with its handsets, an ATA with its ports) gives C(lines) instead of C(user):
+      - A multi-line device (a DECT base with its handsets, an ATA with its ports) gives C(lines) instead of C(user),
         the extensions in line order (a list of extensions or of C({user}), or C(a|b) in CSV). It gets one file with
         a line per extension; a model takes at most its number of lines (Yealink W70B 10, Cisco ATA191 2, a desk
         phone 1).
