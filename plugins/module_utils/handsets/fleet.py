@@ -113,7 +113,11 @@ def resync_targets(handsets, registrations, action="resync", names=None, now=Non
             continue
         event = profile.notify_event(action)
         if h["contacts"]:
+            seen = set()
             for d in h["contacts"]:
+                if d["address"] in seen:   # a DECT base or an ATA: one device, one re-sync for all its lines
+                    continue
+                seen.add(d["address"])
                 targets.append({"name": h["name"], "vendor": h["vendor"], "event": event, "uri": d["contact"],
                                 "dest": d["address"]})
         elif h.get("address"):

@@ -305,6 +305,9 @@ def test_a_dect_base_and_an_ata_are_one_device_with_several_registrations(tmp_pa
         by_kind = dict(((f["component"], f["kind"]), f) for f in result["findings"])
         assert sorted(by_kind) == [("ata-1", "line_not_registered")]
         assert by_kind[("ata-1", "line_not_registered")]["details"] == {"users": ["2202"], "lines": [2]}
+    # one device, one re-sync: a NOTIFY to one of its contacts, not one per line
+    targets, skipped = fleet.resync_targets(est.handsets, contacts[:3])
+    assert sorted(t["name"] for t in targets) == ["ata-1", "dect-1"] and skipped == []
     # nothing registered: the whole device is not registered, naming every line's user
     (finding,) = [f for f in checks.from_registrations([], est)["findings"] if f["component"] == "dect-1"]
     assert finding["kind"] == "not_registered" and "user 2101, 2102" in finding["summary"]
