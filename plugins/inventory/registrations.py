@@ -15,12 +15,16 @@ description:
   - Asks the callserver (Kamailio JSON-RPC C(ul.dump)) which devices are registered right now and makes each
     registered address-of-record a host, with vendor, model, firmware and MAC parsed from its User-Agent by the
     collection's handset vendor profiles.
-  - With O(estate_file), registrations are matched to the estate's handsets (MAC from the User-Agent first, then the
-    user/extension); a matched host takes the handset's name, an unmatched one lands in the C(unknown_devices) group.
+  - With O(estate_file), registrations are matched to the estate's handsets by the collection's one matcher (MAC from
+    the User-Agent first, then the user/extension; a User-Agent no vendor profile reads is matched by user, never
+    left out); a matched host takes the handset's name (a DECT base or ATA is one host with a contact per line), an
+    unmatched one lands in the C(unknown_devices) group.
   - "Groups: C(registered), C(vendor_<vendor>), C(model_<model>), C(unknown_devices) (names sanitized, optionally
     prefixed with O(group_prefix)). Host vars: C(voipops_aor), C(voipops_user), C(voipops_contacts) (every contact of
     the AoR), C(voipops_user_agent), C(voipops_vendor), C(voipops_model), C(voipops_firmware), C(voipops_mac),
-    C(voipops_expires), C(voipops_known), C(voipops_handset) (the estate record when matched) and C(ansible_host)
+    C(voipops_expires), C(voipops_known), C(voipops_handset) (the estate record when matched),
+    C(voipops_registration) (with the estate: C(matched), C(ua_unrecognised), C(device_mismatch), C(user_mismatch)
+    or C(unknown), the same verdict as handset_info and the health audit) and C(ansible_host)
     (the source address the registration came from)."
 extends_documentation_fragment:
   - constructed
@@ -88,7 +92,9 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, get_driver
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import aor_user, match_by_handset, parse_user_agent
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import (
+    aor_user, handset_status, match_by_handset, parse_user_agent,
+)
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import host_port
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 
@@ -126,7 +132,7 @@ def registration_hosts(contacts, estate=None, parse=parse_user_agent):
         hv = {
             "voipops_aor": first.get("aor"),
             "voipops_user": user,
-            "voipops_contacts": [dict((k, v) for k, v in r.items() if k != "ua") for r in regs],
+            "voipops_contacts": [dict((k, v) for k, v in r.items() if k not in ("ua", "reason")) for r in regs],
             "voipops_user_agent": first.get("user_agent"),
             "voipops_vendor": ua.get("vendor"),
             "voipops_model": ua.get("model"),
@@ -136,6 +142,10 @@ def registration_hosts(contacts, estate=None, parse=parse_user_agent):
             "voipops_registered": True,
             "voipops_known": handset is not None if estate is not None else None,
             "voipops_handset": handset,
+            # the one matcher's verdict: matched, ua_unrecognised, device_mismatch, user_mismatch (a handset), or
+            # unknown (a device the estate does not know); None without an estate
+            "voipops_registration": (handset_status([r.get("status") for r in regs]) if handset is not None
+                                     else "unknown") if estate is not None else None,
         }
         if address:
             hv["ansible_host"] = address

@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import handset_users
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import normalize_mac  # noqa: F401 (re-exported: one MAC rule)
 from ansible_collections.voipops.voip.plugins.module_utils.schema import estate as schema
 from ansible_collections.voipops.voip.plugins.module_utils.schema.estate import (  # noqa: F401 (re-exported)
@@ -144,10 +145,11 @@ class Estate(object):
         return dict((h["mac"], h) for h in self.handsets)
 
     def handsets_by_user(self):
+        """{user: [handsets]}; a multi-line device (DECT base, ATA) is listed under every line's user."""
         result = {}
         for h in self.handsets:
-            if h.get("user"):
-                result.setdefault(h["user"], []).append(h)
+            for user in handset_users(h):
+                result.setdefault(user, []).append(h)
         return result
 
     def site_for_number(self, number):

@@ -238,7 +238,8 @@ def _handsets(handsets, s, images, walker):
         path, obj = _where(rec, index, "handset")
         walker.state.index = index
         out, ok = walker.walk(rec, schema.HANDSET, obj)
-        name, mac, profile, model, user = out["name"], out["mac"], out["vendor"], out["model"], out["user"]
+        name, mac, profile, model = out["name"], out["mac"], out["vendor"], out["model"]
+        lines = out["lines"] or ([out["user"]] if out["user"] else [])
         firmware = None
         if ok:
             family = profile.family(model)
@@ -257,13 +258,15 @@ def _handsets(handsets, s, images, walker):
                 firmware = available[max(available, key=version_key)]
         if ok:
             records.append({"name": str(name), "mac": mac, "vendor": profile.vendor, "model": model,
-                            "family": profile.family(model), "user": str(user), "site": rec.get("site"),
+                            "family": profile.family(model), "user": lines[0], "site": rec.get("site"),
                             "firmware": firmware})
+            if len(lines) > 1:  # a DECT base's handsets, an ATA's ports: one file, a line per user
+                records[-1]["lines"] = lines
     return records
 
 
 # ------------------------------------------------------------------------------------- render
-def _context(rec, account, s):
+def _context(rec, accounts, s):
     fw = rec["firmware"]
     firmware = None
     if fw:
@@ -273,7 +276,8 @@ def _context(rec, account, s):
     return {
         "handset": {"name": rec["name"], "mac": mac, "mac_hex": mac_hex(mac), "mac_hex_upper": mac_hex(mac, True),
                     "model": rec["model"], "family": rec["family"], "vendor": rec["vendor"], "site": rec.get("site")},
-        "account": account,
+        "account": accounts[0],
+        "accounts": accounts,
         "registrar": {"host": s["registrar"], "port": s["registrar_port"], "transport": s["transport"],
                       "domain": s.get("domain") or s["registrar"], "expires": s["expires"]},
         "ntp_server": s["ntp_server"],
@@ -295,10 +299,10 @@ def build_want(records, users, s, images=(), mask=False, owners=None):
     get_template = env.get_template
     for rec in records:
         profile = base.get_profile(rec["vendor"])
-        account = users[rec["user"]]
+        accounts = [dict(users[user], line=i + 1) for i, user in enumerate(rec.get("lines") or [rec["user"]])]
         if mask:
-            account = dict(account, password=MASK)
-        ctx = _context(rec, account, s)
+            accounts = [dict(account, password=MASK) for account in accounts]
+        ctx = _context(rec, accounts, s)
         profile.extra_context(ctx)
         for fname, tname in profile.common_files(rec["model"], ctx):
             text = get_template("%s/%s" % (profile.vendor, tname)).render(ctx)

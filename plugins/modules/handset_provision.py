@@ -92,13 +92,17 @@ options:
   handsets:
     description:
       - The estate's handsets, each C({name, mac, vendor, model, site, user, firmware}); C(user) is the extension.
+      - A multi-line device (a DECT base with its handsets, an ATA with its ports) gives C(lines) instead of C(user),
+        the extensions in line order (a list of extensions or of C({user}), or C(a|b) in CSV). It gets one file with
+        a line per extension; a model takes at most its number of lines (Yealink W70B 10, Cisco ATA191 2, a desk
+        phone 1).
       - Either O(handsets) or O(handsets_file) is required.
     type: list
     elements: dict
   handsets_file:
     description:
       - A YAML file with a C(handsets) list (or a top-level list) or a CSV file with columns
-        C(name,mac,vendor,model,user) (and optionally C(site,firmware)); errors then name file and line.
+        C(name,mac,vendor,model,user) (and optionally C(site,firmware,lines)); errors then name file and line.
     type: path
   users_file:
     description:

@@ -15,8 +15,9 @@ version_added: 0.1.0
 description:
   - Sends each handset its vendor's re-sync NOTIFY (Yealink and Poly C(check-sync), Snom
     C(check-sync;reboot=false), Grandstream C(check-sync), Cisco MPP C(resync)) or, with O(action=reboot),
-    its vendor's reboot event, concurrently, to every contact the handset has registered at the callserver
-    (read over O(rpc_url)) or to the C(address) given for it.
+    its vendor's reboot event, concurrently, to every address the handset has registered from at the callserver
+    (read over O(rpc_url); a DECT base or an ATA registering several lines from one address gets one NOTIFY) or to
+    the C(address) given for it.
   - Returns one result per NOTIFY, so a caller sees which handsets answered and which did not.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:

@@ -80,7 +80,7 @@ def test_lab_estate_groups_and_hostvars(tmp_path):
     assert hosts_of(data, "gateways") == ["mgw1", "mgw2"]
     assert hosts_of(data, "kind_e1") == ["e1-mgw1-0", "e1-mgw1-1"] and hosts_of(data, "kind_isdn_pri") == ["pri-mgw2-0"]
     assert hosts_of(data, "site_rtm") == ["hs-3001", "mgw2", "pri-mgw2-0", "wan-rtm"]
-    assert hosts_of(data, "vendor_yealink") == ["hs-1001", "hs-3001"]
+    assert hosts_of(data, "vendor_yealink") == ["dect-1010", "hs-1001", "hs-3001"]
     assert hosts_of(data, "model_T54W") == ["hs-1001", "hs-3001"]
     assert hosts_of(data, "supplier_telco") == ["e1-mgw1-0", "e1-mgw1-1", "pri-mgw2-0", "sip-telco", "wan-ams", "wan-rtm"]
     assert "hs-1001" in hosts_of(data, "coverage_business_hours") and "cs1" in hosts_of(data, "coverage_24x7")
@@ -103,7 +103,7 @@ def test_lab_estate_groups_and_hostvars(tmp_path):
                                              "snmp": {"host": "127.0.0.1", "port": 41011, "version": "2c", "community": "mgw2"}}
     allvars = data["voipops"]["vars"] if "vars" in data.get("voipops", {}) else hv["cs1"]
     assert set(allvars["voipops_suppliers"]) == {"acme", "telco", "phonecare"}
-    assert len(hv["cs1"]["voipops_handsets"]) == 5
+    assert len(hv["cs1"]["voipops_handsets"]) == 7
 
 
 def test_large_fleet_mode_keeps_handsets_out_of_hosts(tmp_path):
@@ -118,7 +118,8 @@ def test_large_fleet_mode_keeps_handsets_out_of_hosts(tmp_path):
     hv = data["_meta"]["hostvars"]
     assert not [h for h in hv if h.startswith("hs-")]
     assert hosts_of(data, "voip_gateways") == ["mgw1", "mgw2"]
-    assert [h["name"] for h in hv["cs1"]["voipops_handsets"]] == ["hs-1001", "hs-1002", "hs-1003", "hs-1004", "hs-3001"]
+    assert [h["name"] for h in hv["cs1"]["voipops_handsets"]] == ["hs-1001", "hs-1002", "dect-1010", "ata-1020", "hs-1003",
+                                                                  "hs-1004", "hs-3001"]
 
 
 def test_invalid_estate_fails_with_file_line_field(tmp_path):

@@ -279,10 +279,14 @@ def from_snmp(results, estate, thresholds=None, check="snmp"):
 # --------------------------------------------------------------------------------------------
 
 def _not_registered(check, handset):
+    users = hreg.handset_users(handset)
+    details = {"user": users[0] if users else None, "mac": handset["mac"]}
+    if len(users) > 1:
+        details["users"] = users
     return make_finding(check, handset["name"], "not_registered", "minor",
                         "%s (%s %s, user %s) is not registered" % (handset["name"], handset["vendor"], handset["model"],
-                                                                   handset.get("user") or "-"),
-                        {"user": handset.get("user"), "mac": handset["mac"]})
+                                                                   ", ".join(users) or "-"),
+                        details)
 
 
 def _stale(check, name, contact):
@@ -318,14 +322,73 @@ def _mismatch(ua, handset):
     return "vendor" in found or "model" in found
 
 
+def _unrecognised(check, handset, regs):
+    """Registered, but no vendor profile reads the User-Agent: not an outage, no supplier ticket (info)."""
+    first = regs[0]
+    details = dict((k, first.get(k)) for k in ("user_agent", "aor") if first.get(k))
+    details["user_agents"] = sorted(set(r.get("user_agent") or "" for r in regs))
+    return make_finding(check, handset["name"], "user_agent_not_recognised", "info",
+                        "%s is registered (user %s), User-Agent not recognised: %r -- for the estate's admin and "
+                        "the collection's maintainers (a form the vendor profile does not read)" % (
+                            handset["name"], first.get("user") or hreg.aor_user(first.get("aor")),
+                            first.get("user_agent") or ""),
+                        details, impact="none", availability=False)
+
+
+def _lines_missing(check, handset, regs):
+    """A multi-line device (DECT base, ATA) registered on some of its lines only."""
+    users = hreg.handset_users(handset)
+    seen = set(r.get("user") or hreg.aor_user(r.get("aor")) for r in regs)
+    missing = [u for u in users if u not in seen]
+    if len(users) < 2 or not missing:
+        return []
+    return [make_finding(check, handset["name"], "line_not_registered", "minor",
+                         "%s (%s %s) is registered, but not on line(s) %s" % (
+                             handset["name"], handset["vendor"], handset["model"],
+                             ", ".join("%d (user %s)" % (users.index(u) + 1, u) for u in missing)),
+                         {"users": missing, "lines": [users.index(u) + 1 for u in missing]})]
+
+
+def _handset_findings(check, handset, estate, regs, limits):
+    """One estate handset and its contacts (each with ``status``, ``ua``, ``user_agent``, ``aor``, ``expires``).
+
+    The same findings whichever way the contacts came (the callserver's registrations or handset_info's result).
+    """
+    name = handset["name"]
+    if not regs:
+        return [_not_registered(check, handset)]
+    found = []
+    if not [r for r in regs if not _is_stale(r, limits)]:
+        found.append(_stale(check, name, regs[0]))
+    found.extend(_lines_missing(check, handset, regs))
+    mismatched = [r for r in regs if r["status"] == hreg.DEVICE_MISMATCH]
+    recognised = [r for r in regs if r["status"] in (hreg.MATCHED, hreg.USER_MISMATCH)]
+    unrecognised = [r for r in regs if r["status"] == hreg.UA_UNRECOGNISED]
+    for reg in (mismatched or recognised)[:1]:
+        found.extend(_device_findings(check, handset, estate, reg["ua"], reg["ua"].get("firmware"),
+                                      reg.get("user_agent"), reg.get("aor")))
+    if unrecognised:
+        found.append(_unrecognised(check, handset, unrecognised))
+    return found
+
+
+def _unknown_devices(check, callserver, items):
+    return make_finding(check, callserver, "unknown_devices", "warning",
+                        "%d device(s) registered on %s that the estate does not know" % (len(items), callserver),
+                        {"devices": items}, impact="none", availability=False)
+
+
 def from_registrations(contacts, estate, callserver=None, thresholds=None, check="registrations", parse=None):
     """Handset checks from the callserver's registrations (``KamailioRPC.registrations()`` records).
 
-    Contacts are paired with estate handsets by :func:`.registrations.match` (a pairing whose User-Agent
-    names another vendor/model is the handset, with a ``device_mismatch`` finding).
+    Contacts are paired with estate handsets by :func:`.registrations.match` (its pairing status decides):
 
-    - coverage: every estate handset must be registered (``not_registered``, minor, single);
+    - coverage: every estate handset must be registered (``not_registered``, minor, single); a multi-line device
+      (DECT base, ATA) on every line (``line_not_registered``, minor);
+    - a registered handset whose User-Agent no profile reads (``user_agent_not_recognised``, info: never
+      "not registered");
     - unknown devices registered (one finding on the callserver listing them, warning);
+    - another vendor/model than the estate says (``device_mismatch``, warning);
     - firmware compliance against ``approved_firmware`` (``firmware_not_approved``, warning);
     - stale registrations: ``expires`` at or below ``stale_registration_seconds`` (warning).
     """
@@ -333,24 +396,15 @@ def from_registrations(contacts, estate, callserver=None, thresholds=None, check
     matched, unknown = hreg.match_by_handset(estate.handsets, flatten_contacts(contacts), parse)
     checked, found = [], []
     for handset in estate.handsets:
-        name = handset["name"]
-        checked.append(name)
-        regs = matched.get(name)
-        if not regs:
-            found.append(_not_registered(check, handset))
-            continue
-        if not [r for r in regs if not _is_stale(r, limits)]:
-            found.append(_stale(check, name, regs[0]))
-        found.extend(_device_findings(check, handset, estate, regs[0]["ua"], regs[0]["ua"].get("firmware"),
-                                      regs[0].get("user_agent"), regs[0].get("aor")))
+        checked.append(handset["name"])
+        regs = [dict(r, user=hreg.aor_user(r.get("aor"))) for r in matched.get(handset["name"], [])]
+        found.extend(_handset_findings(check, handset, estate, regs, limits))
     if callserver and callserver in estate.components:
         checked.append(callserver)
         if unknown:
-            items = [dict((k, u.get(k)) for k in ("aor", "user_agent", "received", "contact")
+            items = [dict((k, u.get(k)) for k in ("aor", "user_agent", "received", "contact", "reason")
                           if u.get(k) and not str(u.get(k)).startswith("[not set")) for u in unknown]
-            found.append(make_finding(check, callserver, "unknown_devices", "warning",
-                                      "%d device(s) registered on %s that the estate does not know" % (len(items), callserver),
-                                      {"devices": items}, impact="none", availability=False))
+            found.append(_unknown_devices(check, callserver, items))
     return check_result(check, checked, found)
 
 
@@ -370,11 +424,12 @@ def flatten_contacts(contacts):
 def from_handset_info(result, estate, callserver=None, thresholds=None, check="registrations"):
     """``voipops.voip.handset_info``'s result (``handsets``, ``unknown``) -> the registrations check.
 
-    Same kinds and ids as :func:`from_registrations`: ``not_registered``, ``stale_registration``,
-    ``device_mismatch``, ``firmware_not_approved`` and one ``unknown_devices`` on the callserver.
+    Same kinds and ids as :func:`from_registrations`: ``not_registered``, ``line_not_registered``,
+    ``user_agent_not_recognised``, ``stale_registration``, ``device_mismatch``, ``firmware_not_approved`` and one
+    ``unknown_devices`` on the callserver.  The pairing status of each contact is handset_info's (the one matcher);
+    a result without it (an older release) is read as that matcher would have.
     """
     limits = thresholds_with(thresholds)
-    parse = hreg.parse_user_agent
     checked, found = [], []
     for item in (result or {}).get("handsets") or []:
         name = item.get("name")
@@ -382,23 +437,36 @@ def from_handset_info(result, estate, callserver=None, thresholds=None, check="r
         if handset is None or handset["type"] != "handset":
             continue
         checked.append(name)
-        if not item.get("registered"):
-            found.append(_not_registered(check, handset))
-            continue
-        contacts = item.get("contacts") or []
-        if contacts and all(_is_stale(c, limits) for c in contacts):
-            found.append(_stale(check, name, contacts[0]))
-        ua = parse(item.get("user_agent")) or {}
-        found.extend(_device_findings(check, handset, estate, ua, item.get("firmware") or ua.get("firmware"),
-                                      item.get("user_agent"), (contacts[0] if contacts else {}).get("aor")))
+        regs = [_info_contact(c, item, handset) for c in (item.get("contacts") or [])] if item.get("registered") else []
+        if item.get("registered") and not regs:
+            regs = [_info_contact({}, item, handset)]
+        found.extend(_handset_findings(check, handset, estate, regs, limits))
     if callserver and callserver in estate.components:
         checked.append(callserver)
         unknown = (result or {}).get("unknown") or []
         if unknown:
-            found.append(make_finding(check, callserver, "unknown_devices", "warning",
-                                      "%d device(s) registered on %s that the estate does not know" % (len(unknown), callserver),
-                                      {"devices": unknown}, impact="none", availability=False))
+            found.append(_unknown_devices(check, callserver, unknown))
     return check_result(check, checked, found)
+
+
+def _info_contact(contact, item, handset):
+    """A contact of handset_info's result in the shape :func:`_handset_findings` reads."""
+    if contact.get("vendor") or contact.get("user_agent"):
+        ua = dict((k, contact.get(k)) for k in ("vendor", "model", "firmware", "mac") if contact.get(k))
+        user_agent = contact.get("user_agent")
+    else:
+        user_agent = item.get("user_agent")
+        ua = hreg.parse_user_agent(user_agent) or {}
+        if item.get("firmware") and ua:
+            ua["firmware"] = item["firmware"]
+    status = contact.get("status")
+    if not status:
+        diffs = hreg.differences(hreg.normalise_handsets([handset])[0], ua)
+        status = ("device_mismatch" if ("vendor" in diffs or "model" in diffs)
+                  else hreg.UA_UNRECOGNISED if "unidentified" in diffs else hreg.MATCHED)
+    user = contact.get("user") or (hreg.aor_user(contact["aor"]) if contact.get("aor") else
+                                   (hreg.handset_users(handset) or [None])[0])
+    return dict(contact, ua=ua, user_agent=user_agent, status=status, user=user)
 
 
 def _is_stale(contact, limits):

@@ -138,6 +138,8 @@ class HandsetProfile(object):
     NOTIFY_EVENTS = {}       # {"resync": "...", "reboot": "..."}
     TEMPLATES = {}           # template name -> Jinja2 text; names ending in .xml are autoescaped
     LANGUAGE_NAMES = {}      # ISO 639-1 -> the vendor's value
+    MAX_LINES = {}           # model -> lines (SIP accounts) one device registers, when more than one: a DECT base's
+    #                          handsets, an ATA's ports; its templates render ``accounts`` (``account`` = line 1)
 
     # -- models ---------------------------------------------------------------------------
     def canonical_model(self, model):
@@ -152,6 +154,10 @@ class HandsetProfile(object):
 
     def family(self, model):
         return self.MODELS[model]
+
+    def max_lines(self, model):
+        """How many lines (accounts, each registering its own user) one device of ``model`` takes."""
+        return self.MAX_LINES.get(model, 1)
 
     # -- user agent -----------------------------------------------------------------------
     def parse_user_agent(self, ua):
@@ -189,7 +195,8 @@ class HandsetProfile(object):
     def parse_config(self, files):  # pragma: no cover - abstract
         """Read back what a phone takes from its files ({name: text}).
 
-        Returns {username, auth_user, password, display_name, registrar, port, transport, firmware_url}.
+        Returns {username, auth_user, password, display_name, registrar, port, transport, firmware_url} of line 1,
+        and ``accounts``: [{line, username, auth_user, password, display_name}] of every line.
         """
         raise NotImplementedError
 

@@ -49,40 +49,47 @@ def _describe(reg, ua, now):
 
 
 def join(handsets, registrations, now=None):
-    """Registered handsets joined with the estate (the pairing is :func:`.registrations.match`).
+    """Registered handsets joined with the estate (the pairing and its status are :func:`.registrations.match`'s).
 
-    A contact is the handset's only when its User-Agent agrees with the estate in every respect (vendor,
-    model, MAC when shown, user); any other contact is an unknown device, with the reason.
-    Returns {"handsets": [...], "unregistered": [names], "unknown": [...], "summary": {...}}.
+    A handset is registered when any contact is paired with it, whatever the pairing's status (``matched``,
+    ``ua_unrecognised``, ``device_mismatch``, ``user_mismatch``): the same answer as the audit and the
+    ``registrations`` inventory.  Contacts paired with no handset are unknown devices, with the reason.
+    Returns {"handsets": [...], "unregistered": [names], "unknown": [...], "summary": {...}}; each handset has
+    ``status`` (the most telling of its contacts') and ``lines`` (per line user: registered or not).
     """
     now = time.time() if now is None else now
     estate = hreg.normalise_handsets(handsets)
-    bound_users = set(h["user"] for h in estate if h["user"])
     mine, unknown = {}, []
     for pair in hreg.match(handsets, registrations):
-        dev = _describe(pair["contact"], pair["ua"], now)
-        if pair["handset"] is not None and not pair["differences"]:
+        dev = dict(_describe(pair["contact"], pair["ua"], now), user=pair["user"], status=pair["status"])
+        if pair["reason"]:
+            dev["reason"] = pair["reason"]
+        if pair["handset"] is not None:
+            dev["line"] = pair["line"]
             mine.setdefault(pair["handset"]["name"], []).append(dev)
-            continue
-        user = pair["user"]
-        reason = ("registered as %s, which no handset of the estate uses" % user if user not in bound_users
-                  else "registered as %s, but its User-Agent does not match the estate's handset" % user)
-        unknown.append(dict(dev, user=user, reason=reason))
+        else:
+            unknown.append(dev)
     unknown.sort(key=lambda d: d["user"])
     out = []
     for h in estate:
         contacts = mine.get(h["name"], [])
-        first = contacts[0] if contacts else {}
-        out.append(dict(h, registered=bool(contacts), contacts=contacts,
+        matched = [c for c in contacts if c["status"] == hreg.MATCHED]
+        first = (matched or contacts or [{}])[0]
+        lines = [{"line": i + 1, "user": user, "registered": any(c["user"] == user for c in contacts)}
+                 for i, user in enumerate(h["users"])]
+        out.append(dict(h, registered=bool(contacts), status=hreg.handset_status([c["status"] for c in contacts]),
+                        contacts=contacts, lines=lines,
                         firmware=first.get("firmware"), user_agent=first.get("user_agent"),
                         address=first.get("address") or h.get("address"),
                         registered_for_s=first.get("registered_for_s")))
     unregistered = [h["name"] for h in out if not h["registered"]]
     summary = {"handsets": len(out), "registered": len(out) - len(unregistered), "unregistered": len(unregistered),
-               "unknown_devices": len(unknown), "registrations": len(registrations or [])}
+               "unknown_devices": len(unknown), "registrations": len(registrations or []),
+               "ua_unrecognised": sum(1 for h in out if h["status"] == hreg.UA_UNRECOGNISED),
+               "device_mismatch": sum(1 for h in out if h["status"] == hreg.DEVICE_MISMATCH)}
     by_vendor = {}
     for h in out:
-        if h["registered"]:
+        if h["status"] == hreg.MATCHED:
             key = "%s %s %s" % (h["vendor"], h["model"], h["firmware"])
             by_vendor[key] = by_vendor.get(key, 0) + 1
     summary["firmware"] = by_vendor
@@ -106,7 +113,11 @@ def resync_targets(handsets, registrations, action="resync", names=None, now=Non
             continue
         event = profile.notify_event(action)
         if h["contacts"]:
+            seen = set()
             for d in h["contacts"]:
+                if d["address"] in seen:   # a DECT base or an ATA: one device, one re-sync for all its lines
+                    continue
+                seen.add(d["address"])
                 targets.append({"name": h["name"], "vendor": h["vendor"], "event": event, "uri": d["contact"],
                                 "dest": d["address"]})
         elif h.get("address"):

@@ -58,9 +58,12 @@ class GrandstreamProfile(HandsetProfile):
     MODELS = {"GRP2612": "GRP26xx", "GRP2613": "GRP26xx", "GRP2614": "GRP26xx", "GRP2615": "GRP26xx",
               "GRP2616": "GRP26xx", "GXP2160": "GXP21xx", "GXP2170": "GXP21xx"}
     FIRMWARE = {"GRP26xx": {"version": "1.0.5.67"}, "GXP21xx": {"version": "1.0.11.79"}}
+    # HTTP "Grandstream Model HW <model> [V<hw rev>] SW <fw> DevId <mac>" (phones, HT ATAs, DP DECT bases), the oldest
+    # "Grandstream GXP2000 (<image>:<fw>/<boot>:<v>) DevId <mac>"; SIP "Grandstream <model> <fw>".
     UA_PATTERNS = (
-        re.compile(r"^Grandstream Model HW (?P<model>\w+)(?:\s+V[^ ]+)? SW (?P<version>\d+(?:\.\d+)+) DevId (?P<mac>[0-9a-fA-F]{12})"),
-        re.compile(r"^Grandstream (?P<model>(?:GRP|GXP|GXV|WP)\w+) (?P<version>\d+(?:\.\d+)+)"),
+        re.compile(r"^Grandstream Model HW (?P<model>\w+)(?:\s+V[^ ]+)?\s+SW (?P<version>\d+(?:\.\d+)+) DevId (?P<mac>[0-9a-fA-F]{12})"),
+        re.compile(r"^Grandstream (?P<model>[A-Z]+\d+\w*) \([^:)]*:(?P<version>\d+(?:\.\d+)+)[^)]*\) DevId (?P<mac>[0-9a-fA-F]{12})"),
+        re.compile(r"^Grandstream (?P<model>[A-Z]+\d+\w*) (?P<version>\d+(?:\.\d+)+)"),
     )
     NOTIFY_EVENTS = {"resync": "check-sync", "reboot": "reboot"}
     NOTIFY_ALSO = {"resync": "resync"}
@@ -93,7 +96,10 @@ class GrandstreamProfile(HandsetProfile):
         server = values.get("P47", "")
         host, _sep, port = server.partition(":")
         fw_dir = values.get("P192")
+        accounts = [{"line": 1, "username": values.get("P35"), "auth_user": values.get("P36") or values.get("P35"),
+                     "password": values.get("P34"), "display_name": values.get("P3")}] if values.get("P35") else []
         return {
+            "accounts": accounts,
             "username": values.get("P35"),
             "auth_user": values.get("P36") or values.get("P35"),
             "password": values.get("P34"),

@@ -37,14 +37,22 @@ _GENERIC_MASTER = """<?xml version="1.0" standalone="yes"?>
 _PHONE = """<?xml version="1.0" standalone="yes"?>
 <!-- voipops.voip: {{ handset.name }} ({{ handset.model }} {{ handset.mac }}) -->
 <polycomConfig>
-  <reg reg.1.address="{{ account.username }}" reg.1.auth.userId="{{ account.auth_user }}" reg.1.auth.password="{{ account.password }}" \
-reg.1.displayName="{{ account.display_name }}" reg.1.label="{{ account.label }}" reg.1.server.1.address="{{ registrar.host }}" \
-reg.1.server.1.port="{{ registrar.port }}" reg.1.server.1.transport="{{ transport_code }}" reg.1.server.1.expires="{{ registrar.expires }}"/>
+{% for a in accounts %}
+  <reg reg.{{ a.line }}.address="{{ a.username }}" reg.{{ a.line }}.auth.userId="{{ a.auth_user }}" \
+reg.{{ a.line }}.auth.password="{{ a.password }}" reg.{{ a.line }}.displayName="{{ a.display_name }}" \
+reg.{{ a.line }}.label="{{ a.label }}" reg.{{ a.line }}.server.1.address="{{ registrar.host }}" \
+reg.{{ a.line }}.server.1.port="{{ registrar.port }}" reg.{{ a.line }}.server.1.transport="{{ transport_code }}" \
+reg.{{ a.line }}.server.1.expires="{{ registrar.expires }}"/>
+{% endfor %}
   <tcpIpApp tcpIpApp.sntp.address="{{ ntp_server }}" tcpIpApp.sntp.gmtOffset="{{ timezone.offset_seconds }}"/>
   <lcl lcl.ml.lang="{{ language_name }}"/>
   <voIpProt voIpProt.SIP.specialEvent.checkSync.alwaysReboot="0"/>
 </polycomConfig>
 """
+
+_UA_MAC = r"(?:(?:_|\s+\(SN:)(?P<mac>[0-9a-fA-F]{12})\b)?"
+# model prefixes in User-Agents -> the product line as Poly writes it
+_UA_LINES = (("SPIP", "SoundPoint IP "), ("SSIP", "SoundStation IP "), ("EDGEE", "Edge E"))
 
 _TRANSPORT = {"udp": "UDPOnly", "tcp": "TCPOnly", "tls": "TLS"}
 _TRANSPORT_BACK = dict((v, k) for k, v in _TRANSPORT.items())
@@ -60,9 +68,11 @@ class PolyProfile(HandsetProfile):
         "Edge E220": "EdgeE", "Edge E350": "EdgeE", "Edge E450": "EdgeE", "Edge E550": "EdgeE",
     }
     FIRMWARE = {"VVX": {"version": "6.4.3.5018"}, "EdgeE": {"version": "8.0.2.3267"}}
+    # "Polycom<line>-<model>-UA/<version>" (VVX, SoundPointIP SPIP_nnn, SoundStationIP SSIP_nnnn); the SIP form may
+    # end in "_<MAC>", the HTTP form is "FileTransport <form> [(SN:<MAC>)] Type/Application".
     UA_PATTERNS = (
-        re.compile(r"Polycom\w*-(?P<model>VVX_?\d+)-UA/(?P<version>\d+(?:\.\d+)+)"),
-        re.compile(r"Poly/(?P<model>Edge_E\d+)-UA/(?P<version>\d+(?:\.\d+)+)"),
+        re.compile(r"Polycom\w*-(?P<model>[A-Za-z]+_?\d+\w*?)-UA/(?P<version>\d+(?:\.\d+)+)" + _UA_MAC),
+        re.compile(r"Poly/?(?P<model>Edge_?E\d+)-UA/(?P<version>\d+(?:\.\d+)+)" + _UA_MAC),
     )
     NOTIFY_EVENTS = {"resync": "check-sync", "reboot": "check-sync;reboot=true"}
     LANGUAGE_NAMES = {"en": "English_United_States", "nl": "Dutch_Netherlands", "de": "German_Germany",
@@ -74,6 +84,18 @@ class PolyProfile(HandsetProfile):
         if found is None and model is not None:
             found = super(PolyProfile, self).canonical_model("Edge" + str(model))
         return found
+
+    def ua_model(self, raw):
+        if raw is None:
+            return None
+        found = self.canonical_model(raw)
+        if found:
+            return found
+        text = str(raw).replace("_", "")
+        for prefix, line in _UA_LINES:
+            if text.upper().startswith(prefix):
+                return line + text[len(prefix):]
+        return text
 
     def extra_context(self, ctx):
         ctx["transport_code"] = _TRANSPORT[ctx["registrar"]["transport"]]
@@ -96,7 +118,14 @@ class PolyProfile(HandsetProfile):
             for node in root.iter():
                 attrs.update(node.attrib)
         fw = attrs.get("APP_FILE_PATH") or None
+        accounts = []
+        for line in sorted(set(int(k.split(".")[1]) for k in attrs if re.match(r"^reg\.\d+\.address$", k))):
+            key = "reg.%d." % line
+            accounts.append({"line": line, "username": attrs.get(key + "address"),
+                             "auth_user": attrs.get(key + "auth.userId"), "password": attrs.get(key + "auth.password"),
+                             "display_name": attrs.get(key + "displayName")})
         return {
+            "accounts": accounts,
             "username": attrs.get("reg.1.address"),
             "auth_user": attrs.get("reg.1.auth.userId"),
             "password": attrs.get("reg.1.auth.password"),

@@ -31,13 +31,15 @@ _SETTINGS = """<?xml version="1.0" encoding="utf-8"?>
 <!-- voipops.voip: {{ handset.name }} ({{ handset.model }} {{ handset.mac }}) -->
 <settings>
   <phone-settings e="2">
-    <user_active idx="1" perm="R">on</user_active>
-    <user_realname idx="1" perm="R">{{ account.display_name }}</user_realname>
-    <user_name idx="1" perm="R">{{ account.username }}</user_name>
-    <user_pname idx="1" perm="R">{{ account.auth_user }}</user_pname>
-    <user_pass idx="1" perm="R">{{ account.password }}</user_pass>
-    <user_host idx="1" perm="R">{{ registrar.host }}:{{ registrar.port }};transport={{ registrar.transport }}</user_host>
-    <user_expiry idx="1" perm="R">{{ registrar.expires }}</user_expiry>
+{% for a in accounts %}
+    <user_active idx="{{ a.line }}" perm="R">on</user_active>
+    <user_realname idx="{{ a.line }}" perm="R">{{ a.display_name }}</user_realname>
+    <user_name idx="{{ a.line }}" perm="R">{{ a.username }}</user_name>
+    <user_pname idx="{{ a.line }}" perm="R">{{ a.auth_user }}</user_pname>
+    <user_pass idx="{{ a.line }}" perm="R">{{ a.password }}</user_pass>
+    <user_host idx="{{ a.line }}" perm="R">{{ registrar.host }}:{{ registrar.port }};transport={{ registrar.transport }}</user_host>
+    <user_expiry idx="{{ a.line }}" perm="R">{{ registrar.expires }}</user_expiry>
+{% endfor %}
     <ntp_server perm="R">{{ ntp_server }}</ntp_server>
     <utc_offset perm="R">{{ timezone.offset_seconds }}</utc_offset>
     <language perm="R">{{ language_name }}</language>
@@ -66,14 +68,21 @@ class SnomProfile(HandsetProfile):
     display_name = "Snom"
     MODELS = dict((m, m) for m in ("D713", "D717", "D735", "D785", "D812", "D815", "D862", "D865"))
     FIRMWARE = dict((m, {"version": "10.1.73.16"}) for m in MODELS)
+    # desk phones: HTTP "Mozilla/4.0 (compatible; snom<model>-SIP <fw> <build> [<MAC>] ...)", SIP "snom<model>/<fw>";
+    # M-series DECT bases: HTTP "Mozilla/4.0 (compatible; Snom M900 <fw> <MAC>)", SIP "snom-m900/<fw>".
     UA_PATTERNS = (
         re.compile(r"\bsnom(?P<model>\w+?)-SIP\s+(?P<version>\d+(?:\.\d+)+)(?:\s+\S+\s+(?P<mac>[0-9A-Fa-f]{12})\b)?"),
-        re.compile(r"^snom(?P<model>\w+)/(?P<version>\d+(?:\.\d+)+)"),
+        re.compile(r"\b[Ss]nom\s+(?P<model>M\d+\w*)\s+(?P<version>\d+(?:\.\d+)+)(?:\s+(?P<mac>[0-9A-Fa-f]{12})\b)?"),
+        re.compile(r"^[Ss]nom-?(?P<model>\w+?)/(?P<version>\d+(?:\.\d+)+)"),
     )
     NOTIFY_EVENTS = {"resync": "check-sync;reboot=false", "reboot": "check-sync;reboot=true"}
     NOTIFY_ALSO = {"check-sync": "reboot"}   # without the parameter a Snom phone reboots
     LANGUAGE_NAMES = {"en": "English", "nl": "Dutch", "de": "Deutsch", "fr": "Francais", "es": "Espanol", "it": "Italiano"}
     TEMPLATES = {"phone.htm.xml": _HTM, "settings.xml": _SETTINGS, "firmware.xml": _FIRMWARE}
+
+    def ua_model(self, raw):
+        # "m900" in a SIP User-Agent is Snom's "M900"
+        return None if raw is None else (self.canonical_model(raw) or str(raw).upper())
 
     def _fw_status_file(self, model, firmware):
         return "snom%s-%s-firmware.xml" % (model, firmware["version"])
@@ -94,16 +103,24 @@ class SnomProfile(HandsetProfile):
                 ("%s.xml" % h["mac_hex_upper"], "settings.xml")]
 
     def parse_config(self, files):
-        values = {}
+        values, lines = {}, {}
         for name, text in files.items():
             if not text or name.endswith(".htm"):
                 continue
             root = ET.fromstring(text.encode("utf-8"))
             for node in root.iter():
                 if node.text and node.text.strip():
-                    values[node.tag] = node.text.strip()
+                    idx = node.get("idx")
+                    if idx:
+                        lines.setdefault(int(idx), {})[node.tag] = node.text.strip()
+                    if idx in (None, "1"):
+                        values[node.tag] = node.text.strip()
         host = _HOST.match(values.get("user_host", "")) if values.get("user_host") else None
+        accounts = [{"line": n, "username": v.get("user_name"), "auth_user": v.get("user_pname") or v.get("user_name"),
+                     "password": v.get("user_pass"), "display_name": v.get("user_realname")}
+                    for n, v in sorted(lines.items()) if v.get("user_name")]
         return {
+            "accounts": accounts,
             "username": values.get("user_name"),
             "auth_user": values.get("user_pname") or values.get("user_name"),
             "password": values.get("user_pass"),

@@ -33,6 +33,7 @@ _MODELS = {
     "T53W": ("T5xW", "95"),
     "T54W": ("T5xW", "96"),
     "T57W": ("T5xW", "97"),
+    "W70B": ("W7xB", "146"),
 }
 
 _FAMILY_FILE = {
@@ -40,6 +41,7 @@ _FAMILY_FILE = {
     "T4xS": ("66", "T46S(T48S,T42S,T41S)"),
     "T4xU": ("108", "T46U(T43U,T46U,T41U,T48U,T42U)"),
     "T5xW": ("96", "T54W(T57W,T53W,T53,T53C,T54,T57)"),
+    "W7xB": ("146", "W70B"),   # (ours: the DECT base's image name)
 }
 _FW_ID_FAMILY = dict((fw_id, fam) for fam, (fw_id, _image) in _FAMILY_FILE.items())
 _ROM = re.compile(r"^(?P<models>[^/]+)-(?P<version>(?P<fwid>\d+)\.\d+\.\d+\.\d+)\.rom$")
@@ -56,20 +58,25 @@ lang.wui = {{ language_name }}
 
 _DEVICE = """#!version:1.0.0.1
 ## voipops.voip: {{ handset.name }} ({{ handset.model }} {{ handset.mac }})
-account.1.enable = 1
-account.1.label = {{ account.label }}
-account.1.display_name = {{ account.display_name }}
-account.1.user_name = {{ account.username }}
-account.1.auth_name = {{ account.auth_user }}
-account.1.password = {{ account.password }}
-account.1.sip_server.1.address = {{ registrar.host }}
-account.1.sip_server.1.port = {{ registrar.port }}
-account.1.sip_server.1.transport_type = {{ transport_code }}
-account.1.sip_server.1.expires = {{ registrar.expires }}
+{% for a in accounts %}
+account.{{ a.line }}.enable = 1
+account.{{ a.line }}.label = {{ a.label }}
+account.{{ a.line }}.display_name = {{ a.display_name }}
+account.{{ a.line }}.user_name = {{ a.username }}
+account.{{ a.line }}.auth_name = {{ a.auth_user }}
+account.{{ a.line }}.password = {{ a.password }}
+account.{{ a.line }}.sip_server.1.address = {{ registrar.host }}
+account.{{ a.line }}.sip_server.1.port = {{ registrar.port }}
+account.{{ a.line }}.sip_server.1.transport_type = {{ transport_code }}
+account.{{ a.line }}.sip_server.1.expires = {{ registrar.expires }}
+{% endfor %}
 {% if firmware %}
 static.firmware.url = {{ firmware.url }}
 {% endif %}
 """
+
+_UA_VERSION = r"(?P<version>\d+(?:\.\d+)+)"
+_UA_MAC = r"(?:\s+(?P<mac>[\da-fA-F]{2}(?::[\da-fA-F]{2}){5}))?(?:\s|$)"
 
 _TRANSPORT = {"udp": "0", "tcp": "1", "tls": "2"}
 _TRANSPORT_BACK = dict((v, k) for k, v in _TRANSPORT.items())
@@ -85,13 +92,24 @@ class YealinkProfile(HandsetProfile):
         "T4xS": {"version": "66.86.0.15"},
         "T4xU": {"version": "108.86.0.45"},
         "T5xW": {"version": "96.86.0.100"},
+        "W7xB": {"version": "146.85.0.20"},
     }
+    MAX_LINES = {"W70B": 10}   # the W70B DECT base: up to 10 handsets, one account each
+    # desk phones "Yealink SIP-T54W <fw>", video "Yealink SIP VP-T49G", DECT bases and conference phones without the
+    # "SIP-" ("Yealink W70B <fw>", "Yealink CP960 <fw>"), the oldest firmware "Yealink-T46G <fw> <hw>", and old units
+    # without the brand ("W52P <fw> <mac>", "VP530P <fw> <mac>"); HTTP adds the MAC with colons.
     UA_PATTERNS = (
-        re.compile(r"^[Yy]ealink\s+SIP(?:\s+VP)?-(?P<model>\w+)\s+(?P<version>\d+(?:\.\d+)+)(?:\s+(?P<mac>[\da-fA-F]{2}(?::[\da-fA-F]{2}){5}))?"),
+        re.compile(r"^[Yy]ealink\s+SIP(?:\s+VP)?-(?P<model>\w+)\s+" + _UA_VERSION + _UA_MAC),
+        re.compile(r"^[Yy]ealink[\s-]+(?P<model>[A-Z]+\d+\w*)\s+" + _UA_VERSION + _UA_MAC),
+        re.compile(r"^(?P<model>VP530P?|W52P|W60B)\s+" + _UA_VERSION + _UA_MAC),
     )
     NOTIFY_EVENTS = {"resync": "check-sync", "reboot": "check-sync;reboot=true"}
     LANGUAGE_NAMES = {"en": "English", "nl": "Dutch", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian"}
     TEMPLATES = {"common.cfg": _COMMON, "device.cfg": _DEVICE}
+
+    def ua_model(self, raw):
+        # "T21P_E2" is Yealink's "T21P E2"
+        return None if raw is None else (self.canonical_model(raw) or str(raw).replace("_", " "))
 
     def extra_context(self, ctx):
         ctx["device_id"] = _MODELS[ctx["handset"]["model"]][1]
@@ -117,7 +135,14 @@ class YealinkProfile(HandsetProfile):
                     continue
                 key, value = line.split("=", 1)
                 values[key.strip()] = value.strip()
+        accounts = []
+        for line in sorted(set(int(k.split(".")[1]) for k in values if re.match(r"^account\.\d+\.user_name$", k))):
+            key = "account.%d." % line
+            accounts.append({"line": line, "username": values.get(key + "user_name"),
+                             "auth_user": values.get(key + "auth_name"), "password": values.get(key + "password"),
+                             "display_name": values.get(key + "display_name")})
         return {
+            "accounts": accounts,
             "username": values.get("account.1.user_name"),
             "auth_user": values.get("account.1.auth_name"),
             "password": values.get("account.1.password"),

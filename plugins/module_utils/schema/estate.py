@@ -58,7 +58,7 @@ TRANSPORTS = ("udp", "tcp", "tls")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 COVERAGES = ("24x7", "business_hours")
 SNMP_VERSIONS = ("1", "2c", "3")
-HANDSET_CSV_COLUMNS = ("name", "mac", "vendor", "model", "site", "user", "address", "maintainer", "depends_on")
+HANDSET_CSV_COLUMNS = ("name", "mac", "vendor", "model", "site", "user", "lines", "address", "maintainer", "depends_on")
 HANDSET_CSV_REQUIRED = ("name", "mac", "vendor", "model", "site")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -329,6 +329,48 @@ def _vendor_and_model(out, ctx):
             ctx.error("is required", ctx.rec, key if key in ctx.rec else None, key)
 
 
+_LINE = Table("line", [Field("user", required=True), Field("label")])
+
+
+def _lines(value, ctx):
+    """A multi-line device's lines, in order (a DECT base's handsets, an ATA's ports): each ``{user, label}`` or just
+    the user; in CSV ``1201|1202``.  Errors name the line's item (``lines[2].user``) and its line in the file."""
+    if value in (None, "", []):
+        return []
+    items = _split_list(value, ctx) if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError("must be a list of lines ({user, label} or the user)")
+    out, seen = [], {}
+    for idx, item in enumerate(items):
+        where = "lines[%d]" % (idx + 1)
+        line = line_of(value, idx) if not isinstance(value, str) else line_of(ctx.rec, "lines")
+        if isinstance(item, (str, int)) and not isinstance(item, bool):
+            item = {"user": item}
+        if not isinstance(item, dict):
+            ctx.error("must be a mapping {user, label} or the line's user", field=where, line=line)
+            continue
+        rec, _ok = ctx.validator.walk(item, _LINE, ctx.obj, prefix=where + ".", line=line)
+        user = rec.get("user")
+        if user is None:
+            continue
+        if user in seen:
+            # a line written as a mapping knows its line; else (a bare user, a CSV cell) the record's 'lines' does
+            node, key = (item, "user") if hasattr(item, "line_of") else (ctx.rec, "lines")
+            ctx.error("user %r is already line %d of this device" % (user, seen[user]), node, key, where + ".user",
+                      line=line_of(node, key) if node is item else line)
+            continue
+        seen[user] = idx + 1
+        out.append({"line": idx + 1, "user": user, "label": rec.get("label")})
+    return out
+
+
+def _one_user_or_lines(out, ctx):
+    """A desk phone has a ``user``; a DECT base or an ATA has ``lines`` (one user per handset or port), not both."""
+    if out.get("user") and out.get("lines"):
+        ctx.error("give either 'user' (one line) or 'lines' (a DECT base's handsets, an ATA's ports), not both",
+                  ctx.rec, "lines", "lines")
+
+
 def _handset_site(out, ctx):
     """A handset's site must exist; it gives the default maintainer and dependencies and the number plan."""
     rec, site, sites = ctx.rec, out["site"], ctx.state.estate.sites
@@ -344,9 +386,14 @@ def _handset_site(out, ctx):
             if dep not in out["depends_on"]:
                 out["depends_on"].append(dep)
         ranges = site_rec["_extensions"] + site_rec["_dids"]
+        plan = ", ".join(site_rec["extensions"] + site_rec["dids"])
         if out["user"] and ranges and not any(out["user"] in r for r in ranges):
-            ctx.error("user %r is outside the number plan of site '%s' (%s)"
-                      % (out["user"], site, ", ".join(site_rec["extensions"] + site_rec["dids"])), rec, "user", "user")
+            ctx.error("user %r is outside the number plan of site '%s' (%s)" % (out["user"], site, plan),
+                      rec, "user", "user")
+        for item in out.get("lines") or []:
+            if ranges and not any(item["user"] in r for r in ranges):
+                ctx.error("user %r is outside the number plan of site '%s' (%s)" % (item["user"], site, plan),
+                          rec, "lines", "lines[%d].user" % item["line"])
     if not out["maintainer"] and site in sites:
         ctx.error("is required (or set handset_maintainer on the site)", rec, None, "maintainer")
 
@@ -477,15 +524,16 @@ def _handset_fields(depends_on_check):
         Field("vendor", lower=True),
         Field("model"),
         Field("user"),
+        Field("lines", "any", default=[], check=_lines),
         Field("mac", "any", always=True, check=_mac),
         Field("depends_on", "any", default=[], check=depends_on_check),
         Field("address", "any", check=_address),
     ]
 
 
-HANDSET = Table("handset", _handset_fields(_as_list), rules=[_vendor_and_model, _handset_site])
+HANDSET = Table("handset", _handset_fields(_as_list), rules=[_vendor_and_model, _one_user_or_lines, _handset_site])
 # a CSV row: its columns are checked once per file, its name by the section; depends_on is "a|b" or "a b"
-HANDSET_CSV_ROW = Table("handset", _handset_fields(_split_list), rules=[_vendor_and_model, _handset_site],
+HANDSET_CSV_ROW = Table("handset", _handset_fields(_split_list), rules=[_vendor_and_model, _one_user_or_lines, _handset_site],
                         closed=False, required=())
 
 
@@ -543,7 +591,7 @@ _EXTRA_KEYS = {
     "callserver": ("address", "sip_port", "tls_port", "transport", "rpc_url", "db_url", "snmp"),
     "gateway": ("address", "sip_port", "tls_port", "transport", "snmp"),
     "trunk": ("a", "b", "carrier", "interface", "circuit_id", "address", "sip_port", "channels"),
-    "handset": ("user", "mac", "address"),
+    "handset": ("user", "lines", "mac", "address"),
 }
 _EXTRA_KEYS["link"] = _EXTRA_KEYS["trunk"]
 

@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 from ansible_collections.voipops.voip.plugins.module_utils.source import Field, Table, line_of
 
@@ -122,11 +124,49 @@ def _model(value, ctx):
 
 def _user(value, ctx):
     if value in (None, ""):
-        ctx.error("is required (the extension this handset registers as)", ctx.rec, None, "user")
+        if ctx.rec.get("lines") in (None, "", []):
+            ctx.error("is required (the extension this handset registers as; or 'lines' for a DECT base or an ATA)",
+                      ctx.rec, None, "user")
         return None
+    if ctx.rec.get("lines") not in (None, "", []):
+        raise ValueError("give either 'user' (one line) or 'lines' (a DECT base's handsets, an ATA's ports), not both")
     if str(value) not in ctx.state.users:
         raise ValueError("user '%s' does not exist on the callserver (no such extension in users)" % value)
     return str(value)
+
+
+def _lines(value, ctx):
+    """A multi-line device's users in line order: a list of users or of ``{user, label}``, or ``a|b`` (CSV)."""
+    if value in (None, "", []):
+        return []
+    items = [v for v in re.split(r"[\s|]+", value) if v] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError("must be a list of the lines' users")
+    users = []
+    for idx, item in enumerate(items):
+        user = item.get("user") if isinstance(item, dict) else item
+        where = "lines[%d]" % (idx + 1)
+        if user in (None, "") or isinstance(user, (dict, list, bool)):
+            ctx.error("each line needs its user (the extension it registers as)", field=where)
+            continue
+        user = str(user)
+        if user in users:
+            ctx.error("user '%s' is already line %d of this device" % (user, users.index(user) + 1), field=where)
+        elif user not in ctx.state.users:
+            ctx.error("user '%s' does not exist on the callserver (no such extension in users)" % user, field=where)
+        users.append(user)
+    return users
+
+
+def _line_count(out, ctx):
+    """A device takes at most as many lines as its model has (a desk phone here: one)."""
+    profile, model, lines = out.get("vendor"), out.get("model"), out.get("lines") or []
+    if profile is None or model is None or len(lines) <= 1:
+        return
+    most = profile.max_lines(model)
+    if len(lines) > most:
+        ctx.error("%s %s takes %d line%s, %d given" % (profile.display_name, model, most, "" if most == 1 else "s",
+                                                       len(lines)), ctx.rec, "lines", "lines")
 
 
 HANDSET = Table("handset", [
@@ -135,4 +175,5 @@ HANDSET = Table("handset", [
     Field("vendor", "any", always=True, check=_vendor),
     Field("model", "any", always=True, check=_model),
     Field("user", "any", always=True, check=_user),
-], closed=False)
+    Field("lines", "any", default=[], check=_lines),
+], closed=False, rules=[_line_count])

@@ -191,6 +191,7 @@ class Phone(object):
         return {"name": self.name, "vendor": self.vendor, "model": self.model, "mac": self.mac,
                 "firmware": self.firmware, "state": self.state, "error": self.error,
                 "user": cfg.get("username"), "display_name": cfg.get("display_name"),
+                "users": [a["username"] for a in self.lines()] if self.config else [],
                 "contact": self.ep.contact_uri(cfg.get("username")) if self.ep and cfg.get("username") else None,
                 "registered_at": self.registered_at, "registrations": self.registrations, "fetches": self.fetches,
                 "boots": self.boots, "events": list(self.events), "resyncs": self.resyncs, "reboots": self.reboots,
@@ -352,13 +353,27 @@ class Phone(object):
         return "rebooted"
 
     # --------------------------------------------------------------- registration
-    async def register(self, expires, timeout=5.0):
+    def lines(self):
+        """The accounts this device registers: one per line of a DECT base or an ATA (its file's ``accounts``), one
+        for a desk phone; every line from the same endpoint, with the same User-Agent (one device, one MAC)."""
         cfg = self.config
-        registrar = "%s:%d" % (cfg["registrar"], cfg["port"])
-        async with self.sim.register_slots:
-            return await self.ep.register(registrar, cfg["username"], registrar, password=cfg["password"],
-                                          expires=expires, timeout=timeout,
-                                          transport="udp" if cfg.get("transport") in (None, "udp") else cfg["transport"])
+        accounts = cfg.get("accounts") or []
+        if len(accounts) < 2:
+            return [cfg]
+        return [dict(cfg, username=a["username"], auth_user=a.get("auth_user") or a["username"],
+                     password=a.get("password"), display_name=a.get("display_name")) for a in accounts]
+
+    async def register(self, expires, timeout=5.0):
+        resp = None
+        for cfg in self.lines():
+            registrar = "%s:%d" % (cfg["registrar"], cfg["port"])
+            async with self.sim.register_slots:
+                resp = await self.ep.register(registrar, cfg["username"], registrar, password=cfg["password"],
+                                              expires=expires, timeout=timeout,
+                                              transport="udp" if cfg.get("transport") in (None, "udp") else cfg["transport"])
+            if resp.code != 200:
+                return resp
+        return resp
 
     async def _unregister_quietly(self):
         # A newer generation makes any pending refresh give up; the lock orders us after an in-flight REGISTER,
@@ -449,7 +464,8 @@ class Phone(object):
         outcome = await self.maybe_upgrade(cfg)
         if outcome in ("bricked", "rebooted"):
             return
-        account = ("username", "auth_user", "password", "display_name", "registrar", "port", "transport", "expires")
+        account = ("username", "auth_user", "password", "display_name", "registrar", "port", "transport", "expires",
+                   "accounts")
         if any(old.get(k) != cfg.get(k) for k in account) or self.state != "registered":
             if old.get("username") and old.get("username") != cfg.get("username"):
                 self.config = old
@@ -735,8 +751,12 @@ def fleet_from_estate(path):
         model = profile.canonical_model(h["model"])
         approved = est.approved_versions(h["vendor"], h["model"])
         firmware = approved[-1] if approved else profile.FIRMWARE[profile.family(model)]["version"]
-        fleet.append({"name": h["name"], "mac": h["mac"], "vendor": profile.vendor, "model": model,
-                      "site": h.get("site"), "user": h.get("user"), "running_firmware": str(firmware)})
+        users = registrations.handset_users(h)
+        spec = {"name": h["name"], "mac": h["mac"], "vendor": profile.vendor, "model": model,
+                "site": h.get("site"), "user": h.get("user"), "users": users, "running_firmware": str(firmware)}
+        if len(users) > 1:   # a DECT base's handsets, an ATA's ports: provisioned as lines of one device
+            spec["lines"] = users
+        fleet.append(spec)
     return fleet
 
 

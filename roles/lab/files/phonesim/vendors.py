@@ -4,16 +4,60 @@
 """What a simulated phone of each vendor sends: its User-Agent and the files it asks for when it boots.
 
 The product side (``plugins/module_utils/handsets/<vendor>.py``) only reads these: it parses User-Agents and
-renders files.  Only the simulator makes them up, so they live here, one small entry per vendor.  The formats
-follow each vendor's documentation (the profiles' ``UA_PATTERNS`` read every one of them back).
+renders files.  Only the simulator sends them, so they live here.
+
+User-Agents come from the table of genuine forms, ``user_agents.yml`` beside this file (each form with the source
+it was read from; the unit tests parse every one): a phone sends its model's form of that kind (SIP or HTTP) with
+its own firmware and MAC in place of the sample's, else its model's form of the other kind; only a model the
+table does not list falls back to its vendor's desk-phone form below (the profiles' ``UA_PATTERNS`` read every
+one back).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
+import yaml
+
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.base import get_profile
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import mac_hex
+
+TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "user_agents.yml")
+_FORMS = None
+
+
+def forms():
+    """The table's genuine forms (``user_agents.yml`` ``forms``), read once."""
+    global _FORMS
+    if _FORMS is None:
+        with open(TABLE) as handle:
+            _FORMS = yaml.safe_load(handle)["forms"]
+    return _FORMS
+
+
+def _mac_notations(mac):
+    """The ways a User-Agent writes ``mac`` (canonical ``00:15:65:aa:bb:cc``): colons or bare hex, either case."""
+    return [mac, mac.upper(), mac_hex(mac), mac_hex(mac, upper=True)]
+
+
+def table_form(vendor, model, kind):
+    """The table's form of ``model`` for ``kind`` (else of the other kind), or None when the table has no form of it."""
+    mine = [f for f in forms() if f["vendor"] == vendor and str(f["model"]) == model]
+    for form in [f for f in mine if f["kind"] == kind] + [f for f in mine if f["kind"] != kind]:
+        return form
+    return None
+
+
+def from_table(form, version, mac):
+    """A table form with the phone's firmware and MAC in place of the sample's (same notation)."""
+    ua = form["ua"].replace(str(form["firmware"]), str(version), 1)
+    if form.get("mac") and mac:
+        for sample, mine in zip(_mac_notations(form["mac"]), _mac_notations(mac)):
+            if sample in ua:
+                return ua.replace(sample, mine, 1)
+    return ua
 
 
 def _yealink(model, version, mac, kind):
@@ -74,7 +118,11 @@ def _entry(vendor):
 
 def user_agent(vendor, model, version, mac, kind="sip"):
     """The User-Agent a ``vendor`` phone sends over SIP (``kind="sip"``) or HTTP (``kind="http"``)."""
-    return _entry(vendor)[0](model, version, mac, kind)
+    entry = _entry(vendor)
+    form = table_form(get_profile(vendor).vendor, model, kind)
+    if form is not None:
+        return from_table(form, version, mac)
+    return entry[0](model, version, mac, kind)
 
 
 def boot_requests(vendor, mac, model):

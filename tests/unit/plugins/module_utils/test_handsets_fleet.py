@@ -30,7 +30,7 @@ def reg(user, port, user_agent, received=None, last=None):
 REGS = [
     reg("1001", 40001, ua("yealink", "T54W", "96.86.0.110", "00:15:65:00:00:01"), last=1000),
     reg("1002", 40002, ua("poly", "VVX450", "6.4.6.2410", "64:16:7f:00:00:02"), received="sip:10.0.0.2:5062"),
-    reg("1003", 40003, "Linphone/5.2"),                      # the user's softphone, not the desk phone
+    reg("1003", 40003, "Linphone/5.2"),                      # a User-Agent no profile reads, on the desk phone's line
     reg("2999", 40004, ua("yealink", "T46S", "66.86.0.15", "80:5e:c0:00:00:09")),   # nobody's handset
 ]
 
@@ -42,26 +42,31 @@ def test_join_matches_by_user_and_user_agent():
     assert by["hs-1"]["vendor"] == "yealink" and by["hs-1"]["mac"] == "00:15:65:00:00:01"
     assert by["hs-1"]["registered_for_s"] == 10
     assert by["hs-2"]["registered"] and by["hs-2"]["address"] == "10.0.0.2:5062"     # NAT: Kamailio's received
-    assert not by["hs-3"]["registered"] and not by["hs-4"]["registered"]
-    assert out["unregistered"] == ["hs-3", "hs-4"]
+    # registered, User-Agent not recognised: never "not registered"
+    assert by["hs-3"]["registered"] and by["hs-3"]["status"] == "ua_unrecognised" and by["hs-3"]["firmware"] is None
+    assert by["hs-3"]["contacts"][0]["reason"] == "registered as 1003, User-Agent not recognised"
+    assert by["hs-1"]["status"] == "matched" and by["hs-1"]["lines"] == [{"line": 1, "user": "1001", "registered": True}]
+    assert not by["hs-4"]["registered"] and by["hs-4"]["status"] is None
+    assert out["unregistered"] == ["hs-4"]
     unknown = dict((u["user"], u) for u in out["unknown"])
-    assert set(unknown) == set(["1003", "2999"])
-    assert "does not match the estate's handset" in unknown["1003"]["reason"]
+    assert set(unknown) == set(["2999"])
     assert "which no handset of the estate uses" in unknown["2999"]["reason"]
-    assert out["summary"] == {"handsets": 4, "registered": 2, "unregistered": 2, "unknown_devices": 2,
-                              "registrations": 4,
+    assert out["summary"] == {"handsets": 4, "registered": 3, "unregistered": 1, "unknown_devices": 1,
+                              "registrations": 4, "ua_unrecognised": 1, "device_mismatch": 0,
                               "firmware": {"yealink T54W 96.86.0.110": 1, "poly VVX450 6.4.6.2410": 1}}
 
 
-def test_a_device_of_another_mac_or_model_is_not_the_handset():
+def test_a_device_of_another_mac_is_not_the_handset_another_model_is_a_mismatch():
     # SIP User-Agents rarely show the MAC; when one does (HTTP-style UA) it must be the estate's
     other = vendors.user_agent("yealink", "T54W", "96.86.0.110", "00:15:65:00:00:99", kind="http")
     assert registrations.parse_user_agent(other)["mac"] == "00:15:65:00:00:99"
-    wrong_mac = [reg("1001", 40001, other)]
-    wrong_model = [reg("1001", 40001, ua("yealink", "T46S", "66.86.0.15", "00:15:65:00:00:01"))]
-    for regs in (wrong_mac, wrong_model):
-        out = fleet.join(ESTATE[:1], regs)
-        assert out["unregistered"] == ["hs-1"] and len(out["unknown"]) == 1
+    out = fleet.join(ESTATE[:1], [reg("1001", 40001, other)])
+    assert out["unregistered"] == ["hs-1"] and len(out["unknown"]) == 1
+    assert "another MAC than the estate's handset hs-1" in out["unknown"][0]["reason"]
+    # another model on the handset's line: the line is registered, by the wrong device (the audit's device_mismatch)
+    out = fleet.join(ESTATE[:1], [reg("1001", 40001, ua("yealink", "T46S", "66.86.0.15", "00:15:65:00:00:01"))])
+    assert out["unregistered"] == [] and out["unknown"] == []
+    assert out["handsets"][0]["status"] == "device_mismatch" and out["summary"]["device_mismatch"] == 1
 
 
 def test_resync_targets_contacts_addresses_and_skips():
@@ -71,6 +76,9 @@ def test_resync_targets_contacts_addresses_and_skips():
     assert by["hs-1"]["event"] == base.get_profile("yealink").notify_event("resync")
     assert by["hs-2"]["dest"] == "10.0.0.2:5062"
     assert by["hs-4"]["uri"] == "sip:1004@127.0.0.1:5999" and by["hs-4"]["dest"] is None   # not registered: its address
+    assert by["hs-3"]["uri"] == "sip:1003@127.0.0.1:40003"     # registered with a User-Agent no profile reads
+    assert skipped == []
+    targets, skipped = fleet.resync_targets(ESTATE[2:3], [])
     assert skipped == [{"name": "hs-3", "reason": "not registered and no address given"}]
     targets, skipped = fleet.resync_targets(ESTATE, REGS, action="reboot", names=["hs-1", "hs-9"])
     assert [t["name"] for t in targets] == ["hs-1"]

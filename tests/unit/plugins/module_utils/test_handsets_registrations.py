@@ -167,13 +167,17 @@ def test_one_matcher_one_pairing_for_fleet_audit_and_inventory(tmp_path):
     kinds = sorted((f["component"], f["kind"]) for f in result["findings"])
     assert kinds == [("cs1", "unknown_devices"), ("hs-g", "not_registered"), ("hs-p", "device_mismatch")]
 
-    # the live fleet takes the same pairings, and only those whose User-Agent agrees in every respect
+    # the live fleet takes the same pairings: a handset registered by the wrong device is still registered
     joined = fleet.join(est.handsets, CONTACTS, now=0)
     fleet_view = dict((h["name"], [c["contact"] for c in h["contacts"]]) for h in joined["handsets"] if h["registered"])
-    assert fleet_view == dict((n, cs) for n, cs in expected.items() if n not in ("hs-p", "hs-c"))
-    assert sorted(joined["unregistered"]) == ["hs-c", "hs-g", "hs-p"]
-    assert sorted(u["contact"] for u in joined["unknown"]) == [
-        "sip:2002@10.1.0.2:5060", "sip:2777@10.1.0.3:5060", "sip:2999@10.1.0.6:5060"]
+    assert fleet_view == expected
+    assert joined["unregistered"] == ["hs-g"]
+    assert [u["contact"] for u in joined["unknown"]] == ["sip:2999@10.1.0.6:5060"]
+    status = dict((h["name"], h["status"]) for h in joined["handsets"])
+    assert status == {"hs-y": "matched", "hs-p": "device_mismatch", "hs-c": "user_mismatch", "hs-s1": "matched",
+                      "hs-s2": "matched", "hs-g": None}
+    assert dict((n, hv["voipops_registration"]) for n, hv in hosts.items()) == dict(
+        [(n, s) for n, s in status.items() if s] + [("reg-2999", "unknown")])
 
 
 def test_version_order_is_one_rule_for_audit_and_provisioning():
@@ -197,3 +201,113 @@ def test_no_copies_left():
     assert not hasattr(fleet, "_user_of_aor")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
     assert not os.path.exists(os.path.join(root, "plugins", "module_utils", "findings.py"))
+
+
+# ------------------------------------------------------------------ matching that never lies, one answer everywhere
+
+def _three_answers(est, contacts):
+    """What handset_info (fleet.join), the audit (both its inputs) and the inventory say about the same registrations."""
+    joined = fleet.join(est.handsets, contacts, now=0)
+    info = dict((h["name"], h["status"] or "not_registered") for h in joined["handsets"])
+    info_unknown = sorted(u["contact"] for u in joined["unknown"])
+    hosts = registration_hosts(contacts, est)
+    inventory = dict((h["name"], "not_registered") for h in est.handsets)
+    inventory.update((n, hv["voipops_registration"]) for n, hv in hosts.items() if hv["voipops_known"])
+    inventory_unknown = sorted(c["contact"] for hv in hosts.values() if not hv["voipops_known"]
+                               for c in hv["voipops_contacts"])
+    by_regs = checks.from_registrations(contacts, est, callserver="cs1")
+    by_info = checks.from_handset_info(joined, est, callserver="cs1")
+    return info, info_unknown, inventory, inventory_unknown, by_regs, by_info
+
+
+def _kinds(result):
+    return sorted((f["component"], f["kind"]) for f in result["findings"])
+
+
+UNPARSABLE = [
+    reg(2001, "Linphone/5.2.0 (belle-sip/5.2.0)", 1),                  # a UA no profile reads, on a handset's line
+    reg(2002, "", 2),                                                 # no User-Agent at all
+    reg(2003, "Cisco-CP-8841-3PCC/11.3.7 (00562b000003)", 3),          # recognised, fine
+    reg(2003, "Linphone/5.2.0 (belle-sip/5.2.0)", 7),                 # a softphone beside the recognised desk phone
+    reg(2004, "snomD785/10.1.159.12", 4),                             # one of user 2004's two handsets...
+    reg(2004, "Mozilla/4.0 (compatible; snom lid 3605)", 5),          # ...an unreadable form: the other one
+    reg(2006, "Yealink SIP-T54W 96.86.0.100 00:15:65:00:00:99", 6),   # a Yealink with another MAC: not the Grandstream
+    reg(2999, "Gigaset N870 IP PRO/83.V2.11.0+build.a546b91;7C2F80E0D605", 8),   # nobody's
+]
+
+
+def test_an_unparsable_user_agent_is_registered_not_recognised_and_every_caller_agrees(tmp_path):
+    est = load_estate(estate_with(tmp_path, ROWS))
+    info, info_unknown, inventory, inventory_unknown, by_regs, by_info = _three_answers(est, UNPARSABLE)
+    assert info == inventory == {
+        "hs-y": "ua_unrecognised", "hs-p": "ua_unrecognised", "hs-c": "matched",
+        "hs-s1": "matched", "hs-s2": "ua_unrecognised", "hs-g": "not_registered"}
+    assert info_unknown == inventory_unknown == [
+        "sip:2003@10.1.0.7:5060", "sip:2006@10.1.0.6:5060", "sip:2999@10.1.0.8:5060"]
+    assert _kinds(by_regs) == _kinds(by_info)
+    assert [f["id"] for f in sorted(by_regs["findings"], key=lambda f: f["id"])] == \
+        [f["id"] for f in sorted(by_info["findings"], key=lambda f: f["id"])]
+    kinds = _kinds(by_regs)
+    for name in ("hs-y", "hs-p", "hs-s2"):
+        assert (name, "user_agent_not_recognised") in kinds and (name, "not_registered") not in kinds
+    assert ("hs-g", "not_registered") in kinds and ("cs1", "unknown_devices") in kinds
+    finding = [f for f in by_regs["findings"] if f["component"] == "hs-y"][0]
+    assert finding["severity"] == "info" and "User-Agent not recognised" in finding["summary"]
+    assert finding["details"]["user_agent"].startswith("Linphone/")
+
+
+def test_an_unreadable_contact_of_a_user_with_two_free_handsets_is_not_guessed(tmp_path):
+    est = load_estate(estate_with(tmp_path, ROWS))
+    (pair,) = registrations.match(est.handsets, [reg(2004, "Linphone/5.2.0", 5)])
+    assert pair["status"] == "unknown" and pair["handset"] is None
+    assert "hs-s1, hs-s2 share that user: cannot tell which" in pair["reason"]
+    joined = fleet.join(est.handsets, [reg(2004, "Linphone/5.2.0", 5)])
+    assert joined["unknown"][0]["reason"] == pair["reason"]
+
+
+# ------------------------------------------------------------------ one device, several registrations
+
+MULTI = """\
+handsets:
+  - name: dect-1
+    mac: "80:5e:0c:1d:65:4e"
+    vendor: yealink
+    model: W70B
+    site: ams
+    lines: ["2101", "2102"]
+  - name: ata-1
+    mac: "00:56:2b:00:01:91"
+    vendor: cisco
+    model: ATA191
+    site: ams
+    lines: ["2201", "2202"]
+"""
+
+
+def test_a_dect_base_and_an_ata_are_one_device_with_several_registrations(tmp_path):
+    (tmp_path / "estate.yml").write_text(BASE + MULTI)
+    est = load_estate(str(tmp_path / "estate.yml"))
+    contacts = [reg(2101, "Yealink W70B 146.85.0.20", 1), reg(2102, "Yealink W70B 146.85.0.20", 1),
+                reg(2201, "Cisco ATA191-MPP/12.0.1", 2),                      # port 2 is not registered
+                reg(2301, "Yealink W70B 146.85.0.20 80:5e:0c:1d:65:4e", 1)]   # the base's MAC on an account it has not
+    pairs = registrations.match(est.handsets, contacts)
+    assert [(p["handset"]["name"], p["line"], p["status"]) for p in pairs] == [
+        ("dect-1", 1, "matched"), ("dect-1", 2, "matched"), ("ata-1", 1, "matched"), ("dect-1", None, "user_mismatch")]
+    joined = fleet.join(est.handsets, contacts, now=0)
+    by = dict((h["name"], h) for h in joined["handsets"])
+    assert by["dect-1"]["lines"] == [{"line": 1, "user": "2101", "registered": True},
+                                     {"line": 2, "user": "2102", "registered": True}]
+    assert by["ata-1"]["lines"][1] == {"line": 2, "user": "2202", "registered": False} and by["ata-1"]["registered"]
+    assert len(by["dect-1"]["contacts"]) == 3 and joined["unknown"] == []
+    hosts = registration_hosts(contacts, est)
+    assert sorted(hosts) == ["ata-1", "dect-1"] and len(hosts["dect-1"]["voipops_contacts"]) == 3
+    for result in (checks.from_registrations(contacts, est, callserver="cs1"), checks.from_handset_info(joined, est)):
+        by_kind = dict(((f["component"], f["kind"]), f) for f in result["findings"])
+        assert sorted(by_kind) == [("ata-1", "line_not_registered")]
+        assert by_kind[("ata-1", "line_not_registered")]["details"] == {"users": ["2202"], "lines": [2]}
+    # one device, one re-sync: a NOTIFY to one of its contacts, not one per line
+    targets, skipped = fleet.resync_targets(est.handsets, contacts[:3])
+    assert sorted(t["name"] for t in targets) == ["ata-1", "dect-1"] and skipped == []
+    # nothing registered: the whole device is not registered, naming every line's user
+    (finding,) = [f for f in checks.from_registrations([], est)["findings"] if f["component"] == "dect-1"]
+    assert finding["kind"] == "not_registered" and "user 2101, 2102" in finding["summary"]
