@@ -4,7 +4,7 @@ and an unchanged configuration needs no callserver at all."""
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from tests.support.modargs import patch_module_args
 
 from ansible_collections.voipops.voip.plugins.modules import callserver_config, gateway_firmware
 
