@@ -16,7 +16,7 @@ runs, the estate (suppliers, sites, components) and a period.  Per supplier (doc
   an open P1 or P2 ticket on that component itself (a symptom of another supplier's fault is not counted).
 
 A ticket counts as resolved at the audit that no longer found it (the audit cannot know better); the period ends
-for the figures at the last audit run in it ("as of").  :func:`render_html` draws the page, with an SVG plot per
+for the figures at the last audit run in it ("as of").  All pure but :func:`write_reports`.  :func:`render_html` draws the page, with an SVG plot per
 supplier of the open tickets per day and that day's worst component availability (no JavaScript).
 """
 
@@ -25,7 +25,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import io
 import json
+import os
 import re
 import traceback
 
@@ -38,6 +40,7 @@ except ImportError:
     JINJA2_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.voipops.voip.plugins.module_utils import sla as _sla
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
 
 SCORECARD_SCHEMA_VERSION = 1
 OUTAGE_PRIORITIES = ("P1", "P2")
@@ -329,3 +332,23 @@ def render_html(card):
     env.filters["hm"] = _hm
     plots = dict((name, plot(card, name)) for name in card["suppliers"])
     return env.from_string(_PAGE).render(card=card, plots=plots)
+
+
+RENDERERS = {"html": render_html, "json": render_json}
+
+
+def write_reports(card, dest, basename="sla_report", formats=("html", "json"), check_mode=False):
+    """The one I/O of this file: write the page and the JSON when their content changes (atomically; nothing in
+    check mode).  Returns ``{format: {"path", "changed"}}``."""
+    result = {}
+    for fmt in formats:
+        text = RENDERERS[fmt](card)
+        path = os.path.join(dest, "%s.%s" % (basename, fmt))
+        old = None
+        if os.path.exists(path):
+            with io.open(path, "r", encoding="utf-8") as handle:
+                old = handle.read()
+        if old != text and not check_mode:
+            atomic_write(path, text, mode=0o644)
+        result[fmt] = {"path": path, "changed": old != text}
+    return result
