@@ -23,6 +23,9 @@ from ansible_collections.voipops.voip.plugins.module_utils.audit import history 
 from ansible_collections.voipops.voip.plugins.module_utils.audit import scorecard as S
 from ansible_collections.voipops.voip.plugins.module_utils.audit.finding import check_result, finding_id, make_finding
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_kamailio_db_postgres import pg_url  # noqa: E402,F401  the throw-away PostgreSQL server fixture
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 ESTATE = os.path.join(ROOT, "inventories", "lab", "estate.yml")
 
@@ -253,3 +256,16 @@ def test_store_locations(tmp_path):
     assert "secret" not in str(err.value)
     with pytest.raises(H.HistoryError):
         H.History(str(tmp_path / "missing.sqlite"), write=False)
+
+
+def test_a_postgresql_store_follows_the_same_lives(store, estate, december, pg_url):  # noqa: F811
+    """The same month into a real PostgreSQL (the server the Kamailio driver's tests start): the same lives."""
+    pg = H.History(pg_url)
+    try:
+        for audit in december:
+            pg.append(audit)
+        assert pg.append(december[-1])["appended"] is False
+        assert pg.tickets(estate.domain) == store.tickets(estate.domain)
+        assert card(pg, estate) == card(store, estate)
+    finally:
+        pg.close()
