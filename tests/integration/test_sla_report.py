@@ -34,8 +34,8 @@ def audit(ansible, inventory, dest, now):
         return json.load(handle)
 
 
-def test_the_history_follows_a_gateway_fault_and_the_scorecard_counts_it(lab, ansible, inventory, lab_component,
-                                                                        tmp_path):
+def test_the_history_follows_a_gateway_fault_and_the_scorecard_counts_it(
+        lab, ansible, inventory, lab_component, tmp_path):
     rpc_url = read_endpoints()["callserver"]["rpc_url"]
 
     def mgw2_is(state):

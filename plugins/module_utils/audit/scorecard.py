@@ -311,7 +311,9 @@ worst {{ s.time_to_resolve.worst_wall_minutes | hm }}){% else %}nothing resolved
  data-within-sla="{{ t.within_sla }}"><td>{{ t.priority }}</td><td>{{ t.component }}</td>
 <td>{{ t.summary }}{% if t.reopened %} (reopened){% endif %}</td><td>{{ t.opened_at }}</td>
 <td>{{ t.resolved_at or 'open' }}</td><td>{{ t.resolve_due or '-' }}</td>
-<td{% if t.overdue or t.within_sla == false %} class="bad"{% endif %}>{% if t.within_sla is none %}{{ 'overdue' if t.overdue else '-' }}{% else %}{{ 'yes' if t.within_sla else 'no' }}{% endif %}</td></tr>
+<td{% if t.overdue or t.within_sla == false %} class="bad"{% endif %}>
+{% if t.within_sla is none %}{{ 'overdue' if t.overdue else '-' }}{% else %}{{ 'yes' if t.within_sla else 'no' }}{% endif %}
+</td></tr>
 {% endfor %}</table>{% endif %}
 </section>
 {% endfor %}

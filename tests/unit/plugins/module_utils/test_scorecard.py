@@ -24,7 +24,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.audit import scorecar
 from ansible_collections.voipops.voip.plugins.module_utils.audit.finding import check_result, finding_id, make_finding
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_kamailio_db_postgres import pg_url  # noqa: E402,F401  the throw-away PostgreSQL server fixture
+from test_kamailio_db_postgres import pg_url  # noqa: E402,F401 pylint: disable=unused-import  # PostgreSQL fixture
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 ESTATE = os.path.join(ROOT, "inventories", "lab", "estate.yml")
@@ -115,8 +115,8 @@ def test_a_tickets_life_is_followed_across_runs(store, estate):
     one, two = lives[(ID["mgw2"], 1)], lives[(ID["mgw2"], 2)]
     assert (one["opened_at"], one["last_seen"], one["resolved_at"], one["runs"]) == (
         "2026-12-01T10:00:00Z", "2026-12-01T12:00:00Z", "2026-12-01T13:00:00Z", 2)
-    assert (two["opened_at"], two["resolved_at"], two["state"]) == ("2026-12-03T08:00:00Z", "2026-12-03T13:00:00Z",
-                                                                     "resolved")
+    assert (two["opened_at"], two["resolved_at"], two["state"]) == (
+        "2026-12-03T08:00:00Z", "2026-12-03T13:00:00Z", "resolved")
     assert (ID["mgw2"], 3) not in lives
     # the PRI: the run without SNMP (11 Dec) did not resolve it; it keeps its first deadline (10 Dec 20:00Z + 6 h)
     # although the audit after that gap saw it as new
@@ -149,8 +149,8 @@ def test_the_december_scorecard_matches_the_hand_calculation(store, estate):
     assert acme["tickets"] == {"opened": 2, "by_priority": {"P1": 2, "P2": 0, "P3": 0, "P4": 0}}
     assert (acme["resolved"], acme["within_sla"], acme["within_sla_share"]) == (2, 1, 0.5)
     ttr = acme["time_to_resolve"]
-    assert (ttr["clock"], ttr["mean_minutes"], ttr["worst_minutes"], ttr["worst_ticket"]) == ("24x7", 240.0, 300.0,
-                                                                                                ID["mgw2"])
+    assert (ttr["clock"], ttr["mean_minutes"], ttr["worst_minutes"], ttr["worst_ticket"]) == (
+        "24x7", 240.0, 300.0, ID["mgw2"])
     assert acme["open_overdue"] == []
     # mgw2 down 180 + 300 = 480 min: 1 - 480 / 43920 = 0.989071
     assert acme["availability"]["mgw2"] == {"availability": 0.989071, "down_minutes": 480.0}
