@@ -138,6 +138,15 @@ options:
     description: Verify the webhook's TLS certificate.
     type: bool
     default: true
+  history:
+    description:
+      - Append this audit's tickets to the audit history store, which follows each ticket's life across runs
+        (opened, still open, resolved, reopened) for M(voipops.voip.sla_report).
+      - A file path (SQLite, created when missing; a relative path is relative to O(dest)), C(sqlite:////abs/path.db),
+        or C(postgres://user:password@host:port/database). Treated as a secret (a URL can carry a password).
+      - Defaults to the environment variable E(VOIPOPS_AUDIT_HISTORY); no history when neither is set.
+      - The same audit (same O(now)) is appended once. Nothing is appended in check mode.
+    type: str
 notes:
   - "Runs on the controller (C(delegate_to: localhost)) next to the estate file; the check modules gather the results."
   - Requires the Python libraries netaddr, Jinja2 (HTML) and requests (webhook).
@@ -203,6 +212,13 @@ webhook:
   returned: always
   type: dict
   sample: {"sent": true, "count": 1, "status_code": 200, "url": "https://tickets.example.com/hooks/voip"}
+history:
+  description: What the audit history store did; C(appended) false when there is no store, in check mode, or the run
+    was already there. Ticket ids this run C(opened), C(reopened), C(resolved), and those C(open) after it.
+  returned: always
+  type: dict
+  sample: {"appended": true, "run_id": "voip.lab@2026-11-27T16:30:00Z", "opened": ["9bb8fb4891612be9"],
+           "reopened": [], "resolved": [], "open": ["9bb8fb4891612be9"]}
 fail_reason:
   description: Empty, or why the play should fail according to O(fail_on_priority).
   returned: always
@@ -254,6 +270,21 @@ def _headers(p):
     return headers
 
 
+def _append_history(module, audit):
+    """Append the audit to the history store (not in check mode); what it did."""
+    if not module.params["history"] or module.check_mode:
+        return {"appended": False, "run_id": None, "opened": [], "reopened": [], "resolved": [], "open": []}
+    from ansible_collections.voipops.voip.plugins.module_utils.audit import history as H
+    try:
+        store = H.History(module.params["history"], base_dir=module.params["dest"])
+        try:
+            return store.append(audit)
+        finally:
+            store.close()
+    except H.HistoryError as exc:
+        module.fail_json(msg=str(exc))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -277,6 +308,7 @@ def main():
             webhook_all=dict(type="bool", default=False),
             webhook_timeout=dict(type="float", default=10.0),
             validate_certs=dict(type="bool", default=True),
+            history=dict(type="str", no_log=True, fallback=(env_fallback, ["VOIPOPS_AUDIT_HISTORY"])),
         ),
         supports_check_mode=True,
     )
@@ -318,6 +350,8 @@ def main():
             except R.ReportError as exc:
                 module.fail_json(msg=str(exc), reports=dict((k, v["path"]) for k, v in written.items()))
             changed = changed or webhook["sent"]
+    history = _append_history(module, audit)
+    changed = changed or history["appended"]
     by_id = dict((f["id"], f) for f in audit["findings"])
     tickets = []
     for fid in audit["tickets"]:
@@ -328,7 +362,7 @@ def main():
                         "affected": len(f["affected"]), "symptoms": len(f["children"])})
     result = dict(changed=changed, status=audit["status"], summary=audit["summary"], tickets=tickets,
                   reports=dict((k, v["path"]) for k, v in written.items()), webhook=webhook,
-                  fail_reason=_fail_reason(audit, p["fail_on_priority"]))
+                  history=history, fail_reason=_fail_reason(audit, p["fail_on_priority"]))
     if module._diff:
         before = "" if previous is None else "status: %s\nsummary: %s\n" % (previous.get("status"), previous.get("summary"))
         result["diff"] = {"before": before, "after": "status: %s\nsummary: %s\n" % (audit["status"], audit["summary"]),
