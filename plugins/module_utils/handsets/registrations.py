@@ -111,14 +111,26 @@ def parse_user_agent(ua):
     return None
 
 
+_VERSION_SPLIT_RE = re.compile(r"[.\-_+ ]")
+_VERSION_PART_RE = re.compile(r"(\d+)|([A-Za-z]+)")
+_VERSION_KEYS = {}
+
+
 def version_key(version):
-    """Sort key for firmware versions: numeric parts compare as numbers (``96.86.0.9 < 96.86.0.100``)."""
-    parts = re.split(r"[.\-_+ ]", str(version or "").strip())
-    key = []
-    for part in parts:
-        for num, text in re.findall(r"(\d+)|([A-Za-z]+)", part):
-            key.append((1, int(num), "") if num else (0, 0, text.lower()))
-    return tuple(key)
+    """Sort key for firmware versions: numeric parts compare as numbers (``96.86.0.9 < 96.86.0.100``).
+
+    Memoised: an estate has a handful of firmware strings and an audit compares them thousands of times."""
+    text = str(version or "").strip()
+    key = _VERSION_KEYS.get(text)
+    if key is None:
+        key = []
+        for part in _VERSION_SPLIT_RE.split(text):
+            for num, word in _VERSION_PART_RE.findall(part):
+                key.append((1, int(num), "") if num else (0, 0, word.lower()))
+        key = tuple(key)
+        if len(_VERSION_KEYS) < 4096:  # bounded: a fleet's distinct firmware strings, not every input ever seen
+            _VERSION_KEYS[text] = key
+    return key
 
 
 def compare_versions(a, b):
