@@ -190,14 +190,22 @@ def _growth(results, per_handset):
 
 
 def naive_match(handsets, contacts, parse=None):
-    """The obvious implementation: for each handset scan every contact (what the indexed match replaces)."""
+    """The obvious implementation: for each contact scan every handset (what the indexed match replaces); each
+    pairing is then judged by the matcher's own rule (``registrations._pair``), so both sides give the same audit."""
     parse = parse or hreg.parse_user_agent
-    pairs = [{"contact": c, "ua": parse(c.get("user_agent")) or {}, "user": hreg.aor_user(c.get("aor")), "handset": None,
-              "differences": []} for c in contacts]
-    for handset in hreg.normalise_handsets(handsets):
-        for pair in pairs:
-            if pair["user"] == handset["user"]:
-                pair["handset"] = handset
+    known = hreg.normalise_handsets(handsets)
+    pairs = []
+    for contact in contacts or []:
+        ua = parse(contact.get("user_agent")) or {}
+        user = hreg.aor_user(contact.get("aor"))
+        handset = None
+        for candidate in known:
+            if (ua.get("mac") and candidate["mac"] == ua["mac"]) or (handset is None and user in candidate["users"]):
+                handset = candidate
+        pairs.append(hreg._pair(contact, ua, user, handset))  # pylint: disable=protected-access
+    bound_users = set(u for h in known for u in h["users"])
+    for p in pairs:
+        p["reason"] = hreg._reason(p["status"], p.pop("candidate"), p["user"], bound_users)  # pylint: disable=protected-access
     return pairs
 
 
