@@ -143,7 +143,7 @@ options:
   group:
     description:
       - Group that owns the written files (for example the web server's group), so O(mode) C(0640) is readable by it.
-      - Without it, the files get the group of O(root) when that directory is setgid (as the lab's is: its nginx
+      - Without it, the files get the group of O(root) when that directory is setgid (as the lab's is, with its nginx
         workers' group), else the group of the user running the module.
     type: str
 notes:

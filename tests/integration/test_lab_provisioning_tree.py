@@ -76,8 +76,8 @@ def test_nginx_workers_do_not_run_as_root(lab):
     master, workers = nginx_workers()
     assert workers, "no worker process of nginx master %d" % master
     want = pwd.getpwnam("www-data").pw_uid if os.geteuid() == 0 else os.geteuid()
-    assert [uid for _, uid in workers] == [want] * len(workers)
-    assert all(uid != 0 for _, uid in workers)
+    uids = [uid for pid, uid in workers]
+    assert uids == [want] * len(workers) and 0 not in uids
 
 
 def test_only_the_files_phones_request_are_served(lab):

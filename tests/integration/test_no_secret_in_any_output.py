@@ -153,8 +153,8 @@ def runs(tmp_path_factory):
         events = list(result.events)
         done.append({"name": "%s -v%d" % (name, verbosity), "pdd": pdd, "status": result.status, "stdout": stdout,
                      "events": events, "seconds": time.time() - started})
-        assert result.status == expect, "%s at verbosity %d: %s\n%s" % (playbook, verbosity, result.status,
-                                                                       stdout[-4000:])
+        assert result.status == expect, "%s at verbosity %d: %s\n%s" % (
+            playbook, verbosity, result.status, stdout[-4000:])
         return done[-1]
 
     try:
@@ -233,7 +233,6 @@ def test_the_planted_secrets_were_used(runs):
         held.update(hits(blob, runs["secrets"]))
     assert held >= set(n for n in runs["secrets"] if n.startswith(("SIP password", "generated SIP password")))
     assert held >= set(["snmp community"] + ["HA1 of %s" % u for u in SUBSCRIBERS])
-
 
 
 def test_no_secret_in_job_events_or_stdout(runs):
