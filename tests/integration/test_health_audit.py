@@ -9,7 +9,6 @@ import subprocess
 import threading
 import xml.etree.ElementTree as ET
 
-
 import pytest
 
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim
