@@ -37,6 +37,8 @@ from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_
 
 CHANGE_STATES = ("merged", "replaced", "overridden", "deleted")
 KEY = "id"
+SECRET_KEPT = "******** (current, not shown)"
+SECRET_NEW = "******** (new, not shown)"
 
 
 def read_secrets(path):
@@ -178,6 +180,11 @@ class ResourceModule(object):
         if self.module._diff and plan:
             self.result["diff"] = {"before": dict((u[KEY], u) for u in before if u[KEY] in ids),
                                    "after": dict((u[KEY], u) for u in expected if u[KEY] in ids)}
+            # a new secret shows in the diff as a changed line, never its value
+            for key in needs:
+                for side, mark in (("before", SECRET_KEPT), ("after", SECRET_NEW)):
+                    if key in self.result["diff"][side]:
+                        self.result["diff"][side][key] = dict(self.result["diff"][side][key], secret=mark)
         if not self.params.get("return_unchanged", True):
             self.result.pop("operations")
             self.result["before"] = [u for u in before if u[KEY] in ids]

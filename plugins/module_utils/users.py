@@ -41,7 +41,9 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import (
 
 CLASS_RANK = dict((c, i) for i, c in enumerate(CLASSES))
 STATES = ("merged", "replaced", "overridden", "deleted", "gathered", "rendered", "parsed")
-HR_ACTIONS = ("join", "move", "leave", "change")
+HR_ACTIONS = ("join", "move", "leave", "change", "reissue")
+PROFILE_COLUMNS = ("display_name", "email", "site", "extension", "aliases", "class_of_service",
+                   "class_of_service_grant", "features")
 HR_COLUMNS = ("action", "effective_date", "employee_id", "display_name", "email", "site", "extension",
               "aliases", "class_of_service", "class_of_service_grant", "features")
 DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -357,6 +359,12 @@ def hr_row_key(row):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def reissue_key(employee_id, reason):
+    """Stable identity of one ``reissue_password`` entry: the same (id, reason) is applied once."""
+    text = "reissue\x1f%s\x1f%s" % (employee_id, reason)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
 def parse_hr_csv(text, path="<hr>"):
     """Parse an HR export; returns rows (CsvRow) with ``action`` and ``effective_date`` checked."""
     rows = parse_csv(text, path=path, required=("action", "effective_date", "employee_id"))
@@ -419,6 +427,20 @@ def apply_hr_rows(rows, ctx, numberplan, today=None, applied_keys=(), path=None)
             continue
         action = row["action"]
         cur = state.get(eid)
+        if action == "reissue":
+            # a new SIP password for an employee who stays as they are: the row's profile cells must be empty
+            filled = [c for c in PROFILE_COLUMNS if row.get(c, "") != ""]
+            if filled:
+                errors.add("a reissue row only re-issues the SIP password: leave %s empty (use a change row)"
+                           % ", ".join(filled), line=row.line, obj=label, field=filled[0], path=path)
+            elif cur is None:
+                errors.add("reissue of an employee who does not exist on the callserver", line=row.line, obj=label,
+                           field="employee_id", path=path)
+            else:
+                info.setdefault("reissue", {})[eid] = "HR row %s line %s" % (path or "", row.line)
+                touched.add(eid)
+                info["applied"].append(row["_key"])
+            continue
         if action == "join":
             if cur is not None:
                 errors.add("joiner already exists on the callserver (extension %s)" % cur.get("extension"),
@@ -523,17 +545,20 @@ def _diff_keys(old, new):
     return keys
 
 
-def plan_users(state, want, have, now=None, cooling_days=90, deleted_ids=()):
+def plan_users(state, want, have, now=None, cooling_days=90, deleted_ids=(), reissue=None):
     """Pure planner: desired users vs users on the callserver -> ordered operations.
 
     ``want``: canonical users (may carry ``_line``); ``have``: canonical users read from the callserver.
     ``state``: merged | replaced | overridden | deleted.  ``deleted_ids`` adds explicit removals
-    (HR leavers).  Expired temporary grants in ``have`` are always revoked.
+    (HR leavers).  ``reissue`` maps employee ids to the reason their SIP password is re-issued (a user who
+    stays gets a ``reissue`` operation; one who also changes gets ``new_password`` and ``reissue`` on the update;
+    a joiner or a leaver is left to its add or delete).  Expired temporary grants in ``have`` are always revoked.
 
     Operations (in this order: deletes, updates, adds, so freed numbers are never reused in one run)::
 
         {"op": "delete", "id", "before"}
         {"op": "update", "id", "before", "after", "changes": [keys], "revoked": [...], "new_password": bool}
+        {"op": "reissue", "id", "before", "after", "changes": [], "new_password": True, "reissue": reason}
         {"op": "add", "id", "after"}
     Deletes and extension moves carry ``cool``: numbers put in cooling until ``cool_until``.
     """
@@ -584,11 +609,17 @@ def plan_users(state, want, have, now=None, cooling_days=90, deleted_ids=()):
             adds.append({"op": "add", "id": uid, "after": target, "new_password": True})
             continue
         changes = _diff_keys(old, target)
+        reason = (reissue or {}).get(uid)
         if not changes:
+            if reason is not None:
+                updates.append({"op": "reissue", "id": uid, "before": old, "after": target, "changes": [],
+                                "new_password": True, "reissue": reason})
             continue
         freed = sorted(set(_numbers(old)) - set(_numbers(target)))
         op = {"op": "update", "id": uid, "before": old, "after": target, "changes": changes,
-              "new_password": old.get("extension") != target.get("extension")}
+              "new_password": old.get("extension") != target.get("extension") or reason is not None}
+        if reason is not None:
+            op["reissue"] = reason
         if revoked:
             op["revoked"] = revoked
         if freed:
@@ -612,6 +643,9 @@ def describe(op):
         a = op["after"]
         return "add user %s ext %s site %s class %s%s password ********" % (
             op["id"], a.get("extension"), a.get("site"), a.get("class_of_service"), _feat_text(a))
+    if op["op"] == "reissue":
+        return "re-issue the SIP password of user %s ext %s (%s): new password ********" % (
+            op["id"], op["after"].get("extension"), op["reissue"])
     parts = []
     for k in op["changes"]:
         parts.append("%s %s -> %s" % (k, _short(op["before"].get(k)), _short(op["after"].get(k))))
@@ -619,7 +653,7 @@ def describe(op):
     if op.get("revoked"):
         text += " (expired: %s)" % ", ".join(op["revoked"])
     if op.get("new_password"):
-        text += "; new password ********"
+        text += "; new password ********" + (" (re-issued: %s)" % op["reissue"] if op.get("reissue") else "")
     return text
 
 
@@ -684,4 +718,4 @@ def parse_running_config(text, path="running_config"):
 __all__ = ["CLASSES", "FEATURES", "STATES", "HR_COLUMNS", "NumberPlan", "Context", "SourceError", "SourceErrors",
            "canonical", "normalize_user", "load_config", "validate_want", "parse_hr_csv", "apply_hr_rows",
            "plan_users", "describe", "apply_plan_to", "expire_user", "parse_until", "until_epoch", "epoch_until",
-           "parse_running_config", "strip_meta", "utcnow"]
+           "parse_running_config", "strip_meta", "utcnow", "reissue_key"]

@@ -12,7 +12,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.voipops.voip.plugins.module_utils import users as U
-from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors, load_yaml, read_text
+from ansible_collections.voipops.voip.plugins.module_utils.source import (
+    SourceError, SourceErrors, _no_control, load_yaml, read_text,
+)
 
 
 def strip_none(d):
@@ -95,9 +97,11 @@ class UsersResource(object):
             return "state=%s needs db_url (the callserver database)" % state
         if state == "gathered":
             return None
+        if p["reissue_password"] and state not in ("merged", "replaced", "overridden"):
+            return "reissue_password re-issues passwords of users who stay: use it with state merged, replaced or overridden"
         if p["hr_csv"] and state != "merged":
             return "hr_csv is an HR batch of join/move/leave/change rows: use it with state=merged"
-        if state != "deleted" and not p["numberplan"]:
+        if state != "deleted" and not p["numberplan"] and not (p["reissue_password"] and not (p["config"] or p["src"])):
             return "state=%s needs numberplan (site extension ranges) to validate the users" % state
         return None
 
@@ -114,15 +118,56 @@ class UsersResource(object):
     def plan(self, state, loaded, snap, p, now, run):
         """Validate the input against the callserver's users and plan -> (plan, extra result keys)."""
         ctx = U.Context(have=snap.users, cooling=snap.cooling, unmanaged=snap.unmanaged, now=now)
+        reissue, keys, extra = self.reissue_requests(p, snap)
         if loaded.hr_rows is not None:
             want, deleted_ids, info = U.apply_hr_rows(loaded.hr_rows, ctx, loaded.numberplan,
                                                       applied_keys=snap.applied_keys, path=p["hr_csv"])
-            run.applied_keys = info["applied"]
+            for uid, reason in info.get("reissue", {}).items():
+                reissue.setdefault(uid, reason)
+            run.applied_keys = info["applied"] + keys
             plan = U.plan_users("replaced", want, snap.users, now=now, cooling_days=p["cooling_days"],
-                                deleted_ids=deleted_ids)
-            return plan, {"pending": info["pending"], "already_applied": info["already_applied"]}
-        validate_all(state, loaded.want, loaded.pre_errors, ctx, loaded.numberplan, p["src"] or "config")
-        return U.plan_users(state, loaded.want, snap.users, now=now, cooling_days=p["cooling_days"]), {}
+                                deleted_ids=deleted_ids, reissue=reissue)
+            extra.update(pending=info["pending"], already_applied=info["already_applied"])
+        else:
+            if loaded.want or loaded.pre_errors or not p["reissue_password"]:
+                validate_all(state, loaded.want, loaded.pre_errors, ctx, loaded.numberplan, p["src"] or "config")
+            run.applied_keys = keys
+            plan = U.plan_users(state, loaded.want, snap.users, now=now, cooling_days=p["cooling_days"],
+                                reissue=reissue)
+        self.check_reissued(p, plan, snap)
+        extra["reissued"] = [{"id": op["id"], "reason": op["reissue"]} for op in plan if op.get("reissue")]
+        return plan, extra
+
+    def reissue_requests(self, p, snap):
+        """``reissue_password`` entries not applied yet -> ({id: reason}, their keys, {"reissue_skipped": [...]})."""
+        reissue, keys, skipped = {}, [], []
+        applied = set(snap.applied_keys)
+        for i, entry in enumerate(p.get("reissue_password") or []):
+            uid, reason = str(entry["id"]).strip(), str(entry["reason"]).strip()
+            for name, value in (("id", uid), ("reason", reason)):
+                try:
+                    if not _no_control(value):
+                        raise ValueError("is empty")
+                except ValueError as exc:
+                    raise SourceError(str(exc), obj="reissue_password[%d]" % i, field=name)
+            key = U.reissue_key(uid, reason)
+            if key in applied:
+                skipped.append({"id": uid, "reason": reason})
+            elif uid not in reissue:
+                reissue[uid] = reason
+                keys.append(key)
+        return reissue, keys, {"reissue_skipped": skipped} if p.get("reissue_password") else {}
+
+    def check_reissued(self, p, plan, snap):
+        """Every ``reissue_password`` id is a user who stays on the callserver (not a leaver, not unknown)."""
+        stays = set(u["id"] for u in U.apply_plan_to(snap.users, plan))
+        for i, entry in enumerate(p.get("reissue_password") or []):
+            uid = str(entry["id"]).strip()
+            if uid not in stays:
+                raise SourceError("user '%s' %s: no password to re-issue" % (
+                    uid, "leaves in this run" if uid in set(u["id"] for u in snap.users) else
+                    "does not exist on the callserver"), obj="reissue_password[%d]" % i,
+                    field="id")
 
     def describe(self, op):
         return U.describe(op)

@@ -24,6 +24,8 @@ description:
     deleted).
   - Joiners and movers get a new generated SIP password (only its digest, ha1/ha1b, is stored). The module
     refuses to create one unless the task runs with C(no_log) or O(credentials_file) is set.
+  - O(reissue_password) (or an HR row with action C(reissue)) gives a user who stays a new generated SIP password,
+    the way a joiner gets one; the old password stops working at once.
   - Leavers are removed, their live registrations dropped (C(ul.rm) over JSON-RPC) and their numbers kept in
     cooling for O(cooling_days) (stored on the callserver database, so every AWX node sees it).
 author: voipops maintainers (@voipops)
@@ -86,6 +88,32 @@ options:
       - "Site number plan: the estate (its sites' C(extensions)), as the path of the estate YAML file or its data."
       - "Also accepted (backward compatible): a number plan C({sites: {ams: {ranges: [1000-1999]}}}) or its file."
     type: raw
+  reissue_password:
+    description:
+      - Re-issue the SIP password of these users (a lost or leaked password, a phone handed to someone else).
+        Each user gets a new generated password, stored like a joiner's (durable in O(credentials_file), mode 0600,
+        before the transaction that sets it commits); the old one stops working and, with O(rpc_url), the live
+        registrations made with it are dropped.
+      - Each entry is applied once. The pair (C(id), C(reason)) is stored on the callserver with the run, so a
+        rerun of the same task changes nothing (listed in RV(reissue_skipped)); give a new C(reason) (for example
+        the next ticket number) to re-issue again.
+      - Check and diff mode show which users get a new password (a C(secret) line in the diff), never a value.
+        The audit journal records the re-issue (operation C(reissue), the reason, who and when), never the password.
+      - Every id must be a managed user who is still there after the run (not a leaver of the same run); a joiner
+        of the same run gets its first password anyway. Works with O(state=merged), V(replaced) and V(overridden),
+        alone (no O(config) needed; O(numberplan) then is not needed either) or with a batch.
+      - Not a secret itself (employee ids and reasons); the passwords it makes are handled like every generated one.
+    type: list
+    elements: dict
+    suboptions:
+      id:
+        description: Employee id of the user.
+        type: str
+        required: true
+      reason:
+        description: Why (ticket number, incident); recorded in the audit journal and the key of the entry.
+        type: str
+        required: true
   cooling_days:
     description: Days a released number is refused for reuse (0 to 3650).
     type: int
@@ -166,6 +194,16 @@ EXAMPLES = r"""
     state: merged
   no_log: true
 
+- name: Re-issue a user's SIP password (once per reason; the new one goes to the credentials file only)
+  voipops.voip.callserver_users:
+    db_url: sqlite:////var/lib/kamailio/kamailio.db
+    domain: voip.example.org
+    reissue_password:
+      - id: E1042
+        reason: INC0042 phone stolen
+    credentials_file: /var/lib/voipops/credentials.json
+  no_log: true
+
 - name: Read the users
   voipops.voip.callserver_users:
     db_url: sqlite:////var/lib/kamailio/kamailio.db
@@ -192,7 +230,7 @@ commands:
   elements: str
   sample: ["add user E1042 ext 1042 site ams class national password ********"]
 operations:
-  description: The plan as data (op, id, before, after, changes, cool, cool_until, revoked).
+  description: The plan as data (op, id, before, after, changes, cool, cool_until, revoked, new_password, reissue).
   returned: when state is merged, replaced, overridden or deleted, and return_unchanged is true
   type: list
   elements: dict
@@ -230,9 +268,20 @@ already_applied:
   returned: when hr_csv is given
   type: list
   elements: dict
+reissued:
+  description: Users whose SIP password this run re-issues (C(id), C(reason)); never the password.
+  returned: when state is merged, replaced or overridden
+  type: list
+  elements: dict
+  sample: [{"id": "E1042", "reason": "INC0042 phone stolen"}]
+reissue_skipped:
+  description: O(reissue_password) entries applied by an earlier run (same id and reason), so not again.
+  returned: when reissue_password is given
+  type: list
+  elements: dict
 flushed:
   description: AoRs whose live registrations were dropped.
-  returned: when something was deleted or moved and rpc_url is given
+  returned: when something was deleted, moved or re-issued and rpc_url is given
   type: list
   elements: str
 audit_records:
@@ -283,6 +332,9 @@ def argument_spec():
         numberplan=dict(type="raw"),
         cooling_days=dict(type="int", default=90), actor=dict(type="str"), audit_log=dict(type="path"),
         credentials_file=dict(type="path"), now=dict(type="str"), lock_ttl=dict(type="int", default=3600),
+        # employee ids and reasons, not secrets (the passwords it makes follow the no_log/credentials_file rule)
+        reissue_password=dict(type="list", elements="dict", no_log=False, options=dict(
+            id=dict(type="str", required=True), reason=dict(type="str", required=True))),
     )
     return spec
 

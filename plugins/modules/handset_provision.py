@@ -139,15 +139,21 @@ options:
         description: Line key label (defaults to the display name).
         type: str
   mode:
-    description: File mode of the written files.
+    description:
+      - File mode of the written files. The files hold SIP passwords - keep them out of reach of other users
+        (the default V(0640) with O(group) the web server's group; never world-readable in production).
     type: raw
     default: '0640'
   group:
-    description: Group that owns the written files (for example the web server's group), so O(mode) C(0640) is readable by it.
+    description:
+      - Group that owns the written files (for example the web server's group), so O(mode) C(0640) is readable by it.
+      - Without it, the files get the group of O(root) when that directory is setgid (as the lab's is, with its nginx
+        workers' group), else the group of the user running the module.
     type: str
 notes:
   - Files are replaced by rename, so the web server never serves a half-written file.
-  - The index C(.voipops-handsets.json) in O(root) records the files this module owns.
+  - The index C(.voipops-handsets.<root name>.json) beside O(root) (mode 0600, never in the web root) records the
+    files this module owns.
   - The module is in the action group C(group/voipops.voip.callserver) so that one C(module_defaults) entry serves
     every callserver module; of the callserver connection options it uses only O(domain).
   - O(users_file) accepts the O(voipops.voip.callserver_users#module:credentials_file) that

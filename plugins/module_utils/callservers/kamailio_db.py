@@ -375,7 +375,9 @@ class KamailioDB(object):
                 del_prefs.append((uid, d))
                 del_grp.append((before["extension"], d))
                 del_alias.append((before["extension"], d))
-                if op["op"] == "delete" or before["extension"] != after["extension"]:
+                # a leaver, a mover, or a password re-issued at the same extension: the old subscriber row (and the
+                # registrations made with the old password) go
+                if op["op"] == "delete" or before["extension"] != after["extension"] or op.get("new_password"):
                     del_subs.append((before["extension"], d))
                     flush.append((before["extension"], run.run_id))
             if after:

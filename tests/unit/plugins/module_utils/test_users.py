@@ -226,7 +226,7 @@ join,2026-02-20,E7,ams,1007,+3112,national,fly
     with pytest.raises(SourceErrors) as exc:
         rows = U.parse_hr_csv(text, "hr.csv")
     got = errors_of(exc)
-    assert (5, "action", "unknown action 'hire' (allowed: join, move, leave, change)") in got
+    assert (5, "action", "unknown action 'hire' (allowed: join, move, leave, change, reissue)") in got
     assert any(e[0] == 6 and e[1] == "effective_date" for e in got)
     rows = U.parse_hr_csv(text.replace("hire", "join").replace("2026-13-01", "2026-02-01"), "hr.csv")
     with pytest.raises(SourceErrors) as exc:

@@ -331,3 +331,110 @@ def test_control_characters_in_a_display_name_are_refused_at_the_field(capsys, e
 def test_a_bad_now_is_a_clear_error_at_its_field(capsys, env):
     res = call(capsys, users_args(env, [ADA], now="yesterday-ish"))
     assert res["failed"] and res["errors"][0]["field"] == "now" and "absolute UTC time" in res["msg"]
+
+
+# --------------------------------------------------------------------------- re-issue a password
+def subscriber_ha1(env, extension):
+    conn = sqlite3.connect(env["path"])
+    try:
+        row = conn.execute("SELECT ha1 FROM subscriber WHERE username = ?", (extension,)).fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
+def file_agrees_with_callserver(env, cred, uid):
+    """The credentials file's password of ``uid`` is the one the callserver checks (its digest is the stored ha1)."""
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import ha1
+    rec = [r for r in json.load(open(cred)) if r["id"] == uid][0]
+    return ha1(rec["username"], "voip.lab", rec["sip_password"]) == subscriber_ha1(env, rec["extension"]), rec
+
+
+def test_reissue_password_check_diff_apply_once_per_reason_audited_without_the_value(capsys, env):
+    cred = str(env["tmp"] / "cred.json")
+    call(capsys, users_args(env, [ADA, BOB], credentials_file=cred))
+    old = dict((r["id"], r["sip_password"]) for r in json.load(open(cred)))
+    old_ha1 = subscriber_ha1(env, "1001")
+    reissue = {"db_url": env["db_url"], "now": NOW, "actor": "helpdesk", "credentials_file": cred,
+               "audit_log": str(env["tmp"] / "audit.jsonl"), "reissue_password": [{"id": "E1", "reason": "INC42 stolen"}]}
+    before = db_bytes(env["path"])
+    res = call(capsys, reissue, check=True, diff=True)
+    assert res["changed"] and db_bytes(env["path"]) == before        # check mode writes nothing
+    assert res["commands"] == ["re-issue the SIP password of user E1 ext 1001 (INC42 stolen): new password ********"]
+    assert res["diff"]["before"]["E1"]["secret"] != res["diff"]["after"]["E1"]["secret"]   # the diff says it changes
+    assert dict(res["diff"]["after"]["E1"], secret=None) == dict(res["diff"]["before"]["E1"], secret=None)
+    assert res["reissued"] == [{"id": "E1", "reason": "INC42 stolen"}]
+    res = call(capsys, reissue)
+    assert res["changed"] and res["verified"] and [c["id"] for c in res["credentials"]] == ["E1"]
+    assert subscriber_ha1(env, "1001") != old_ha1                    # the old password stops working
+    agree, rec = file_agrees_with_callserver(env, cred, "E1")
+    assert agree and rec["sip_password"] != old["E1"]
+    assert oct(os.stat(cred).st_mode & 0o777) == "0o600"
+    assert [r["sip_password"] for r in json.load(open(cred)) if r["id"] == "E2"] == [old["E2"]]   # others kept
+    # audited: who, what, why; never the value
+    audit = journal.read(str(env["tmp"] / "audit.jsonl"))
+    assert [(a["op"], a["employee_id"], a["who"]) for a in audit][-1] == ("reissue", "E1", "helpdesk")
+    assert "INC42 stolen" in audit[-1]["what"]
+    assert rec["sip_password"] not in open(str(env["tmp"] / "audit.jsonl")).read()
+    assert rec["sip_password"] not in json.dumps(res["commands"]) + json.dumps(res["operations"])
+    # the same entry again: applied once; a new reason re-issues again
+    again = call(capsys, reissue)
+    assert again["changed"] is False and again["reissue_skipped"] == [{"id": "E1", "reason": "INC42 stolen"}]
+    assert file_agrees_with_callserver(env, cred, "E1")[1]["sip_password"] == rec["sip_password"]
+    res = call(capsys, dict(reissue, reissue_password=[{"id": "E1", "reason": "INC43"}]))
+    assert res["changed"] and file_agrees_with_callserver(env, cred, "E1")[0]
+
+
+def test_reissue_password_refuses_unknown_users_and_leavers_and_needs_no_log(capsys, env):
+    call(capsys, users_args(env, [ADA, BOB]))
+    base = {"db_url": env["db_url"], "now": NOW}
+    res = call(capsys, dict(base, reissue_password=[{"id": "E9", "reason": "x"}]))
+    assert res["failed"] and res["errors"][0]["field"] == "id" and "E9' does not exist" in res["msg"]
+    res = call(capsys, users_args(env, [ADA], state="overridden", reissue_password=[{"id": "E2", "reason": "x"}]))
+    assert res["failed"] and "E2' leaves in this run" in res["msg"]
+    res = call(capsys, dict(base, reissue_password=[{"id": "E1", "reason": "a\nb"}]))
+    assert res["failed"] and res["errors"][0]["field"] == "reason" and "control character" in res["msg"]
+    res = call(capsys, dict(base, reissue_password=[{"id": "E1", "reason": "x"}]), no_log=False)
+    assert res["failed"] and "no_log" in res["msg"]
+    res = call(capsys, dict(base, state="deleted", reissue_password=[{"id": "E1", "reason": "x"}]))
+    assert res["failed"] and "state merged, replaced or overridden" in res["msg"]
+    # with a change of the same user in the same run: one update, with the new password
+    res = call(capsys, users_args(env, [dict(ADA, features=[])], state="replaced",
+                                  reissue_password=[{"id": "E1", "reason": "y"}]))
+    assert [op["op"] for op in res["operations"]] == ["update"] and res["operations"][0]["new_password"]
+    assert res["commands"][0].endswith("new password ******** (re-issued: y)")
+
+
+def test_reissue_from_an_hr_row(capsys, env):
+    cred = str(env["tmp"] / "cred.json")
+    call(capsys, users_args(env, [ADA], credentials_file=cred))
+    first = json.load(open(cred))[0]["sip_password"]
+    hr = env["tmp"] / "hr.csv"
+    hr.write_text("action,effective_date,employee_id,display_name\nreissue,2026-03-01,E1,\n")
+    args = {"db_url": env["db_url"], "now": NOW, "numberplan": NUMBERPLAN, "hr_csv": str(hr), "credentials_file": cred}
+    res = call(capsys, args)
+    assert res["changed"] and [op["op"] for op in res["operations"]] == ["reissue"]
+    agree, rec = file_agrees_with_callserver(env, cred, "E1")
+    assert agree and rec["sip_password"] != first
+    assert call(capsys, args)["changed"] is False                     # the row is applied once
+    hr.write_text("action,effective_date,employee_id,display_name\nreissue,2026-03-01,E1,Ada L\n")
+    res = call(capsys, args)
+    assert res["failed"] and res["errors"][0]["line"] == 2 and res["errors"][0]["field"] == "display_name"
+
+
+@pytest.mark.parametrize("where", ["BEFORE_COMMIT", "AFTER_COMMIT"])
+def test_kill_9_during_a_reissue_a_rerun_finds_the_password_the_callserver_checks(capsys, env, where):
+    cred = str(env["tmp"] / "cred.json")
+    call(capsys, users_args(env, [ADA, BOB], credentials_file=cred))
+    ha1_before = subscriber_ha1(env, "1001")
+    args = {"db_url": env["db_url"], "now": NOW, "credentials_file": cred, "domain": "voip.lab",
+            "_ansible_no_log": True, "reissue_password": [{"id": "E1", "reason": "INC7"}]}
+    kill_9_at(env, args, where)
+    assert (subscriber_ha1(env, "1001") == ha1_before) is (where == "BEFORE_COMMIT")   # rolled back / committed
+    res = call(capsys, args)
+    # killed before the commit: the rerun re-issues; after it: the rerun finds it done (once per reason)
+    assert res["changed"] is (where == "BEFORE_COMMIT") and not res.get("failed")
+    agree, rec = file_agrees_with_callserver(env, cred, "E1")
+    assert agree and subscriber_ha1(env, "1001") != ha1_before
+    assert file_agrees_with_callserver(env, cred, "E2")[0]
+    assert oct(os.stat(cred).st_mode & 0o777) == "0o600"
