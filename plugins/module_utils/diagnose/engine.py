@@ -3,7 +3,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One triage run: the steps in dependency order, each gathering its evidence then reasoning over it, stopping at
 the first step that proves a cause (the evidence of the earlier steps stays in the result).  The recent changes
-(``steps.CONTEXT_STEPS``) are read in any case: they prove nothing themselves, but tell who changed what before it."""
+(``steps.CONTEXT_STEPS``) are read in any case: they prove nothing themselves, but tell who changed what before it.
+
+The package (its ``__init__`` is empty, as ansible-test requires of module_utils packages):
+
+- ``accesslog``: the provisioning server's access log (nginx ``prov`` format) -> fetch records (pure parser).
+- ``gather``: the evidence of each step, through the callserver driver, the estate, the provisioning files, the
+  access log, the one registration matcher and the SIP engine (the only I/O of the package).
+- ``steps``: the reasoning of each step over that evidence (pure, unit-tested): observations, one of which may
+  be a proven cause.
+- ``route``: the cause routed to its supplier with SLA deadlines through the audit's own build (``audit/build.py``,
+  ``sla.py``).
+- ``card``: the readable card (pure).
+- ``engine``: this file - the steps in dependency order, stopping at the first proven cause.
+"""
 
 from __future__ import absolute_import, division, print_function
 
