@@ -40,11 +40,15 @@ attributes:
     support: full
 options:
   root:
-    description: The provisioning server's document root (the lab's C(provisioning.root)).
+    description:
+      - The provisioning server's document root (the lab's C(provisioning.root)).
+      - Defaults to the environment variable E(VOIPOPS_PROVISIONING_ROOT) (an AWX credential can inject it).
     type: path
     required: true
   provisioning_url:
-    description: The URL at which O(root) is served (the lab's C(provisioning.url)); firmware URLs are built from it.
+    description:
+      - The URL at which O(root) is served (the lab's C(provisioning.url)); firmware URLs are built from it.
+      - Defaults to the environment variable E(VOIPOPS_PROVISIONING_URL).
     type: str
     required: true
   registrar:
@@ -214,6 +218,7 @@ import grp
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.parameters import env_fallback
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import callserver_argspec
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
@@ -225,8 +230,8 @@ def main():
     # the callserver connection options are accepted (group/voipops.voip.callserver); only domain is used here
     argument_spec = callserver_argspec()
     argument_spec.update(
-        root=dict(type="path", required=True),
-        provisioning_url=dict(type="str", required=True),
+        root=dict(type="path", required=True, fallback=(env_fallback, ["VOIPOPS_PROVISIONING_ROOT"])),
+        provisioning_url=dict(type="str", required=True, fallback=(env_fallback, ["VOIPOPS_PROVISIONING_URL"])),
         registrar=dict(type="str", required=True),
         registrar_port=dict(type="int", default=5060),
         transport=dict(type="str", choices=["udp", "tcp", "tls"], default="udp"),

@@ -180,6 +180,10 @@ def runs(tmp_path_factory):
             if verbosity:      # the joiners were applied by the first run: this one re-issues a password
                 mutations["user_mutations_reissue_password"] = [{"id": "E2101", "reason": "secrets grep"}]
             run("playbooks/user_mutations.yml", verbosity, mutations, "user_mutations")
+            # a fault report about a user whose password was just generated (and, at -vvv, re-issued)
+            run("playbooks/triage.yml", verbosity, {"extension": "2101", "triage_dest": os.path.join(base, "triage"),
+                                                    "triage_audit_log": os.path.join(base, "user_mutations", "audit.jsonl")},
+                "triage")
         stores = [os.path.join(base, "user_mutations", "credentials.json"), os.path.join(lab_dir, "endpoints.json"),
                   os.path.join(lab_dir, "kamailio", "kamailio.db"), os.path.join(lab_dir, "snmpd", "snmpd.conf")]
         stores += [os.path.join(lab_dir, "secrets", u) for u in SUBSCRIBERS]
