@@ -137,8 +137,8 @@ def _register(lab, work, contacts, domain="voip.lab"):
                            "-nostdin", "-timeout", "120s", "-timeout_error", "-trace_err",
                            "-error_file", os.path.join(work, "sipp-err.log")],
                           cwd=work, capture_output=True, text=True, timeout=300, check=False)
-    # usrloc writes through to SQLite (the lab's db_mode 1): a REGISTER that meets the expiry timer's write gets a 500
-    # ("database is locked"), as a phone would, which registers again later; a handful of those in thousands is the lab
+    # a REGISTER that meets another SQLite write (Kamailio's db_sqlite has no busy timeout) may get a 500 ("database is
+    # locked"), as a phone would, which registers again later; a handful of those in thousands is the lab
     failed = [int(x) for x in re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", proc.stdout)]
     if proc.returncode not in (0, 1) or not failed or failed[-1] > len(contacts) // 100:
         raise RuntimeError("sipp registrations failed (%d): %s" % (proc.returncode, (proc.stdout + proc.stderr)[-1500:]))
