@@ -30,10 +30,13 @@ def mode(path):
 
 
 def phone_files(root):
+    """The files phones request: not the firmware, not dotfiles (the index of a provisioning root inside this tree, e.g.
+    a test's sub-root, is a dotfile beside that root and is not served)."""
     for base, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != "firmware"]
+        dirs[:] = [d for d in dirs if d != "firmware" and not d.startswith(".")]
         for name in files:
-            yield os.path.join(base, name)
+            if not name.startswith("."):
+                yield os.path.join(base, name)
 
 
 def nginx_workers():
