@@ -58,8 +58,8 @@ def _env(tmp):
 def make_estate(tmp, n):
     """The lab estate with n handsets (two sites) in a CSV, and the registrations of those phones."""
     src = open(os.path.join(ROOT, "inventories", "lab", "estate.yml")).read()
-    src = src.replace('extensions: ["1000-1099", "2000-2999"]', 'extensions: ["1000-1099", "20000-29999"]')
-    src = src.replace('extensions: ["3000-3999"]', 'extensions: ["3000-3999", "30000-39999"]')
+    src = src.replace('extensions: ["1000-1099", "2000-2999"]', 'extensions: ["1000-1099", "200000-299999"]')
+    src = src.replace('extensions: ["3000-3999"]', 'extensions: ["3000-3999", "300000-399999"]')
     head, _sep, _rest = src.partition("handsets:\n")
     tail = src[src.index("handsets_csv:"):]
     with open(os.path.join(tmp, "estate.yml"), "w") as handle:
@@ -75,7 +75,7 @@ def make_estate(tmp, n):
         for i in range(n):
             vendor, model, ua, good, old = models[i % 4]
             site = "ams" if i % 5 else "rtm"
-            user = str((20000 if site == "ams" else 30000) + i)
+            user = str((200000 if site == "ams" else 300000) + i)
             handle.write("hs-%05d,02:00:%02x:%02x:%02x:%02x,%s,%s,%s,%s\n" % (
                 i, (i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255, vendor, model, site, user))
             roll = rnd.random()

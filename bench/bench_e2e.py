@@ -226,6 +226,7 @@ def bench_health_audit(tmp):
 def run():
     results = []
     tmp = tempfile.mkdtemp(prefix="voipops-bench-e2e-")
+    os.chmod(tmp, 0o755)  # nosec - the lab's nginx workers (an unprivileged user) must reach its provisioning tree
     try:
         points, module_points = [], []
         for n in SIZES:
