@@ -56,6 +56,9 @@ def load_estate_handsets(path):
     handsets, groups = [], {}
     for h in est.handsets:
         rec = dict((k, h.get(k)) for k in ("name", "mac", "vendor", "model", "site", "user"))
+        if h.get("lines"):    # a DECT base or an ATA: its lines' users, as handset_provision takes them
+            rec["lines"] = [line.get("user") if isinstance(line, dict) else line for line in h["lines"]]
+            rec.pop("user", None)
         if h.get("firmware"):
             rec["firmware"] = h["firmware"]
         handsets.append(rec)

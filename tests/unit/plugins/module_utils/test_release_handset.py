@@ -229,3 +229,14 @@ def test_the_example_release_of_the_lab_is_valid(tmp_path):
     assert order and all(by_name[n]["model"] == "T54W" for n in order)
     assert len(waves.split(order, rel["waves"]["canary"], rel["waves"]["then"])) >= 2
     assert rel["window"]["start"] == rel["window"]["end"]   # the lab window is always open
+
+
+def test_estate_handsets_of_a_release_keep_the_lines_of_a_dect_base_and_an_ata():
+    # the lab estate declares a Yealink W70B base and a Cisco ATA191 with lines: a release reads them as
+    # handset_provision takes them (their lines' users, no single user), not as handsets without an account
+    from ansible_collections.voipops.voip.plugins.module_utils.release.handset import load_estate_handsets
+    handsets, _sites, _groups = load_estate_handsets(os.path.join(ROOT, "inventories", "lab", "estate.yml"))
+    by_name = dict((h["name"], h) for h in handsets)
+    assert by_name["dect-1010"]["lines"] == ["1010", "1011"] and "user" not in by_name["dect-1010"]
+    assert by_name["ata-1020"]["lines"] == ["1020", "1021"]
+    assert by_name["hs-1001"]["user"] == "1001" and "lines" not in by_name["hs-1001"]
