@@ -102,6 +102,9 @@ MOLECULE_LAB := $(STATE)/molecule-lab
 molecule: setup
 	@# a disposable lab: the scenarios' leavers put their numbers in cooling, so every run starts from a new database
 	VOIPOPS_LAB_DIR=$(MOLECULE_LAB) $(VENV)/bin/ansible-playbook $(ROOT)/playbooks/lab_down.yml >/dev/null; rm -rf $(MOLECULE_LAB)
+	@# molecule keeps each scenario's state ("prepared") in ANSIBLE_HOME: a run that failed half-way would make the next
+	@# one skip prepare against the new, empty lab
+	rm -rf $(STATE)/ansible-home/tmp/molecule.*
 	rc=0; (cd extensions && VOIPOPS_LAB_DIR=$(MOLECULE_LAB) ANSIBLE_HOME=$(STATE)/ansible-home $(VENV)/bin/molecule test --all) || rc=$$?; \
 	VOIPOPS_LAB_DIR=$(MOLECULE_LAB) $(VENV)/bin/ansible-playbook $(ROOT)/playbooks/lab_down.yml >/dev/null || true; \
 	rm -rf $(MOLECULE_LAB); exit $$rc

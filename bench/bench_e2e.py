@@ -176,22 +176,9 @@ def health_audit_playbook(tmp, lab_dir, lab, n):
 
 def audit_report_in_process(estate, checks, dest):
     """One audit_report call in-process (module-only figure)."""
-    import contextlib  # pylint: disable=import-outside-toplevel
-    import io  # pylint: disable=import-outside-toplevel
-    from tests.support.modargs import patch_module_args  # pylint: disable=import-outside-toplevel
     from ansible_collections.voipops.voip.plugins.modules import audit_report  # pylint: disable=import-outside-toplevel
-    args = {"estate_file": estate, "dest": dest, "results": checks, "fail_on_priority": "none",
-            "_ansible_no_log": False, "_ansible_check_mode": False, "_ansible_diff": False}
-    out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out):
-        try:
-            audit_report.main()
-        except SystemExit:
-            pass
-    res = json.loads(out.getvalue())
-    if res.get("failed"):
-        raise RuntimeError(res.get("msg"))
-    return res
+    return BU.run_module({"estate_file": estate, "dest": dest, "results": checks, "fail_on_priority": "none"},
+                         module=audit_report)
 
 
 def bench_health_audit(tmp):

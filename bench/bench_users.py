@@ -69,13 +69,16 @@ def hr_row(u):
         u["id"], u["name"], u["email"], u["site"], u["extension"], u["aliases"][0], u["class_of_service"], feats)
 
 
-def run_module(args):
+def run_module(args, module=None):
+    """One call of a module's main() in-process (the module-only figure): callserver_users unless ``module`` is given."""
     args = dict(args, _ansible_no_log=False, _ansible_check_mode=False, _ansible_diff=False)
-    args.setdefault("domain", "voip.lab")  # the SIP domain has no default (a product has no lab value)
+    if module is None:
+        module = callserver_users
+        args.setdefault("domain", "voip.lab")  # the SIP domain has no default (a product has no lab value)
     out = io.StringIO()
     with patch_module_args(args), contextlib.redirect_stdout(out):
         try:
-            callserver_users.main()
+            module.main()
         except SystemExit:
             pass
     res = json.loads(out.getvalue())
