@@ -229,8 +229,8 @@ def test_handset_faults_go_to_the_handset_supplier_on_its_business_hours(lab, an
     assert report["status"] == "warning"
 
 
-# "killed" (SIGKILL) is left out of the suite: a killed Kamailio reloads registrations up to one usrloc write-back
-# old (db_mode 2, 10 s), which leaks stale contacts into the tests after it (see the closing note of 2026-12-07)
+# "killed" (SIGKILL) runs on a lab of its own (test_health_audit_killed.py): a killed Kamailio reloads registrations up
+# to one usrloc write-back old (db_mode 2, 10 s), which would leak stale contacts into the tests after it
 @pytest.mark.parametrize("fault", ["hung"])
 def test_the_audit_reports_when_the_callserver_is_down_and_keeps_its_secrets(lab, ansible, inventory, lab_component,
                                                                              tmp_path, fault):
