@@ -5,7 +5,7 @@
 
 A store is a SQLite file (the default: next to the reports) or a PostgreSQL database (``postgres://...``, for AWX
 clusters whose jobs run on different nodes); URLs are read by the callserver database's own
-:func:`~..callservers.kamailio_db.parse_db_url`.  Three tables, created when missing:
+:func:`~..db.parse_db_url`.  Three tables, created when missing:
 
 - ``voipops_audit_runs``: one row per audit run, keyed by the estate's domain and the audit time
   (``generated_at``): appending the same run again changes nothing;
@@ -32,9 +32,8 @@ import os
 import sqlite3
 
 from ansible_collections.voipops.voip.plugins.module_utils import sla as _sla
-from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError
-from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import (
-    HAS_PSYCOPG, _test_pause, parse_db_url,
+from ansible_collections.voipops.voip.plugins.module_utils.db import (
+    HAS_PSYCOPG, DbUrlError, parse_db_url, test_pause as _test_pause,
 )
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
 
@@ -91,7 +90,7 @@ def store_target(location, base_dir=None):
     if "://" in location:
         try:
             return parse_db_url(location)
-        except DriverError:
+        except DbUrlError:
             raise HistoryError("history store %s: use a file path, sqlite:////abs/path.db or "
                                "postgres://user:password@host:port/database" % mask_url(location))
     path = location if os.path.isabs(location) or not base_dir else os.path.join(base_dir, location)

@@ -37,7 +37,6 @@ import secrets
 import socket
 import sqlite3
 import time
-import traceback
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
     ApplyResult, DriverError, LockedError, UserSnapshot, credential,
@@ -47,14 +46,12 @@ from ansible_collections.voipops.voip.plugins.module_utils.users import (
     canonical, epoch_until, until_epoch, utcnow,
 )
 
-try:
-    import psycopg
+from ansible_collections.voipops.voip.plugins.module_utils.db import (  # noqa: F401  pylint: disable=unused-import
+    HAS_PSYCOPG, PSYCOPG_IMPORT_ERROR, DbUrlError, parse_db_url as _parse_db_url, test_pause as _test_pause,
+)
 
-    HAS_PSYCOPG = True
-    PSYCOPG_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover
-    HAS_PSYCOPG = False
-    PSYCOPG_IMPORT_ERROR = traceback.format_exc()
+if HAS_PSYCOPG:
+    import psycopg
 
 SCHEMA_DIRS = {"sqlite": "/usr/share/kamailio/db_sqlite", "postgres": "/usr/share/kamailio/postgres"}
 KAMAILIO_SCRIPTS = ("standard", "auth_db", "usrloc", "alias_db", "group", "avpops", "dispatcher")
@@ -83,36 +80,17 @@ def ha1(username, realm, password):
     return hashlib.md5(("%s:%s:%s" % (username, realm, password)).encode("utf-8")).hexdigest()  # nosec - SIP digest
 
 
-def _test_pause(where):
-    """Test hook: VOIPOPS_TEST_PAUSE_<where>=seconds stops a run there (writing its pid to VOIPOPS_TEST_PAUSE_MARKER)
-    so that the crash-safety tests can kill -9 it at that exact point.  Unset in production: a no-op."""
-    pause = os.environ.get("VOIPOPS_TEST_PAUSE_" + where)
-    if pause:
-        marker = os.environ.get("VOIPOPS_TEST_PAUSE_MARKER")
-        if marker:
-            with open(marker, "w") as handle:
-                handle.write(str(os.getpid()))
-        time.sleep(float(pause))
-
-
 def new_password():
     """A strong SIP password: 24 URL-safe characters (144 bits)."""
     return secrets.token_urlsafe(18)
 
 
 def parse_db_url(db_url):
-    """``sqlite:////abs/path.db`` or ``postgres://user:pw@host:port/db`` -> (kind, target)."""
-    if db_url.startswith("sqlite://"):
-        path = db_url[len("sqlite://"):]
-        while path.startswith("//"):
-            path = path[1:]
-        if not path.startswith("/"):
-            raise DriverError("db_url %s: SQLite needs an absolute path, like sqlite:////var/lib/kamailio/kamailio.db" % db_url)
-        return "sqlite", path
-    for prefix in ("postgres://", "postgresql://"):
-        if db_url.startswith(prefix):
-            return "postgres", "postgresql://" + db_url[len(prefix):]
-    raise DriverError("db_url %s: use sqlite:////abs/path.db or postgres://user:password@host:port/database" % db_url)
+    """The one DB-URL rule (``module_utils/db.py``), failing as the driver fails: a :class:`DriverError`."""
+    try:
+        return _parse_db_url(db_url)
+    except DbUrlError as exc:
+        raise DriverError(str(exc))
 
 
 def _pid_alive(pid):
