@@ -5,10 +5,11 @@ for them.
 
 Planted: the callserver host's SNMP community and a gateway's SNMPv3 auth/priv passwords, the webhook's URL path and
 bearer token, the PostgreSQL password in the callserver database URL, the lab subscribers' SIP passwords and their
-HA1 digests; found after the runs: the SIP passwords the user mutations generated (joiners, a re-issue) and their
+HA1 digests, the AWX controller token and the credential secrets playbooks/awx_configure.yml is given; found after the runs: the SIP passwords the user mutations generated (joiners, a re-issue) and their
 HA1.  The runs use a private lab (its own state directory and ports, no phones) and a throw-away PostgreSQL, so the
 shared test lab is not disturbed.
 """
+import glob
 import hashlib
 import http.server
 import json
@@ -22,7 +23,8 @@ import time
 import ansible_runner
 import pytest
 
-from conftest import LAB_DIR, ROOT, VENV_BIN, ansible_env
+from conftest import LAB_DIR, ROOT, STATE, VENV_BIN, ansible_env
+from tests.support.awx import awx_collection_path
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio_db import create_kamailio_schema
 
 pytestmark = [pytest.mark.lab]
@@ -36,6 +38,20 @@ PLANTED = {
     "webhook url path": "hookPath5Ty1Planted",
     "webhook bearer token": "bearerTok9Lm4Planted",
     "database password": "pgPass2Hc6Planted",
+    "awx controller token": "awxTok8Qp3Planted",
+    "awx credential db_url password": "awxDbPw5Rn7Planted",
+    "awx credential snmpv3 auth key": "awxAuth6Vb2Planted",
+    "awx credential snmpv3 priv key": "awxPriv1Jc9Planted",
+    "awx credential webhook path": "awxHook4Gd8Planted",
+    "awx credential webhook token": "awxBear7Ks3Planted",
+}
+# playbooks/awx_configure.yml's credentials task and the secrets an AWX administrator gives it (awx_secrets)
+AWX_CREDENTIALS_TASK = "Credentials (secrets from awx_secrets; kept as they are in AWX when not given)"
+AWX_SECRETS = {
+    "VoIP callserver": {"db_url": "postgres://kamailio:%s@db.example.org/kamailio" % PLANTED["awx credential db_url password"]},
+    "VoIP SNMPv3": {"auth_key": PLANTED["awx credential snmpv3 auth key"], "priv_key": PLANTED["awx credential snmpv3 priv key"]},
+    "VoIP ticket webhook": {"webhook_url": "https://tickets.example.org/hooks/%s" % PLANTED["awx credential webhook path"],
+                            "token": PLANTED["awx credential webhook token"]},
 }
 SUBSCRIBERS = ("1001", "1002", "1003", "1004")
 SIP = dict((u, "sipPw%sXb7Planted" % u) for u in SUBSCRIBERS)
@@ -138,16 +154,18 @@ def runs(tmp_path_factory):
     env = ansible_env({"VOIPOPS_LAB_DIR": lab_dir, "ANSIBLE_LOCAL_TEMP": os.path.join(base, "tmp", "local"),
                        "ANSIBLE_REMOTE_TEMP": os.path.join(base, "tmp", "remote")})
     lab_vars = {"lab_phones": False, "lab_snmp_community": PLANTED["snmp community"]}
+    awx = awx_collection_path(os.path.join(STATE, "awx-collection"))
     done = []
 
-    def run(playbook, verbosity, extravars, name, expect="successful"):
+    def run(playbook, verbosity, extravars, name, expect="successful", more_env=None, args=()):
         started = time.time()
         pdd = os.path.join(base, "runner", "%s-v%d" % (name, verbosity))
         os.makedirs(pdd)
+        cmdline = " ".join((["--diff"] if verbosity else []) + list(args)) or None
         result = ansible_runner.run(
-            private_data_dir=pdd, project_dir=ROOT, playbook=playbook, envvars=env, extravars=extravars,
-            inventory=[inv, os.path.join(ROOT, "inventories", "lab", "hosts.yml")], verbosity=verbosity or None,
-            cmdline="--diff" if verbosity else None, quiet=True, timeout=600)
+            private_data_dir=pdd, project_dir=ROOT, playbook=playbook, envvars=dict(env, **(more_env or {})),
+            extravars=extravars, inventory=[inv, os.path.join(ROOT, "inventories", "lab", "hosts.yml")],
+            verbosity=verbosity or None, cmdline=cmdline, quiet=True, timeout=600)
         with open(result.stdout.name) as handle:
             stdout = handle.read()
         events = list(result.events)
@@ -184,6 +202,14 @@ def runs(tmp_path_factory):
             run("playbooks/triage.yml", verbosity, {"extension": "2101", "triage_dest": os.path.join(base, "triage"),
                                                     "triage_audit_log": os.path.join(base, "user_mutations", "audit.jsonl")},
                 "triage")
+            # AWX configuration as code: the credentials task (secrets from awx_secrets, the controller token from the
+            # environment as awx.awx reads it) against a controller address nobody listens on: it fails on the
+            # connection, and neither its loop items nor its error may show a secret
+            run("playbooks/awx_configure.yml", verbosity, {"awx_secrets": AWX_SECRETS}, "awx_configure", "failed",
+                more_env={"ANSIBLE_COLLECTIONS_PATH": awx + os.pathsep + env["ANSIBLE_COLLECTIONS_PATH"],
+                          "CONTROLLER_HOST": "http://127.0.0.1:%d" % free_tcp_port(),
+                          "CONTROLLER_OAUTH_TOKEN": PLANTED["awx controller token"]},
+                args=["--start-at-task", "'%s'" % AWX_CREDENTIALS_TASK])
         stores = [os.path.join(base, "user_mutations", "credentials.json"), os.path.join(lab_dir, "endpoints.json"),
                   os.path.join(lab_dir, "kamailio", "kamailio.db"), os.path.join(lab_dir, "snmpd", "snmpd.conf")]
         stores += [os.path.join(lab_dir, "secrets", u) for u in SUBSCRIBERS]
@@ -213,7 +239,10 @@ def runs(tmp_path_factory):
            "excluded": stores + [os.path.join(lab_dir, "secrets"), os.path.join(base, "inputs"), os.path.join(base, "pg"),
                                  os.path.join(lab_dir, "kamailio", "kamailio.db-wal"),
                                  os.path.join(lab_dir, "kamailio", "kamailio.db-shm")]
-           + [os.path.join(r["pdd"], "env") for r in done]}
+           + [os.path.join(r["pdd"], "env") for r in done]
+           # ansible-runner's record of the environment it was given: the controller token there is the input, as
+           # AWX injects it from a credential
+           + glob.glob(os.path.join(base, "runner", "awx_configure-*", "artifacts", "*", "command"))}
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -227,8 +256,14 @@ def test_the_planted_secrets_were_used(runs):
     sent = [w for w in Webhook.seen if w["path"].endswith(PLANTED["webhook url path"])]
     assert sent and all(w["authorization"] == "Bearer " + PLANTED["webhook bearer token"] for w in sent)
     assert any(w["path"].startswith("/fail/") for w in sent)
-    failed = [r for r in runs["runs"] if r["status"] == "failed"]
+    failed = [r for r in runs["runs"] if r["status"] == "failed" and not r["name"].startswith("awx_configure")]
     assert failed and all("answered HTTP 500" in r["stdout"] for r in failed)
+    # the AWX credentials task ran, with the secrets, and failed only on the controller nobody listens on
+    awx_runs = [r for r in runs["runs"] if r["name"].startswith("awx_configure")]
+    assert len(awx_runs) == 2
+    for run in awx_runs:
+        failures = [e for e in run["events"] if e["event"] == "runner_on_failed"]
+        assert [e["event_data"]["task"] for e in failures] == [AWX_CREDENTIALS_TASK], run["stdout"][-3000:]
     assert sorted(r["id"] for r in runs["generated"]) == ["E2101", "E2102", "E3101"]
     mutation_runs = [r for r in runs["runs"] if r["name"].startswith("user_mutations")]
     assert all(any(e["event"] == "runner_on_ok" and e["event_data"].get("task", "").startswith("Apply")
