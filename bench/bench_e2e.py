@@ -80,10 +80,11 @@ def user_mutations_playbook(tmp, n):
     playbook = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError("user_mutations playbook failed (%d rows):\n%s" % (n, proc.stdout[-3000:].decode("utf-8", "replace")))
-    # the module alone, same batch, a fresh database (one apply call; the role also runs a check-mode preview)
+    # the module alone, same batch, a fresh database: the one apply call the role makes, with the same options
     module_url = BU.sqlite_db(work, "module.db")
     module, res = BU.timed(lambda: BU.run_module({
         "db_url": module_url, "numberplan": numberplan, "hr_csv": hr, "state": "merged", "return_unchanged": False,
+        "details": "summary", "summary_file": os.path.join(work, "module-out", "summary.txt"),
         "credentials_file": os.path.join(work, "module-cred.json"), "audit_log": os.path.join(work, "module-audit.jsonl")}))
     if res["total_users"] != n or not res["verified"]:
         raise RuntimeError("module-only run did not apply %d users: %r" % (n, {k: res.get(k) for k in ("total_users", "verified")}))
