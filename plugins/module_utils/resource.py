@@ -87,6 +87,15 @@ def unwritable(path):
     return None
 
 
+def output_dirs(paths, mode=0o750):
+    """Create the missing parent directories of ``paths`` (a path or a list; None items skipped) with ``mode``."""
+    for path in paths if isinstance(paths, list) else [paths]:
+        if path:
+            directory = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode)
+
+
 class ResourceModule(object):
     """Run one resource-module task: ``ResourceModule(module, resource).execute_module()`` -> result dict."""
 
@@ -97,6 +106,10 @@ class ResourceModule(object):
         self.state = module.params["state"]
         self.check = module.check_mode
         self.result = {"changed": False}
+
+    def summary(self):
+        """``details=summary``: counts and commands, no per-object records (``before``, ``after``, ``operations``)."""
+        return self.params.get("details") == "summary"
 
     def driver(self, read_only):
         return get_driver(read_only=read_only, **connection(self.params))
@@ -133,6 +146,9 @@ class ResourceModule(object):
             problem = unwritable(p["credentials_file"])
             if problem:
                 self.module.fail_json(msg="credentials_file %s: %s; nothing was changed" % (p["credentials_file"], problem))
+        # the directories of the files this run writes, private (0750) when they are new; a check run writes only the
+        # preview summary
+        output_dirs(p.get("summary_file") if self.check else [p.get(k) for k in ("credentials_file", "audit_log", "summary_file")])
         driver = self.driver(read_only=self.check)
         locked = False
         try:
@@ -146,6 +162,7 @@ class ResourceModule(object):
             snap = self.resource.read(driver, now)
             plan, expected = self.preview(snap, loaded, run, now)
             if self.check:
+                self.report(run, applied=False)
                 return self.result
             pending = list(snap.pending_flush)
             if plan or run.applied_keys:
@@ -153,6 +170,7 @@ class ResourceModule(object):
             self.flush(driver, pending)
             if p.get("audit_log"):
                 journal.export(driver.journal_rows(), p["audit_log"], extra={"callserver": driver.describe()})
+            self.report(run, applied=True)
             return self.result
         finally:
             if locked:
@@ -185,7 +203,10 @@ class ResourceModule(object):
                 for side, mark in (("before", SECRET_KEPT), ("after", SECRET_NEW)):
                     if key in self.result["diff"][side]:
                         self.result["diff"][side][key] = dict(self.result["diff"][side][key], secret=mark)
-        if not self.params.get("return_unchanged", True):
+        if self.summary():
+            for key in ("before", "after", "operations"):
+                self.result.pop(key)
+        elif not self.params.get("return_unchanged", True):
             self.result.pop("operations")
             self.result["before"] = [u for u in before if u[KEY] in ids]
             self.result["after"] = [u for u in expected if u[KEY] in ids]
@@ -205,13 +226,29 @@ class ResourceModule(object):
         if not self.result["verified"]:
             self.module.fail_json(msg="verification failed: the users read back from %s differ from the plan"
                                       % driver.describe(), **self.result)
-        if self.params.get("return_unchanged", True):
+        if self.params.get("return_unchanged", True) and not self.summary():
             self.result["after"] = reread
         if applied.credentials:
-            if self.module.no_log:
+            # details=summary with a credentials_file: the passwords are in the file, not again in the result
+            if self.module.no_log and not (self.summary() and self.params.get("credentials_file")):
                 self.result["credentials"] = applied.credentials
         self.result["audit_records"] = len(applied.journal)
         return applied.flush
+
+    def report(self, run, applied):
+        """The run in words: RV ``summary`` (the job-log form) and, with ``summary_file``, every change in that file
+        (mode 0640, atomic; also in check mode, as the preview - the callserver is never touched by it)."""
+        lines = getattr(self.resource, "summary_lines", None)
+        if lines is None:
+            return
+        self.result["summary"] = lines(self.result, self.params, run.actor, applied, limit=0)
+        path = self.params.get("summary_file")
+        if path:
+            try:
+                atomic_write(path, "\n".join(lines(self.result, self.params, run.actor, applied)) + "\n", mode=0o640)
+            except (IOError, OSError) as exc:
+                self.module.warn("could not write summary_file %s (%s)%s" % (
+                    path, exc, "; the change is committed and in the audit journal" if applied else ""))
 
     def flush(self, driver, pending):
         """Drop the live registrations the change made obsolete (or say why not; the next run retries)."""

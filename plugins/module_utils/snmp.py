@@ -5,9 +5,10 @@
 
 Built on pysnmp 7 (asyncio):
 
-- **SNMPv2c** goes through pysnmp's protocol layer (``pysnmp.proto.api.v2c`` PDUs, pyasn1 BER codec)
-  over one asyncio UDP endpoint per agent.  That skips the SNMPv3 message-processing machinery that
-  v2c does not need and that makes pysnmp's hlapi CPU-bound with hundreds of agents.
+- **SNMPv2c** is encoded and decoded here (``encode_request``/``decode_response``: the handful of BER types a
+  v2c message has, straight to plain Python values) over one asyncio UDP endpoint per agent.  That skips the
+  SNMPv3 message-processing machinery that v2c does not need and pyasn1's object-per-value codec, which made the
+  poller CPU-bound with hundreds of agents.
 - **SNMPv3** (noAuthNoPriv / authNoPriv / authPriv, MD5/SHA-1/SHA-2, DES/3DES/AES) goes through
   ``pysnmp.hlapi.v3arch.asyncio`` with one shared ``SnmpEngine`` per poll.
 
@@ -40,12 +41,9 @@ import traceback
 from ansible.module_utils.common.parameters import env_fallback
 
 try:
-    from pyasn1.codec.ber import decoder as _ber_decoder
-    from pyasn1.codec.ber import encoder as _ber_encoder
     from pyasn1.type import univ as _univ
     from pysnmp.proto import rfc1902 as _rfc1902
     from pysnmp.proto import rfc1905 as _rfc1905
-    from pysnmp.proto.api import v2c as _v2c
     HAS_PYSNMP = True
     PYSNMP_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - reported by the modules with missing_required_lib
@@ -149,6 +147,11 @@ def _oid_str(oid):
 def to_python(value):
     """pyasn1 SNMP value -> plain Python value (see module doc)."""
     if HAS_PYSNMP:
+        # first: pyasn1's Null (and so endOfMibView, noSuchObject, noSuchInstance) is a kind of OctetString
+        if isinstance(value, _rfc1905.EndOfMibView):
+            return END_OF_MIB
+        if isinstance(value, _univ.Null):
+            return NO_SUCH
         if isinstance(value, _univ.Integer):
             return int(value)
         if isinstance(value, _rfc1902.IpAddress):
@@ -157,10 +160,6 @@ def to_python(value):
             return value.asOctets()
         if isinstance(value, _univ.ObjectIdentifier):
             return _oid_str(value)
-        if isinstance(value, _rfc1905.EndOfMibView):
-            return END_OF_MIB
-        if isinstance(value, (_rfc1905.NoSuchObject, _rfc1905.NoSuchInstance)):
-            return NO_SUCH
     return NO_SUCH
 
 
@@ -179,6 +178,147 @@ def _check_oid(oid):
     return oid
 
 
+# --------------------------------------------------------------------------- SNMPv2c on the wire
+# A v2c message is five BER types deep (RFC 3416/2578: SEQUENCE, INTEGER, OCTET STRING, OBJECT IDENTIFIER, NULL and the
+# SMI application types).  pyasn1 builds a Python object per value and spent 81% of the poller's CPU decoding GETBULK
+# responses (docs/snmp_info.md), so requests are encoded and responses decoded here, straight to plain Python values;
+# pyasn1 stays the reference the unit tests compare against.  SNMPv3 keeps pysnmp's own codec.
+GET_REQUEST, GET_NEXT_REQUEST, RESPONSE, GET_BULK_REQUEST = 0xA0, 0xA1, 0xA2, 0xA5
+_UNSIGNED = (0x41, 0x42, 0x43, 0x46)  # Counter32, Gauge32 (Unsigned32), TimeTicks, Counter64
+
+
+class BerError(ValueError):
+    """Bytes that are not a well-formed SNMPv2c message."""
+
+
+def _ber_len(n):
+    if n < 0x80:
+        return bytes((n,))
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(body),)) + body
+
+
+def _tlv(tag, body):
+    return bytes((tag,)) + _ber_len(len(body)) + body
+
+
+def _ber_int(value):
+    return _tlv(0x02, int(value).to_bytes(max(1, (int(value).bit_length() + 8) // 8), "big", signed=True))
+
+
+def _ber_oid(oid):
+    arcs = _oid_tuple(oid) if isinstance(oid, str) else tuple(oid)
+    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39):
+        raise BerError("%r is not an encodable OID" % (oid,))
+    out = bytearray()
+    for arc in (arcs[0] * 40 + arcs[1],) + tuple(arcs[2:]):
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        out.extend(reversed(chunk))
+    return _tlv(0x06, bytes(out))
+
+
+def encode_request(community, pdu_type, request_id, oids, non_repeaters=0, max_repetitions=0):
+    """A v2c GET/GETNEXT/GETBULK message asking for ``oids`` (numeric OID strings), as bytes."""
+    if isinstance(community, str):
+        community = community.encode("utf-8")
+    varbinds = b"".join(_tlv(0x30, _ber_oid(o) + b"\x05\x00") for o in oids)
+    pdu = _tlv(pdu_type, _ber_int(request_id) + _ber_int(non_repeaters) + _ber_int(max_repetitions) + _tlv(0x30, varbinds))
+    return _tlv(0x30, _ber_int(1) + _tlv(0x04, community) + pdu)
+
+
+def _read(data, pos, end):
+    """(tag, start of value, end of value) of the TLV at ``pos``."""
+    if pos + 2 > end:
+        raise BerError("truncated at byte %d" % pos)
+    tag = data[pos]
+    n = data[pos + 1]
+    pos += 2
+    if n & 0x80:
+        k = n & 0x7F
+        if not 0 < k <= 4 or pos + k > end:
+            raise BerError("bad length at byte %d" % (pos - 1))
+        n = int.from_bytes(data[pos:pos + k], "big")
+        pos += k
+    if pos + n > end:
+        raise BerError("value of tag 0x%02x at byte %d runs past its container" % (tag, pos))
+    return tag, pos, pos + n
+
+
+def _expect(data, pos, end, tag):
+    got, start, stop = _read(data, pos, end)
+    if got != tag:
+        raise BerError("expected tag 0x%02x at byte %d, found 0x%02x" % (tag, pos, got))
+    return start, stop
+
+
+def _oid_text(data, start, stop):
+    if start == stop:
+        raise BerError("empty OBJECT IDENTIFIER")
+    arcs = []
+    arc = 0
+    for b in data[start:stop]:
+        arc = (arc << 7) | (b & 0x7F)
+        if not b & 0x80:
+            arcs.append(arc)
+            arc = 0
+    if data[stop - 1] & 0x80:
+        raise BerError("unterminated OBJECT IDENTIFIER arc")
+    first = arcs[0]
+    head = (first // 40, first % 40) if first < 80 else (2, first - 80)
+    return ".".join(map(str, head + tuple(arcs[1:])))
+
+
+def _value(data, tag, start, stop):
+    if tag == 0x02:
+        return int.from_bytes(data[start:stop], "big", signed=True)
+    if tag in _UNSIGNED:
+        return int.from_bytes(data[start:stop], "big")
+    if tag in (0x04, 0x44):  # OCTET STRING (and BITS), Opaque
+        return bytes(data[start:stop])
+    if tag == 0x06:
+        return _oid_text(data, start, stop)
+    if tag == 0x40:
+        return ".".join(str(b) for b in data[start:stop])
+    if tag == 0x82:
+        return END_OF_MIB
+    if tag in (0x05, 0x80, 0x81):  # NULL, noSuchObject, noSuchInstance
+        return NO_SUCH
+    raise BerError("unknown value type 0x%02x at byte %d" % (tag, start))
+
+
+def decode_response(data):
+    """A v2c Response message -> (request_id, error_status, error_index, [(oid, value), ...]) with plain values
+    (see :func:`to_python`); ``BerError`` when it is not one."""
+    data = memoryview(data).cast("B") if not isinstance(data, (bytes, bytearray)) else data
+    end = len(data)
+    start, stop = _expect(data, 0, end, 0x30)
+    if stop != end:
+        raise BerError("%d bytes after the message" % (end - stop))
+    pos, stop_v = _expect(data, start, stop, 0x02)
+    if int.from_bytes(data[pos:stop_v], "big", signed=True) != 1:
+        raise BerError("not an SNMPv2c message")
+    _c, pos = _expect(data, stop_v, stop, 0x04)
+    pos, stop = _expect(data, pos, stop, RESPONSE)
+    head = []
+    for _i in range(3):
+        start, pos = _expect(data, pos, stop, 0x02)
+        head.append(int.from_bytes(data[start:pos], "big", signed=True))
+    pos, stop = _expect(data, pos, stop, 0x30)
+    varbinds = []
+    while pos < stop:
+        start, pos = _expect(data, pos, stop, 0x30)
+        o_start, o_stop = _expect(data, start, pos, 0x06)
+        tag, v_start, v_stop = _read(data, o_stop, pos)
+        if v_stop != pos:
+            raise BerError("extra bytes in a varbind at byte %d" % v_stop)
+        varbinds.append((_oid_text(data, o_start, o_stop), _value(data, tag, v_start, v_stop)))
+    return head[0], head[1], head[2], varbinds
+
+
 # --------------------------------------------------------------------------- transports
 class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self):
@@ -191,14 +331,12 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data, addr):
         try:
-            msg, _rest = _ber_decoder.decode(data, asn1Spec=_V2C_MESSAGE)
-            pdu = _v2c.apiMessage.get_pdu(msg)
-            req_id = int(_v2c.apiPDU.get_request_id(pdu))
-        except Exception:  # noqa: BLE001 - garbage on the wire is ignored, the request times out
+            response = decode_response(data)
+        except BerError:  # garbage on the wire is ignored, the request times out
             return
-        fut = self.waiters.pop(req_id, None)
+        fut = self.waiters.pop(response[0], None)
         if fut is not None and not fut.done():
-            fut.set_result(pdu)
+            fut.set_result(response)
 
     def error_received(self, exc):
         # ICMP port unreachable on loopback: nobody listens
@@ -212,12 +350,15 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         pass
 
 
-if HAS_PYSNMP:
-    _V2C_MESSAGE = _v2c.Message()
+# RFC 3416 error-status names
+ERROR_STATUS = dict(enumerate((
+    "noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr", "noAccess", "wrongType", "wrongLength",
+    "wrongEncoding", "wrongValue", "noCreation", "inconsistentValue", "resourceUnavailable", "commitFailed",
+    "undoFailed", "authorizationError", "notWritable", "inconsistentName")))
 
 
 class V2cSession(object):
-    """SNMPv2c to one agent over its own UDP socket (pysnmp PDUs, pyasn1 codec)."""
+    """SNMPv2c to one agent over its own UDP socket (the codec above)."""
 
     def __init__(self, target):
         self.target = target
@@ -242,17 +383,9 @@ class V2cSession(object):
             self.transport.close()
             self.transport = None
 
-    def _message(self, pdu):
-        msg = _v2c.Message()
-        _v2c.apiMessage.set_defaults(msg)
-        _v2c.apiMessage.set_community(msg, self.community)
-        _v2c.apiMessage.set_pdu(msg, pdu)
-        return _ber_encoder.encode(msg)
-
-    async def _exchange(self, pdu):
+    async def _exchange(self, pdu_type, oids, non_repeaters=0, max_repetitions=0):
         req_id = random.randint(1, 0x7FFFFFFF)
-        _v2c.apiPDU.set_request_id(pdu, req_id)
-        data = self._message(pdu)
+        data = encode_request(self.community, pdu_type, req_id, oids, non_repeaters, max_repetitions)
         loop = asyncio.get_running_loop()
         for _attempt in range(self.retries + 1):
             fut = loop.create_future()
@@ -267,29 +400,20 @@ class V2cSession(object):
                 raise SnmpError("%s: %s" % (self.name, exc))
             finally:
                 self.protocol.waiters.pop(req_id, None)
-            status = int(_v2c.apiPDU.get_error_status(rsp))
+            _req, status, index, varbinds = rsp
             if status:
-                index = int(_v2c.apiPDU.get_error_index(rsp, muteErrors=True))
                 raise SnmpError("%s: agent answered %s (error index %d)" % (
-                    self.name, _rfc1905.errorStatus.namedValues.getName(status) or status, index))
-            return [(_oid_str(o), to_python(v)) for o, v in _v2c.apiPDU.get_varbinds(rsp)]
+                    self.name, ERROR_STATUS.get(status, status), index))
+            return varbinds
         raise SnmpError("%s: no SNMP response within %.1fs x %d tries (host %s port %d, community or ACL wrong, "
                         "or agent down)" % (self.name, self.timeout, self.retries + 1, self.target["host"],
                                             self.target["port"]))
 
     async def get(self, oids):
-        pdu = _v2c.GetRequestPDU()
-        _v2c.apiPDU.set_defaults(pdu)
-        _v2c.apiPDU.set_varbinds(pdu, [(_v2c.ObjectIdentifier(o), _v2c.null) for o in oids])
-        return await self._exchange(pdu)
+        return await self._exchange(GET_REQUEST, oids)
 
     async def bulk(self, non_repeaters, max_repetitions, oids):
-        pdu = _v2c.GetBulkRequestPDU()
-        _v2c.apiBulkPDU.set_defaults(pdu)
-        _v2c.apiBulkPDU.set_non_repeaters(pdu, non_repeaters)
-        _v2c.apiBulkPDU.set_max_repetitions(pdu, max_repetitions)
-        _v2c.apiBulkPDU.set_varbinds(pdu, [(_v2c.ObjectIdentifier(o), _v2c.null) for o in oids])
-        return await self._exchange(pdu)
+        return await self._exchange(GET_BULK_REQUEST, oids, non_repeaters, max_repetitions)
 
 
 class V3Session(object):

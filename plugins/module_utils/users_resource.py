@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.voipops.voip.plugins.module_utils import users as U
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     SourceError, SourceErrors, _no_control, load_yaml, read_text,
 )
@@ -177,3 +178,42 @@ class UsersResource(object):
 
     def needs_secret(self, plan):
         return [op["id"] for op in plan if op["op"] == "add" or op.get("new_password")]
+
+    def summary_lines(self, result, params, actor, applied, limit=None):
+        return summary_lines(result, params, actor, applied, limit=limit)
+
+
+def summary_lines(result, params, actor, applied, limit=None):
+    """The run in words for people: a header, every change (or the first ``limit``), the rows waiting for their date,
+    what was skipped, the read-back and the audit log.  ``summary_file`` gets it whole; the job log (``summary``) the
+    form with ``limit=0``."""
+    commands = result.get("commands") or []
+    pending = result.get("pending") or []
+    out = ["User mutations %s" % ("applied" if applied else "PREVIEW (nothing written)"),
+           "  source:     %s" % (params.get("hr_csv") or params.get("src") or "config"),
+           "  callserver: %s" % mask_url(params.get("db_url") or ""),
+           "  run by:     %s   run id: %s" % (actor, result.get("run_id") or "-"),
+           "  changes:    %d" % len(commands)]
+    if limit is not None:  # the job log: db_url is a no_log option, so Ansible would mask the whole line anyway
+        del out[2]
+    shown = commands if limit is None else commands[:limit]
+    out.extend("    - %s" % c for c in shown)
+    if len(shown) < len(commands):
+        out.append("    ... and %d more: %s" % (len(commands) - len(shown), params.get("summary_file") or "the commands"))
+    if pending:
+        out.append("  waiting for their effective date:%s" % ("" if limit is None else " %d row(s)" % len(pending)))
+        out.extend("    - line %s: %s %s on %s" % (r.get("line"), r.get("action"), r.get("employee_id"), r.get("effective_date"))
+                   for r in (pending if limit is None else pending[:limit]))
+    if result.get("already_applied"):
+        out.append("  already applied earlier: %d row(s)" % len(result["already_applied"]))
+    if result.get("reissue_skipped"):
+        out.append("  password re-issues already done earlier (same id and reason): %s"
+                   % ", ".join(r["id"] for r in result["reissue_skipped"]))
+    if result.get("flushed"):
+        out.append("  registrations dropped: %s" % ", ".join(result["flushed"]))
+    if applied:
+        out.append("  verified by read-back: %s" % result.get("verified", True))
+        if params.get("audit_log"):
+            out.append("  audit log: %s (%d record(s) this run)" % (params["audit_log"], result.get("audit_records") or 0))
+        out.append("  users on the callserver: %s" % result.get("total_users"))
+    return out

@@ -72,6 +72,18 @@ options:
         users this run changes (RV(total_users) still counts all).
     type: bool
     default: true
+  details:
+    description:
+      - How much the result carries. V(full) returns the user records (RV(before), RV(after), RV(operations), as
+        O(return_unchanged) says) and, under C(no_log), RV(credentials).
+      - V(summary) returns the counts and the plan's RV(commands) only - no per-user records (for a 5,000-joiner batch
+        that is about 1.5 MB less JSON through Ansible) - and no RV(credentials) when O(credentials_file) holds them.
+        Everything else (RV(commands), RV(total_users), RV(audit_records), RV(verified), RV(pending), ...) is the
+        same, and so are the diff in diff mode, the checks, the verification and what is written.
+    type: str
+    choices: [full, summary]
+    default: full
+    version_added: 0.2.0
   src:
     description: Path of a YAML desired state (C(users:) list, same keys as O(config)); errors then name its lines.
     type: path
@@ -124,6 +136,16 @@ options:
   audit_log:
     description: JSON-lines audit file to append the run's records to.
     type: path
+  summary_file:
+    description:
+      - Text file (written atomically, mode 0640) to receive the run in words for people - source, callserver (its
+        password masked), who, run id, every change line of RV(commands), the HR rows waiting for their date, what was
+        skipped, the read-back and the audit log. RV(summary) is its short form for the job log.
+      - Written in check mode too, as the preview (headed C(PREVIEW (nothing written))); the callserver is never
+        touched by it. Leave it unset in a check run that must write nothing.
+      - Missing directories of O(summary_file), O(credentials_file) and O(audit_log) are created with mode 0750.
+    type: path
+    version_added: 0.2.0
   credentials_file:
     description:
       - File (written atomically, mode 0600) to receive the generated SIP passwords of joiners and movers, as a JSON list
@@ -138,7 +160,8 @@ options:
     type: int
     default: 3600
 notes:
-  - Check mode reads only; the database is byte-identical afterwards.
+  - Check mode reads only; the database is byte-identical afterwards. The one file a check run writes is
+    O(summary_file), the preview, when it is set.
   - Every state but V(rendered) and V(parsed) needs O(db_url) and O(domain) (there is no default domain).
   - With O(rpc_url), the live registrations of leavers and movers are dropped (Kamailio C(ul.rm) over JSON-RPC);
     without it, the next run that has it drops them.
@@ -215,12 +238,12 @@ EXAMPLES = r"""
 RETURN = r"""
 before:
   description: Managed users before the run (canonical form).
-  returned: when state is merged, replaced, overridden or deleted
+  returned: when state is merged, replaced, overridden or deleted, and details is full
   type: list
   elements: dict
 after:
   description: Managed users after the run (in check mode, as they would be).
-  returned: when state is merged, replaced, overridden or deleted
+  returned: when state is merged, replaced, overridden or deleted, and details is full
   type: list
   elements: dict
 commands:
@@ -231,7 +254,7 @@ commands:
   sample: ["add user E1042 ext 1042 site ams class national password ********"]
 operations:
   description: The plan as data (op, id, before, after, changes, cool, cool_until, revoked, new_password, reissue).
-  returned: when state is merged, replaced, overridden or deleted, and return_unchanged is true
+  returned: when state is merged, replaced, overridden or deleted, details is full and return_unchanged is true
   type: list
   elements: dict
 gathered:
@@ -255,7 +278,9 @@ credentials:
     - Each record has C(id), C(extension), C(display_name), C(username), C(domain) and C(sip_password) - the shape
       M(voipops.voip.handset_provision) reads from O(voipops.voip.handset_provision#module:users_file), so the
       O(credentials_file) can be passed to it as is - and C(password) (the same as C(sip_password)).
-  returned: when users got a new password and the task runs with no_log
+  returned: >-
+    when users got a new password and the task runs with no_log (with details=summary, only when no credentials_file
+    holds them)
   type: list
   elements: dict
 pending:
@@ -292,6 +317,14 @@ total_users:
   description: Number of managed users after the run (in check mode, as it would be).
   returned: when state is merged, replaced, overridden or deleted
   type: int
+summary:
+  description:
+    - The run in words, short form for a job log (the header, the number of changes, what waits, the read-back);
+      O(summary_file) gets the same with every change line.
+  returned: when state is merged, replaced, overridden or deleted
+  type: list
+  elements: str
+  sample: ["User mutations applied", "  source:     hr.csv", "  changes:    2", "    ... and 2 more: out/summary.txt"]
 verified:
   description: True when the users read back after the change equal the planned result.
   returned: when changes were applied
@@ -328,10 +361,11 @@ def argument_spec():
         state=dict(type="str", default="merged", choices=list(STATES)),
         config=dict(type="list", elements="dict"),
         return_unchanged=dict(type="bool", default=True),
+        details=dict(type="str", default="full", choices=["full", "summary"]),
         src=dict(type="path"), hr_csv=dict(type="path"), running_config=dict(type="str"),
         numberplan=dict(type="raw"),
         cooling_days=dict(type="int", default=90), actor=dict(type="str"), audit_log=dict(type="path"),
-        credentials_file=dict(type="path"), now=dict(type="str"), lock_ttl=dict(type="int", default=3600),
+        credentials_file=dict(type="path"), summary_file=dict(type="path"), now=dict(type="str"), lock_ttl=dict(type="int", default=3600),
         # employee ids and reasons, not secrets (the passwords it makes follow the no_log/credentials_file rule)
         reissue_password=dict(type="list", elements="dict", no_log=False, options=dict(
             id=dict(type="str", required=True), reason=dict(type="str", required=True))),

@@ -163,3 +163,83 @@ def test_unreachable_agent_is_a_per_target_error_not_an_exception():
     assert [r["ok"] for r in res] == [False, False]
     assert res[0]["name"] == "dead" and "dead" in res[0]["error"]
     assert "host is required" in res[1]["error"]
+
+
+# --------------------------------------------------------------------------- the v2c codec against pyasn1's
+from hypothesis import given, settings, strategies as st  # noqa: E402  pylint: disable=wrong-import-position
+from pyasn1.codec.ber import decoder as ber_decoder, encoder as ber_encoder  # noqa: E402
+from pysnmp.proto import rfc1902, rfc1905  # noqa: E402
+from pysnmp.proto.api import v2c  # noqa: E402
+
+OIDS = st.builds(lambda first, second, rest: ".".join(map(str, (first, second) + tuple(rest))),
+                 st.integers(0, 2), st.integers(0, 39), st.lists(st.integers(0, 2 ** 32 - 1), max_size=14))
+VALUES = st.one_of(
+    st.integers(-2 ** 31, 2 ** 31 - 1).map(v2c.Integer), st.binary(max_size=300).map(v2c.OctetString),
+    OIDS.map(v2c.ObjectIdentifier), st.integers(0, 2 ** 32 - 1).map(rfc1902.Counter32),
+    st.integers(0, 2 ** 32 - 1).map(rfc1902.Gauge32), st.integers(0, 2 ** 32 - 1).map(rfc1902.TimeTicks),
+    st.integers(0, 2 ** 64 - 1).map(rfc1902.Counter64), st.binary(min_size=4, max_size=4).map(rfc1902.IpAddress),
+    st.binary(max_size=20).map(rfc1902.Opaque), st.just(rfc1905.endOfMibView), st.just(rfc1905.noSuchObject),
+    st.just(rfc1905.noSuchInstance), st.just(v2c.null))
+
+
+def _pyasn1_response(request_id, status, index, varbinds, community=b"public"):
+    pdu = v2c.ResponsePDU()
+    v2c.apiPDU.set_defaults(pdu)
+    v2c.apiPDU.set_request_id(pdu, request_id)
+    v2c.apiPDU.set_error_status(pdu, status)
+    v2c.apiPDU.set_error_index(pdu, index)
+    v2c.apiPDU.set_varbinds(pdu, [(v2c.ObjectIdentifier(o), v) for o, v in varbinds])
+    msg = v2c.Message()
+    v2c.apiMessage.set_defaults(msg)
+    v2c.apiMessage.set_community(msg, community)
+    v2c.apiMessage.set_pdu(msg, pdu)
+    return ber_encoder.encode(msg)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2 ** 31 - 1), st.integers(0, 18), st.integers(0, 100), st.lists(st.tuples(OIDS, VALUES), max_size=40))
+def test_responses_decode_to_the_values_pyasn1_decodes(request_id, status, index, varbinds):
+    wire = _pyasn1_response(request_id, status, index, varbinds)
+    msg, _rest = ber_decoder.decode(wire, asn1Spec=v2c.Message())
+    pdu = v2c.apiMessage.get_pdu(msg)
+    want = [(snmp._oid_str(o), snmp.to_python(v)) for o, v in v2c.apiPDU.get_varbinds(pdu)]
+    assert snmp.decode_response(wire) == (request_id, status, index, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=30), st.sampled_from([snmp.GET_REQUEST, snmp.GET_BULK_REQUEST]), st.integers(1, 2 ** 31 - 1),
+       st.lists(OIDS, min_size=1, max_size=30), st.integers(0, 5), st.integers(0, 100))
+def test_requests_are_what_pyasn1_reads(community, pdu_type, request_id, oids, non_repeaters, max_repetitions):
+    wire = snmp.encode_request(community, pdu_type, request_id, oids, non_repeaters, max_repetitions)
+    msg, rest = ber_decoder.decode(wire, asn1Spec=v2c.Message())
+    assert rest == b"" and ber_encoder.encode(msg) == wire          # canonical BER, byte for byte
+    pdu = v2c.apiMessage.get_pdu(msg)
+    assert bytes(v2c.apiMessage.get_community(msg)) == community and int(v2c.apiMessage.get_version(msg)) == 1
+    assert pdu.tagSet == (v2c.GetBulkRequestPDU if pdu_type == snmp.GET_BULK_REQUEST else v2c.GetRequestPDU).tagSet
+    assert int(v2c.apiPDU.get_request_id(pdu)) == request_id
+    assert [snmp._oid_str(o) for o, _v in v2c.apiPDU.get_varbinds(pdu)] == oids
+    if pdu_type == snmp.GET_BULK_REQUEST:
+        assert int(v2c.apiBulkPDU.get_non_repeaters(pdu)) == non_repeaters
+        assert int(v2c.apiBulkPDU.get_max_repetitions(pdu)) == max_repetitions
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(OIDS, VALUES), min_size=1, max_size=5), st.data())
+def test_a_damaged_response_is_refused_or_decoded_never_a_crash(varbinds, data):
+    wire = bytearray(_pyasn1_response(7, 0, 0, varbinds))
+    cut = data.draw(st.integers(0, len(wire) - 1))
+    for damaged in (bytes(wire[:cut]), bytes(wire[:cut] + bytes([data.draw(st.integers(0, 255))]) + wire[cut + 1:])):
+        try:
+            snmp.decode_response(damaged)
+        except snmp.BerError:
+            pass
+
+
+def test_a_request_or_a_v1_message_is_not_taken_for_a_response():
+    request = snmp.encode_request(b"public", snmp.GET_REQUEST, 5, ["1.3.6.1.2.1.1.5.0"])
+    with pytest.raises(snmp.BerError, match="expected tag 0xa2"):
+        snmp.decode_response(request)
+    v1 = bytearray(_pyasn1_response(5, 0, 0, [("1.3.6.1.2.1.1.5.0", v2c.OctetString(b"x"))]))
+    v1[4] = 0  # version 0 = SNMPv1
+    with pytest.raises(snmp.BerError, match="not an SNMPv2c message"):
+        snmp.decode_response(bytes(v1))

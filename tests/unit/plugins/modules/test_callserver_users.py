@@ -438,3 +438,44 @@ def test_kill_9_during_a_reissue_a_rerun_finds_the_password_the_callserver_check
     assert agree and subscriber_ha1(env, "1001") != ha1_before
     assert file_agrees_with_callserver(env, cred, "E2")[0]
     assert oct(os.stat(cred).st_mode & 0o777) == "0o600"
+
+
+def test_details_summary_returns_counts_and_commands_without_user_records_or_passwords(capsys, env, tmp_path):
+    full_env = dict(env, db_url="sqlite:///" + str(tmp_path / "full.db"))
+    create_kamailio_schema(full_env["db_url"])
+    cred = str(env["tmp"] / "cred.json")
+    full = call(capsys, users_args(full_env, [ADA, BOB], credentials_file=str(tmp_path / "full-cred.json")))
+    res = call(capsys, users_args(env, [ADA, BOB], credentials_file=cred, details="summary"))
+    # the same change, the same counts and commands, but no per-user records and no passwords in the result
+    assert res["changed"] and res["verified"] and res["total_users"] == full["total_users"] == 2
+    assert res["commands"] == full["commands"] and res["audit_records"] == full["audit_records"] == 2
+    assert not set(res) & {"before", "after", "operations", "credentials"}
+    assert set(full) >= {"before", "after", "operations", "credentials"}
+    assert sorted(c["id"] for c in json.load(open(cred))) == ["E1", "E2"]  # the passwords are in the file
+    assert [u["id"] for u in call(capsys, {"db_url": env["db_url"], "state": "gathered"})["gathered"]] == ["E1", "E2"]
+    # without a credentials file the passwords still come back (under no_log): they would be lost otherwise
+    res = call(capsys, users_args(env, [dict(BOB, id="E3", extension="1003")], details="summary"))
+    assert [c["id"] for c in res["credentials"]] == ["E3"] and "after" not in res
+
+
+def test_summary_file_has_every_change_the_preview_too_and_the_job_log_form_is_short(capsys, env):
+    out = env["tmp"] / "out" / "run"
+    summary = out / "summary.txt"
+    before = db_bytes(env["path"])
+    res = call(capsys, users_args(env, [ADA, BOB], summary_file=str(summary), details="summary"), check=True)
+    assert db_bytes(env["path"]) == before                      # the preview writes its summary, not the callserver
+    text = summary.read_text()
+    assert text.startswith("User mutations PREVIEW (nothing written)\n") and "run by:     alice" in text
+    assert "add user E1 ext 1001" in text and "add user E2 ext 1002" in text
+    assert oct(summary.stat().st_mode & 0o777) == "0o640" and oct(out.stat().st_mode & 0o777) == "0o750"
+    res = call(capsys, users_args(env, [ADA, BOB], summary_file=str(summary), details="summary",
+                                  credentials_file=str(out / "cred.json")))
+    text = summary.read_text()
+    assert text.startswith("User mutations applied\n") and "run id: %s" % res["run_id"] in text
+    assert "callserver: " + env["db_url"] in text and "verified by read-back: True" in text
+    assert "add user E1 ext 1001" in text and "users on the callserver: 2" in text
+    assert all(c["password"] not in text for c in json.load(open(str(out / "cred.json"))))
+    # the job-log form: counts, no change lines, no callserver URL (a no_log option)
+    assert res["summary"][0] == "User mutations applied" and "  changes:    2" in res["summary"]
+    assert not any("add user" in line or env["db_url"] in line for line in res["summary"])
+    assert "    ... and 2 more: %s" % summary in res["summary"]
