@@ -387,7 +387,8 @@ class CallHandling(object):
         cfg = self.config or {}
         if not cfg.get("username") or self.state not in ("registered", "unregistered"):
             raise CallError("%s cannot call: it is %s" % (self.name, self.state))
-        domain = cfg.get("domain") or cfg.get("registrar")
+        # the domain the phone registers in (sim.Phone.register): its registrar's host:port
+        domain = cfg.get("domain") or "%s:%d" % (cfg["registrar"], int(cfg.get("port") or 5060))
         ruri = "sip:%s@%s" % (number, domain)
         call = Call("out", self.ep.new_call_id(), "sip:%s@%s" % (cfg["username"], domain), self.ep.new_tag(), ruri)
         call.remote_target = ruri
