@@ -157,3 +157,22 @@ def test_a_good_release_over_fifty_phones_in_three_waves_puts_every_phone_on_its
     assert all(len([u for u in phones[n]["upgrades"] if u["result"] == "ok"]) == 1 for n in names)
     assert phones["rb-00054"]["events"] == [] and phones["rb-00054"]["firmware"] == \
         cfleet.by_name["rb-00054"]["running_firmware"]                  # outside the release: never touched
+
+
+def test_the_role_previews_a_whole_release_revert_in_check_mode(cfleet, ansible):
+    """release_rollout_action=revert (what the AWX revert template passes) reaches the module: check mode lists every
+    phone of the 50-phone release going back, last wave first, and changes nothing."""
+    path = os.path.join(cfleet.tmp, "it-fifty.yml")
+    extra = {"release_file": path, "release_rollout_action": "revert", "release_rollout_record_dir": cfleet.record_dir,
+             "release_rollout_handsets_file": cfleet.handsets_file, "release_rollout_users_file": cfleet.users_file,
+             "release_rollout_rpc_url": cfleet.rpc_url, "release_rollout_poll_interval": 0.3,
+             "release_rollout_provisioning": dict((k, v) for k, v in cfleet.provision_args().items()
+                                                  if k not in ("handsets", "users_file"))}
+    before = cfleet.record("it-fifty")
+    files = _files(cfleet.root)
+    rc, out, recap = ansible.playbook("playbooks/release_rollout.yml", extra_vars=extra, check=True, diff=True)
+    assert rc == 0, out[-4000:]
+    last = "rb-%05d" % 50
+    assert "%s: %s" % (last, cfleet.by_name[last]["running_firmware"]) in out          # the diff: back to the old one
+    assert "(reverted)" in out and recap["localhost"]["failed"] == 0
+    assert cfleet.record("it-fifty") == before and _files(cfleet.root) == files
