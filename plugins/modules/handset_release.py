@@ -201,7 +201,7 @@ verdict:
   description:
     - V(passed) (the waves run in this call passed their gate), V(failed) (a wave failed its gate in this call and
       was rolled back), V(halted) (halted by an earlier run), V(done), V(refused) (outside the window),
-      V(planned) (check mode), V(reverted) (O(action=revert): every phone back on its previous version).
+      V(planned) (check mode), V(reverted) (with O(action=revert), every phone back on its previous version).
   returned: always
   type: str
   sample: passed

@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim
 
 from conftest import wait_for
-from test_handsets import Fleet, _password
+from test_handsets import _password
 from test_release_rollout import ALWAYS, ReleaseFleet, _files, newer
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -31,7 +31,12 @@ class CallFleet(ReleaseFleet):
     """rb-00001 .. rb-00054 (make_fleet's vendor mix), extensions 7701..7754, each pinned to the image it runs."""
 
     def __init__(self, lab, ansible, tmp):  # pylint: disable=super-init-not-called
-        Fleet.__init__(self, lab, ansible, tmp)
+        # Fleet's attributes, with this test's phones (ReleaseFleet's constructor fixes its own six)
+        self.lab, self.ansible, self.tmp = lab, ansible, tmp
+        self.access_log = lab["provisioning"]["access_log"]
+        self.rpc_url = lab["callserver"]["rpc_url"]
+        self.state_dir = os.path.join(tmp, "phonesim")
+        self.proc = None
         self.root = os.path.join(lab["provisioning"]["root"], SUBDIR)
         self.url = lab["provisioning"]["url"] + SUBDIR + "/"
         self.phones = phonesim.make_fleet(N, first_extension=FIRST_EXT, prefix="rb")

@@ -379,8 +379,8 @@ class HandsetRelease(object):
             mine = [n for n in free if rec.target(n)["wave"] == index]
             rec.wave(index).setdefault("passes", []).append(
                 {"at": now_iso(), "names": mine, "outcomes": dict((n, outcomes[n]) for n in mine), "passed": verdict["passed"]})
-        rec.event("deferred pass: gate %s (%d/%d on target)" % ("passed" if verdict["passed"] else "FAILED",
-                                                              verdict["on_target"], verdict["counted"]))
+        word = "passed" if verdict["passed"] else "FAILED"
+        rec.event("deferred pass: gate %s (%d/%d on target)" % (word, verdict["on_target"], verdict["counted"]))
         self.retried.extend(free)
         rec.save()
         if not verdict["passed"]:

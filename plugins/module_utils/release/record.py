@@ -24,8 +24,8 @@ Target states: ``pending``, ``in_progress``, ``done``, ``failed``, ``rolled_back
 its wave ran: not touched, retried later) and ``reverted`` (a whole-release revert took it back).  Wave states:
 the same.
 Release status: ``new``, ``in_progress``, ``done``, ``halted`` (a failed gate; reverted; a rerun changes
-nothing until a new release id is given), ``reverted`` (the whole release was taken back on request).  Every change of state is stamped (``updated``, and per target
-``history`` [{at, state}]) in UTC ISO 8601.
+nothing until a new release id is given), ``reverted`` (the whole release was taken back on request).
+Every change of state is stamped (``updated``, and per target ``history`` [{at, state}]) in UTC ISO 8601.
 """
 
 from __future__ import absolute_import, division, print_function
