@@ -181,3 +181,46 @@ def test_the_role_previews_a_whole_release_revert_in_check_mode(cfleet, ansible)
     assert "%s: %s" % (last, cfleet.by_name[last]["running_firmware"]) in out          # the diff: back to the old one
     assert "(reverted)" in out and recap["localhost"]["failed"] == 0
     assert cfleet.record("it-fifty") == before and _files(cfleet.root) == files
+
+
+def test_the_lab_s_phones_call_each_other_through_kamailio_in_every_answer_mode(lab):
+    """What other tests build calls on: a lab phone calls another through Kamailio (digest auth on the INVITE); the
+    callee answers by its answer mode; an answered call is a dialog in Kamailio until the hang-up."""
+    from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
+    state = lab["phones"]["state_dir"]
+    rpc = KamailioRPC(lab["callserver"]["rpc_url"])
+
+    def ctl(command, **args):
+        return phonesim.control(state, command, timeout=40, **args)
+
+    phones = dict((p["name"], p) for p in phonesim.read_status(state)["phones"])
+    caller, callee = "hs-1001", "hs-1002"                     # a Yealink calls a Poly
+    number = phones[callee]["user"]
+    seen = {}
+    try:
+        for mode, extra in (("busy", {}), ("reject", {}), ("reject", {"code": 404}), ("dnd", {}),
+                            ("noanswer", {"ring": 0.5})):
+            ctl("answer_mode", name=callee, mode=mode, **extra)
+            out = ctl("call", name=caller, number=number)["call"]
+            seen[(mode, extra.get("code"))] = (out["outcome"], out["code"])
+        ctl("answer_mode", name=callee, mode="answer")
+        call = ctl("call", name=caller, number=number)["call"]
+        dialogs = dict((c["call_id"], c) for c in rpc.active_calls())
+        both = ctl("status")["phones"]
+        hung = ctl("hangup", name=caller)
+        ended = wait_for(lambda: call["call_id"] not in [c["call_id"] for c in rpc.active_calls()], 10,
+                         what="the dialog to end in Kamailio")
+        log = [p for p in ctl("status")["phones"] if p["name"] == callee][0]["call_log"]
+    finally:
+        ctl("answer_mode", name=callee, mode="answer")
+        ctl("hangup", name=caller)
+    assert seen == {("busy", None): ("refused", 486), ("reject", None): ("refused", 603),
+                    ("reject", 404): ("refused", 404), ("dnd", None): ("refused", 486),     # Poly: busy for DND
+                    ("noanswer", None): ("refused", 480)}
+    assert call["state"] == "confirmed" and call["code"] == 200
+    mine = dialogs[call["call_id"]]
+    assert mine["state"] == "confirmed"
+    assert mine["caller"]["contact"] == phones[caller]["contact"] and mine["callee"]["contact"] == phones[callee]["contact"]
+    assert [p["in_call"] for p in both if p["name"] in (caller, callee)] == [True, True]
+    assert hung["ended"] == [call["call_id"]] and hung["in_call"] is False and ended
+    assert [c["outcome"] for c in log][-6:] == ["busy", "reject", "reject", "dnd", "no_answer", "hangup_remote"]
