@@ -28,8 +28,13 @@ description:
     and no more than C(gate.unregistered_rise) phones outside the wave that were registered before the wave are
     unregistered. A failed gate halts the release, gives the wave's phones their previous files back, re-syncs
     them and reports which phone failed how (V(image_refused), V(came_back_on_old_version), V(did_not_come_back)).
-  - The lab's callserver does not say which phone is in a call (no dialog module), so no phone is deferred for
-    an active call; see docs/release_rollout.md.
+  - A phone of the wave that is in a call (the callserver's calls in progress, Kamailio's C(dlg.list), matched to the
+    phone's registered contact) is deferred - its files are not re-pointed and it gets no re-sync - and so is a phone
+    that holds the update itself because a call started; the gate counts deferred phones apart. Deferred phones are
+    retried at the start of every later run (and after the wave, waiting up to O(defer_wait) seconds for their calls
+    to end), inside the window. A release with deferred phones stays V(in_progress) until all are done.
+  - O(action=revert) takes a whole release back - every phone it moved to its target returns to the version it ran
+    before, wave by wave in reverse order - and records it (status V(reverted)).
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.callserver
@@ -44,8 +49,22 @@ attributes:
     details: The diff lists, per phone of the next wave, the version it moves from and to.
   idempotent:
     support: full
-    details: A rerun of a finished (or halted) release changes nothing.
+    details: A rerun of a finished (or halted, or reverted) release changes nothing; so does a second revert.
 options:
+  action:
+    description:
+      - V(rollout) runs the next wave(s). V(revert) takes every phone the release moved back to the version it ran
+        before (its files pinned to that version, a re-sync, a wait of the gate's timeout until it is registered on
+        it), wave by wave in reverse order, inside the window unless O(force); the release is then V(reverted).
+    type: str
+    choices: [rollout, revert]
+    default: rollout
+  defer_wait:
+    description:
+      - Seconds to wait after a wave for its deferred phones' calls to end, to retry them in the same run.
+        V(0) leaves them to the next run (each run retries first the deferred phones whose calls have ended).
+    type: float
+    default: 0
   release_file:
     description: The release file (YAML) of kind C(handset_firmware).
     type: path
@@ -182,7 +201,7 @@ verdict:
   description:
     - V(passed) (the waves run in this call passed their gate), V(failed) (a wave failed its gate in this call and
       was rolled back), V(halted) (halted by an earlier run), V(done), V(refused) (outside the window),
-      V(planned) (check mode).
+      V(planned) (check mode), V(reverted) (with O(action=revert), every phone back on its previous version).
   returned: always
   type: str
   sample: passed
@@ -192,14 +211,45 @@ waves_run:
   type: list
   elements: int
   sample: [1]
+deferred:
+  description: The phones of the release deferred because they were in a call, not yet retried successfully.
+  returned: always
+  type: list
+  elements: str
+  sample: ["hs-1001"]
+retried:
+  description: The deferred phones retried in this call (their calls had ended).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+action:
+  description: V(revert) when O(action=revert).
+  returned: when O(action=revert)
+  type: str
+  sample: revert
+reverted_waves:
+  description: With O(action=revert), the waves (1-based, in the order reverted) taken back in this call.
+  returned: when O(action=revert)
+  type: list
+  elements: int
+  sample: [3, 2, 1]
+revert_failed:
+  description: With O(action=revert), phones not registered on their previous version within the gate's timeout.
+  returned: when O(action=revert) and not in check mode
+  type: dict
+  sample: {}
 next_wave:
   description: In check mode, the wave (1-based) the next run would start or finish; null when none is left.
   returned: check mode
   type: int
   sample: 2
 moves:
-  description: In check mode, the phones of the next wave with the version they run and the target.
-  returned: check mode
+  description:
+    - In check mode, the phones of the next wave with the version they run and the target. With O(action=revert)
+      (also when not in check mode), every phone to take back, with its wave, the version it runs and the one it
+      goes back to.
+  returned: check mode or O(action=revert)
   type: list
   elements: dict
   sample: [{"name": "hs-1001", "from": "96.86.0.100", "to": "96.86.0.110"}]
@@ -279,6 +329,8 @@ def main():
     argument_spec.update(
         release_file=dict(type="path", required=True),
         record_dir=dict(type="path", required=True),
+        action=dict(type="str", choices=["rollout", "revert"], default="rollout"),
+        defer_wait=dict(type="float", default=0.0),
         max_waves=dict(type="int", default=1),
         force=dict(type="bool", default=False),
         now=dict(type="str"),
@@ -325,8 +377,12 @@ def main():
         run = handset.HandsetRelease(
             p["release_file"], p["record_dir"], p["root"], settings, handsets, users, driver.registrations,
             sites=sites, groups=groups, force=p["force"], now=p["now"], max_waves=p["max_waves"],
-            poll=p["poll_interval"], mode=mode, concurrency=p["concurrency"], sip_timeout=p["timeout"])
-        result = run.run(check_mode=module.check_mode)
+            poll=p["poll_interval"], mode=mode, concurrency=p["concurrency"], sip_timeout=p["timeout"],
+            active_calls=driver.active_calls, defer_wait=p["defer_wait"])
+        if p["action"] == "revert":
+            result = run.revert_release(check_mode=module.check_mode)
+        else:
+            result = run.run(check_mode=module.check_mode)
     except SourceErrors as exc:
         module.fail_json(msg=str(exc), errors=exc.as_list())
     except (SourceError, base.ProfileError, RecordError, DriverError) as exc:
@@ -335,7 +391,12 @@ def main():
         module.fail_json(msg=str(exc), **exc.result)
     except (IOError, OSError) as exc:
         module.fail_json(msg="release I/O failed: %s" % exc, exception=traceback.format_exc())
-    if module._diff and result.get("moves"):
+    if module._diff and result.get("moves") and p["action"] == "revert":
+        result["diff"] = {"before": "".join("%s: %s\n" % (m["name"], m["from"]) for m in result["moves"]),
+                          "after": "".join("%s: %s\n" % (m["name"], m["to"]) for m in result["moves"]),
+                          "before_header": "%s (running)" % result["release"],
+                          "after_header": "%s (reverted)" % result["release"]}
+    elif module._diff and result.get("moves"):
         result["diff"] = {"before": "".join("%s: %s\n" % (m["name"], m["from"]) for m in result["moves"]),
                           "after": "".join("%s: %s\n" % (m["name"], m["to"]) for m in result["moves"]),
                           "before_header": "%s wave %s (running)" % (result["release"], result.get("next_wave")),

@@ -119,6 +119,13 @@ class CallserverDriver(object):
     def unregister(self, aor):
         raise NotImplementedError
 
+    def active_calls(self):
+        """The calls in progress, as the callserver sees them: ``[{call_id, state, start, caller: {aor, contact},
+        callee: {aor, contact}}]``; ``state`` is ``early`` (set up, not answered) or ``confirmed`` (answered),
+        ``contact`` the party's Contact URI (its registered device).  Raises DriverError when the callserver does
+        not track calls."""
+        raise NotImplementedError
+
     # ---- user mutations
     def read_users(self, now=None):
         raise NotImplementedError

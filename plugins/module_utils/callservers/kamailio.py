@@ -13,6 +13,10 @@ Kamailio facts this relies on (see docs/architecture.md):
   ``error`` object; a request Kamailio cannot parse gets NO reply, so every call has a timeout.
 - ``ul.dump`` returns ``{"Domains": [{"Domain": {"Domain": "location", "AoRs": [{"Info": {"AoR": ..,
   "Contacts": [{"Contact": {...}}]}}]}}]}``.
+- ``dlg.list`` (module dialog, README.dialog 5.6) returns ``[{"call-id": .., "from_uri": .., "to_uri": .., "state":
+  1..5, "start_ts": .., "caller": {"tag", "contact", ...}, "callee": {...}}]``; states 1 unconfirmed, 2 early,
+  3 confirmed without ACK, 4 confirmed, 5 deleted (kept until its timer frees it).  Without the dialog module
+  the method is not found.
 - ``dispatcher.list`` returns ``{"NRSETS": n, "RECORDS": [{"SET": {"ID": 1, "TARGETS": [{"DEST":
   {"URI": .., "FLAGS": "AP", "PRIORITY": .., "ATTRS": {"BODY": .., "DUID": ..}, "LATENCY": {...}}}]}}]}``.
 """
@@ -109,6 +113,27 @@ def parse_ul_dump(result, include_deleted=False):
                     continue
                 records.append(_contact_record(aor, contact))
     return records
+
+
+_DLG_STATES = {1: "early", 2: "early", 3: "confirmed", 4: "confirmed"}
+
+
+def parse_dlg_list(result):
+    """``dlg.list`` result -> the calls in progress (pure): [{call_id, state, start, caller, callee}]; ended dialogs
+    (state 5) are left out."""
+    calls = []
+    for dlg in result or []:
+        try:
+            state = _DLG_STATES.get(int(dlg.get("state")))
+        except (TypeError, ValueError):
+            state = None
+        if state is None:
+            continue
+        caller, callee = dlg.get("caller") or {}, dlg.get("callee") or {}
+        calls.append({"call_id": dlg.get("call-id"), "state": state, "start": dlg.get("start_ts") or dlg.get("init_ts"),
+                      "caller": {"aor": dlg.get("from_uri"), "contact": caller.get("contact") or None},
+                      "callee": {"aor": dlg.get("to_uri"), "contact": callee.get("contact") or None}})
+    return calls
 
 
 def parse_dispatcher_list(result):
@@ -222,6 +247,17 @@ class KamailioRPC(object):
                 return []
             raise
 
+    def active_calls(self):
+        """The calls in progress (``dlg.list``); a Kamailio without the dialog module raises a KamailioError saying so."""
+        try:
+            return parse_dlg_list(self.call("dlg.list"))
+        except KamailioError as exc:
+            if "not found" in str(exc).lower():
+                raise KamailioError("Kamailio at %s does not track calls: load the dialog module and call dlg_manage() "
+                                    "on initial INVITEs (docs/release_rollout.md, Phones in a call)"
+                                    % mask_url(self.url), url=self.url, method="dlg.list", code=exc.code)
+            raise
+
     def unregister_contact(self, aor, contact, table="location"):
         """Drop one contact of an AoR (``ul.rm_contact``), leaving its other devices registered."""
         return self._remove("ul.rm_contact", table, aor, contact)
@@ -329,6 +365,9 @@ class KamailioDriver(CallserverDriver):
 
     def unregister(self, aor):
         return self.rpc.unregister(aor)
+
+    def active_calls(self):
+        return self.rpc.active_calls()
 
     # --- user mutations: users in Kamailio's tables (kamailio_db.KamailioDB is this driver's storage layer) ---
     def users_db(self):

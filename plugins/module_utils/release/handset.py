@@ -19,8 +19,19 @@ The module ``handset_release`` is one call into :class:`HandsetRelease`.  A run:
 4. a failed gate halts the release: the wave's phones get their previous files back (the pins removed), a re-sync,
    and the record says which phone failed how.
 
-Phones in an active call: the lab's Kamailio does not load the dialog module, so the callserver cannot tell
-which phone is in a call; no phone is deferred (see docs/release_rollout.md, "Phones in a call").
+Phones in a call (``active_calls``, the driver's view of the calls in progress, matched to the phones by their
+registered contacts; :func:`waves.phones_in_calls`): a phone of the wave in a call is **deferred** - its files are
+not re-pointed and it gets no re-sync; the gate counts it apart (``deferred``).  A phone that was sent its re-sync
+and is in a call when the gate looks (it holds the update itself, as the vendors document) is deferred too.
+Deferred phones are retried in a later pass: at the start of every run (and, with ``defer_wait``, after the wave,
+waiting up to that many seconds for their calls to end), inside the maintenance window; a pass re-points and
+re-syncs the phones whose calls have ended and judges them with the release's gate.  A release with deferred phones
+stays ``in_progress`` after its last wave, until every phone is done.
+
+Whole-release revert (:meth:`HandsetRelease.revert_release`, ``action: revert``): every phone the release moved
+(``done``, or ``in_progress`` after a kill) goes back to the version it ran before - its files pinned to that
+version, a re-sync, a wait until it is registered on it - wave by wave in reverse order; the record says
+``reverted`` per phone and for the release.  Check mode lists the moves; a second revert changes nothing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,9 +43,10 @@ import os
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils import provision, sla
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet
 from ansible_collections.voipops.voip.plugins.module_utils.release import spec, waves
-from ansible_collections.voipops.voip.plugins.module_utils.release.record import Record
+from ansible_collections.voipops.voip.plugins.module_utils.release.record import Record, now_iso
 from ansible_collections.voipops.voip.plugins.module_utils.schema.release import ReleaseContext
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError
 
@@ -73,11 +85,14 @@ class HandsetRelease(object):
 
     ``registrations``: a callable returning the callserver's registrations (the driver's ``registrations``).
     ``resync``: a callable (targets) -> results (``fleet.resync``).  ``clock``/``sleep``: time sources.
+    ``active_calls``: a callable returning the calls in progress (the driver's ``active_calls``), or None (no phone
+    is deferred for a call).  ``defer_wait``: seconds to wait after a wave for its deferred phones' calls to end.
     """
 
     def __init__(self, release_file, record_dir, root, settings, handsets, users, registrations, sites=None,
                  groups=None, force=False, now=None, max_waves=1, poll=1.0, mode=0o640, gid=None,
-                 resync=None, concurrency=500, sip_timeout=5.0, clock=time.time, sleep=time.sleep):
+                 resync=None, concurrency=500, sip_timeout=5.0, clock=time.time, sleep=time.sleep,
+                 active_calls=None, defer_wait=0.0):
         self.release_file, self.record_dir, self.root = release_file, record_dir, root
         self.settings, self.raw_handsets, self.users = settings, handsets, users
         self.registrations, self.sites, self.groups = registrations, sites, dict(groups or {})
@@ -85,6 +100,9 @@ class HandsetRelease(object):
         self.mode, self.gid = mode, gid
         self.resync = resync or (lambda targets: fleet.resync(targets, concurrency=concurrency, timeout=sip_timeout))
         self.clock, self.sleep = clock, sleep
+        self.active_calls, self.defer_wait = active_calls, float(defer_wait or 0)
+        self.calls_unknown = None
+        self.retried = []
         self.changed = False
 
     # ------------------------------------------------------------------------------------ inputs
@@ -134,12 +152,16 @@ class HandsetRelease(object):
     def _pinned(self, rec, pinned_names):
         out = []
         others = self.other_pins(rec)
+        back = dict((n, t["before"]) for n, t in rec.data["targets"].items()
+                    if t.get("state") == "reverted" and t.get("before"))
         for h in self.raw_handsets:
             h = dict(h)
             if h.get("name") in others:
                 h["firmware"] = others[h["name"]]
             if h.get("name") in pinned_names:
                 h["firmware"] = self.target_of(h["name"])
+            elif h.get("name") in back:        # taken back by a whole-release revert: the version it ran before
+                h["firmware"] = back[h["name"]]
             out.append(h)
         return out
 
@@ -167,7 +189,25 @@ class HandsetRelease(object):
     # ------------------------------------------------------------------------------------ live view
     def observe(self):
         joined = fleet.join(self.raw_handsets, self.registrations())
-        return dict((h["name"], {"registered": h["registered"], "firmware": h["firmware"]}) for h in joined["handsets"])
+        return dict((h["name"], {"registered": h["registered"], "firmware": h["firmware"],
+                                 "contacts": [c["contact"] for c in h["contacts"]]}) for h in joined["handsets"])
+
+    def in_calls(self, names, observed):
+        """{name: [call ids]} of ``names`` in a call now; {} when the callserver shows no calls (then said once in the
+        record: ``calls_unknown``)."""
+        if self.active_calls is None or not names:
+            return {}
+        try:
+            calls = self.active_calls()
+        except DriverError as exc:
+            self.calls_unknown = str(exc)
+            return {}
+        return waves.phones_in_calls(dict((n, observed.get(n, {}).get("contacts")) for n in names), calls)
+
+    def _note_calls_unknown(self, rec):
+        if self.calls_unknown and rec.data.get("calls_unknown") != self.calls_unknown:
+            rec.data["calls_unknown"] = self.calls_unknown
+            rec.event("the callserver shows no calls, so no phone is deferred for one: %s" % self.calls_unknown)
 
     # ------------------------------------------------------------------------------------ run
     def run(self, check_mode=False):
@@ -196,12 +236,19 @@ class HandsetRelease(object):
                 raise ReleaseError("release '%s' was started from a different release file (its record: %s); "
                                    "give a changed release a new id" % (rel["id"], rec.path))
             ran = []
-            while rec.status != "halted":
+            retried = False
+            while rec.status not in ("halted", "reverted"):
                 failed = [w for w in rec.data["waves"] if w["state"] == "failed"]
                 if failed:      # a run killed between the gate and the revert: revert now
                     self.revert(rec, failed[0]["index"])
                     break
                 pending = [w for w in rec.data["waves"] if w["state"] != "done"]
+                if rec.names_in("deferred") and not retried:     # phones deferred earlier whose calls have ended
+                    retried = True
+                    self.retry_deferred(rec, 0)
+                    continue
+                if not pending and rec.names_in("deferred"):
+                    break       # every wave ran; the deferred phones wait for the next run
                 if not pending:
                     if rec.status != "done":
                         rec.status = "done"
@@ -239,38 +286,106 @@ class HandsetRelease(object):
         observed = self.observe()
         if wave["state"] == "pending":
             wave["baseline_registered"] = sorted(n for n, o in observed.items() if o["registered"] and n not in names)
-        pinned = self.pinned_names(rec) | set(names)
+        # a phone in a call is not touched: deferred (its files stay, no re-sync), retried in a later pass
+        movable = [n for n in names if rec.target(n)["state"] in ("pending", "in_progress")
+                   and observed.get(n, {}).get("firmware") != self.target_of(n)]
+        busy = self.in_calls(movable, observed)
+        self._note_calls_unknown(rec)
+        for name in sorted(busy):
+            rec.mark(name, "deferred", before=rec.target(name).get("before") or observed.get(name, {}).get("firmware"),
+                     outcome=waves.DEFERRED, calls=busy[name], seen_down=False)
+        active = [n for n in names if rec.target(n)["state"] != "deferred"]
+        pinned = self.pinned_names(rec) | set(active)
         # prove the re-pointing touches only the release's phones before recording anything
         self.provision(rec, pinned, pinned, True)
-        for name in names:
+        for name in active:
             t = rec.target(name)
             if t["state"] == "pending":
                 rec.mark(name, "in_progress", before=observed.get(name, {}).get("firmware"), seen_down=False)
         rec.set_wave(index, "in_progress")
         rec.status = "in_progress"
-        rec.event("wave %d started (%d phones)" % (index + 1, len(names)))
+        rec.event("wave %d started (%d phones%s)" % (index + 1, len(names), ", %d deferred: in a call (%s)" % (
+            len(busy), ", ".join(sorted(busy))) if busy else ""))
         rec.save()
         self.changed = True
         self.provision(rec, pinned, pinned, False)
-        todo = [n for n in names if observed.get(n, {}).get("firmware") != self.target_of(n)]
+        todo = [n for n in active if observed.get(n, {}).get("firmware") != self.target_of(n)]
         if todo:
             targets, _skipped = fleet.resync_targets(self.raw_handsets, self.registrations(), names=todo)
             sent = self.resync(targets) if targets else []
             wave["resync"] = dict((r["name"], r["status"]) for r in sent)
-        outcomes = self.wait_gate(rec, names)
+        outcomes = self.wait_gate(rec, active)
+        for name in names:
+            if name not in outcomes:
+                outcomes[name] = waves.DEFERRED
         now = self.observe()
         baseline = set(wave.get("baseline_registered") or [])
         newly_down = [n for n in baseline if not now.get(n, {}).get("registered")]
         verdict = waves.judge(outcomes, self.release["gate"], newly_down)
         for name in names:
-            rec.mark(name, "done" if outcomes[name] == waves.ON_TARGET else "failed",
-                     after=now.get(name, {}).get("firmware"), outcome=outcomes[name])
+            state = {waves.ON_TARGET: "done", waves.DEFERRED: "deferred"}.get(outcomes[name], "failed")
+            rec.mark(name, state, after=now.get(name, {}).get("firmware"), outcome=outcomes[name])
         rec.set_wave(index, "done" if verdict["passed"] else "failed", gate=verdict)
         word = "passed" if verdict["passed"] else "FAILED"
-        rec.event("wave %d: gate %s (%d/%d on target)" % (index + 1, word, verdict["on_target"], verdict["counted"]))
+        rec.event("wave %d: gate %s (%d/%d on target%s)" % (
+            index + 1, word, verdict["on_target"], verdict["counted"],
+            ", %d deferred" % len(verdict["deferred"]) if verdict["deferred"] else ""))
         rec.save()
         if not verdict["passed"]:
             self.revert(rec, index)
+        elif verdict["deferred"] and self.defer_wait > 0:
+            self.retry_deferred(rec, self.defer_wait)
+
+    def retry_deferred(self, rec, wait):
+        """A pass over the deferred phones: those whose calls have ended (waiting up to ``wait`` seconds for one) are
+        re-pointed, re-synced and judged by the release's gate; a failed pass reverts its phones and halts."""
+        names = rec.names_in("deferred")
+        if not names:
+            return []
+        self.check_window(names, rec)
+        deadline = self.clock() + wait
+        while True:
+            observed = self.observe()
+            busy = self.in_calls(names, observed)
+            free = [n for n in names if n not in busy]
+            if free or self.clock() >= deadline:
+                break
+            self.sleep(self.poll)
+        for name in busy:
+            rec.target(name)["calls"] = busy[name]
+        if not free:
+            return []
+        for name in free:
+            rec.mark(name, "in_progress", seen_down=False, calls=[])
+        pinned = self.pinned_names(rec)
+        self.provision(rec, pinned, pinned, True)
+        rec.status = "in_progress"
+        rec.event("deferred phones retried, their calls ended: %s" % ", ".join(free))
+        rec.save()
+        self.changed = True
+        self.provision(rec, pinned, pinned, False)
+        todo = [n for n in free if observed.get(n, {}).get("firmware") != self.target_of(n)]
+        if todo:
+            targets, _skipped = fleet.resync_targets(self.raw_handsets, self.registrations(), names=todo)
+            if targets:
+                self.resync(targets)
+        outcomes = self.wait_gate(rec, free)
+        now = self.observe()
+        verdict = waves.judge(outcomes, self.release["gate"], [])
+        for name in free:
+            state = {waves.ON_TARGET: "done", waves.DEFERRED: "deferred"}.get(outcomes[name], "failed")
+            rec.mark(name, state, after=now.get(name, {}).get("firmware"), outcome=outcomes[name])
+        for index in sorted(set(rec.target(n)["wave"] for n in free)):
+            mine = [n for n in free if rec.target(n)["wave"] == index]
+            rec.wave(index).setdefault("passes", []).append(
+                {"at": now_iso(), "names": mine, "outcomes": dict((n, outcomes[n]) for n in mine), "passed": verdict["passed"]})
+        word = "passed" if verdict["passed"] else "FAILED"
+        rec.event("deferred pass: gate %s (%d/%d on target)" % (word, verdict["on_target"], verdict["counted"]))
+        self.retried.extend(free)
+        rec.save()
+        if not verdict["passed"]:
+            self._take_back(rec, free, "the deferred phones retried (%s) failed the gate" % ", ".join(free))
+        return free
 
     def wait_gate(self, rec, names):
         deadline = self.clock() + self.release["gate"]["timeout"]
@@ -283,26 +398,117 @@ class HandsetRelease(object):
                 rec.save()
             outcomes = dict((n, waves.outcome(now.get(n, {}), self.target_of(n), rec.target(n).get("seen_down")))
                             for n in names)
-            if all(o == waves.ON_TARGET for o in outcomes.values()) or self.clock() >= deadline:
+            # still registered on the old version, never went down, and in a call: the phone holds the update
+            holding = [n for n, o in outcomes.items() if o == waves.REFUSED]
+            for name in self.in_calls(holding, now):
+                outcomes[name] = waves.DEFERRED
+            if all(o in (waves.ON_TARGET, waves.DEFERRED) for o in outcomes.values()) or self.clock() >= deadline:
                 return outcomes
             self.sleep(self.poll)
 
     def revert(self, rec, index):
         """The failed wave's phones get their previous files back (pins removed) and a re-sync; the release halts."""
         wave = rec.wave(index)
-        names = wave["names"]
+        sent = self._take_back(rec, wave["names"], None)
+        wave["revert_resync"] = dict((r["name"], r["status"]) for r in sent)
+        rec.set_wave(index, "rolled_back")
+        rec.event("wave %d rolled back to the previous firmware; release halted" % (index + 1))
+        rec.save()
+
+    def _take_back(self, rec, names, why):
         for name in names:
             rec.mark(name, "rolled_back")
         pinned = self.pinned_names(rec)
         self.provision(rec, pinned, pinned | set(names), False)
         targets, _skipped = fleet.resync_targets(self.raw_handsets, self.registrations(), names=names)
         sent = self.resync(targets) if targets else []
-        wave["revert_resync"] = dict((r["name"], r["status"]) for r in sent)
-        rec.set_wave(index, "rolled_back")
         rec.status = "halted"
-        rec.event("wave %d rolled back to the previous firmware; release halted" % (index + 1))
+        if why:
+            rec.event("%s: rolled back to the previous firmware; release halted" % why)
         rec.save()
         self.changed = True
+        return sent
+
+    # ------------------------------------------------------------------------------------ whole-release revert
+    def revert_release(self, check_mode=False):
+        """Take every phone the release moved back to the version it ran before, wave by wave in reverse order."""
+        self.load()
+        rel = self.release
+        rec = Record.open(self.record_dir, rel["id"], "handset_firmware")
+        if rec.new:
+            raise ReleaseError("release '%s' has no record in %s: there is nothing to revert" % (rel["id"], self.record_dir))
+        observed = self.observe()
+        plan = []
+        for wave in reversed(rec.data["waves"]):
+            names = [n for n in wave["names"] if rec.target(n).get("state") in PINNED_STATES
+                     and rec.target(n).get("before")]
+            if names:
+                plan.append((wave["index"], names))
+        moves = [{"wave": i + 1, "name": n, "from": observed.get(n, {}).get("firmware"), "to": rec.target(n)["before"]}
+                 for i, names in plan for n in names]
+        if check_mode:
+            self.changed = bool(plan)
+            result = self.result(rec, [])
+            result.update(action="revert", moves=moves, verdict="planned" if plan else rec.status,
+                          next_wave=plan[0][0] + 1 if plan else None, reverted_waves=[])
+            return result
+        done_waves, outcomes = [], {}
+        with rec.lock():
+            for index, names in plan:
+                self.check_window(names, rec)
+                for name in names:
+                    rec.mark(name, "reverted", seen_down=False)
+                pinned = self.pinned_names(rec)
+                self.provision(rec, pinned, pinned | set(names), True)
+                rec.event("wave %d: reverting %d phones to their previous firmware" % (index + 1, len(names)))
+                rec.save()
+                self.changed = True
+                self.provision(rec, pinned, pinned | set(names), False)
+                now = self.observe()
+                todo = [n for n in names if now.get(n, {}).get("firmware") != rec.target(n)["before"]]
+                if todo:
+                    targets, _skipped = fleet.resync_targets(self.raw_handsets, self.registrations(), names=todo)
+                    if targets:
+                        self.resync(targets)
+                got = self.wait_versions(rec, dict((n, rec.target(n)["before"]) for n in names))
+                now = self.observe()
+                for name in names:
+                    rec.mark(name, "reverted", after=now.get(name, {}).get("firmware"), revert_outcome=got[name])
+                outcomes.update(got)
+                back = sum(1 for n in names if got[n] == waves.ON_TARGET)
+                rec.wave(index)["revert"] = {"at": now_iso(), "names": names, "back": back,
+                                             "outcomes": dict((n, got[n]) for n in names)}
+                rec.set_wave(index, "reverted")
+                rec.event("wave %d reverted: %d/%d back on their previous firmware" % (index + 1, back, len(names)))
+                rec.save()
+                done_waves.append(index + 1)
+            for name, t in rec.data["targets"].items():      # never moved (pending, deferred): nothing to take back
+                if t.get("state") in ("pending", "deferred"):
+                    rec.mark(name, "reverted", revert_outcome="not_moved")
+                    self.changed = True
+            if rec.status != "reverted":
+                rec.status = "reverted"
+                rec.save()
+                self.changed = True
+        result = self.result(rec, [])
+        failed = dict((n, o) for n, o in outcomes.items() if o != waves.ON_TARGET)
+        result.update(action="revert", moves=moves, reverted_waves=done_waves, revert_failed=failed,
+                      verdict=("failed" if failed else "reverted") if plan else rec.status)
+        return result
+
+    def wait_versions(self, rec, wanted):
+        """Wait (the gate's timeout) until every phone of ``wanted`` {name: version} is registered on it; per phone
+        the outcome (``on_target`` = back on the wanted version)."""
+        deadline = self.clock() + self.release["gate"]["timeout"]
+        while True:
+            now = self.observe()
+            for name in wanted:
+                if not now.get(name, {}).get("registered"):
+                    rec.target(name)["seen_down"] = True
+            got = dict((n, waves.outcome(now.get(n, {}), v, rec.target(n).get("seen_down"))) for n, v in wanted.items())
+            if all(o == waves.ON_TARGET for o in got.values()) or self.clock() >= deadline:
+                return got
+            self.sleep(self.poll)
 
     # ------------------------------------------------------------------------------------ results
     def _plan(self, rec):
@@ -317,7 +523,7 @@ class HandsetRelease(object):
             excluded = rec.data.get("excluded", [])
             states = dict((n, t["state"]) for n, t in rec.data["targets"].items())
         nxt = None
-        if rec.status != "halted":
+        if rec.status not in ("halted", "reverted"):
             nxt = next((i for i, names in enumerate(planned)
                         if any(states.get(n) != "done" for n in names)), None)
         moves, window = [], None
@@ -346,6 +552,8 @@ class HandsetRelease(object):
         status = data["status"]
         if refused:
             verdict = "refused"
+        elif status == "reverted":
+            verdict = "reverted"
         elif status == "halted":
             verdict = "failed" if ran else "halted"
         elif last is not None:
@@ -362,6 +570,7 @@ class HandsetRelease(object):
                 "gate": last.get("gate") if last else None, "failed_targets": failed,
                 "excluded": excluded if excluded is not None else data.get("excluded", []),
                 "record": rec.path, "page": rec.page_path, "refused": refused,
+                "deferred": rec.names_in("deferred"), "retried": list(self.retried),
                 "targets": dict((n, {"state": t.get("state"), "before": t.get("before"), "after": t.get("after"),
                                      "to": t.get("to"), "outcome": t.get("outcome")})
                                 for n, t in sorted(data["targets"].items()))}

@@ -20,10 +20,12 @@ API (all a release kind needs)::
         rec.status = "in_progress"                    # release status
         rec.save()                                    # atomic JSON + the page
 
-Target states: ``pending``, ``in_progress``, ``done``, ``failed``, ``rolled_back``.  Wave states: the same.
+Target states: ``pending``, ``in_progress``, ``done``, ``failed``, ``rolled_back``, ``deferred`` (in a call when
+its wave ran: not touched, retried later) and ``reverted`` (a whole-release revert took it back).  Wave states:
+the same.
 Release status: ``new``, ``in_progress``, ``done``, ``halted`` (a failed gate; reverted; a rerun changes
-nothing until a new release id is given).  Every change of state is stamped (``updated``, and per target
-``history`` [{at, state}]) in UTC ISO 8601.
+nothing until a new release id is given), ``reverted`` (the whole release was taken back on request).
+Every change of state is stamped (``updated``, and per target ``history`` [{at, state}]) in UTC ISO 8601.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,8 +41,8 @@ import os
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
 from ansible_collections.voipops.voip.plugins.module_utils.schema.release import release_id as check_id
 
-TARGET_STATES = ("pending", "in_progress", "done", "failed", "rolled_back")
-STATUSES = ("new", "in_progress", "done", "halted")
+TARGET_STATES = ("pending", "in_progress", "done", "failed", "rolled_back", "deferred", "reverted")
+STATUSES = ("new", "in_progress", "done", "halted", "reverted")
 VERSION = 1
 
 
@@ -178,6 +180,8 @@ def render_page(data):
             verdict = " - gate %s: %d/%d on target (%.0f%%, %.0f%% required), %d newly unregistered outside" % (
                 "passed" if gate.get("passed") else "FAILED", gate.get("on_target", 0), gate.get("counted", 0),
                 100 * gate.get("share", 0), 100 * gate.get("required", 0), gate.get("rise", 0))
+            if gate.get("deferred"):
+                verdict += ", %d deferred (in a call: %s)" % (len(gate["deferred"]), ", ".join(gate["deferred"]))
         lines.append("## Wave %d (%s, %d)%s" % (wave["index"] + 1, wave["state"], len(wave["names"]), verdict))
         lines += ["", "| target | state | before | after | outcome |", "|---|---|---|---|---|"]
         for name in wave["names"]:
@@ -185,6 +189,12 @@ def render_page(data):
             cells = (name, t.get("state"), t.get("before") or "-", t.get("after") or "-", t.get("outcome") or "-")
             lines.append("| %s | %s | %s | %s | %s |" % cells)
         lines.append("")
+        for rpass in wave.get("passes") or []:
+            lines.append("- %s: %s retried after their call (%s)" % (
+                rpass.get("at"), ", ".join(rpass.get("names") or []),
+                ", ".join("%s %s" % (n, o) for n, o in sorted((rpass.get("outcomes") or {}).items()))))
+        if wave.get("passes"):
+            lines.append("")
     if data.get("events"):
         lines += ["## History", ""] + ["- %s %s" % (e["at"], e["what"]) for e in data["events"]] + [""]
     return "\n".join(lines)

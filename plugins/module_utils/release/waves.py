@@ -14,6 +14,9 @@ check mode and tested without a lab.
   (``start == end`` is the whole day; ``start > end`` runs past midnight into the next day).
 - :func:`outcome` names what happened to one phone of a wave; :func:`judge` is the gate: the share of the wave
   registered again on the target version, and no rise in unregistered phones outside the wave.
+- :func:`phones_in_calls` says which phones are in a call, from the callserver's calls (``active_calls`` of the
+  driver) and the contacts the phones registered: a phone is in a call when it is a party of an answered call, or
+  the caller of one being set up (a phone that only rings is not: the vendors hold an update for an active line).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -165,6 +168,37 @@ def judge(outcomes, gate, newly_unregistered_outside):
             "rise": rise, "allowed_rise": gate["unregistered_rise"],
             "newly_unregistered_outside": sorted(newly_unregistered_outside),
             "failed": dict((n, o) for n, o in sorted(outcomes.items()) if o not in (ON_TARGET, DEFERRED))}
+
+
+def _hostport(uri):
+    """``host:port`` of a SIP URI (``sip:1001@127.0.0.1:5062;transport=udp`` -> ``127.0.0.1:5062``), lower case."""
+    text = str(uri or "").strip().strip("<>")
+    if ":" not in text:
+        return None
+    text = text.split(":", 1)[1].split(";", 1)[0].split("?", 1)[0]
+    text = text.rsplit("@", 1)[-1].lower()
+    return text if ":" in text.rstrip("]") else text + ":5060"
+
+
+def phones_in_calls(contacts, calls):
+    """{name: [call ids]} of the phones in a call.  ``contacts``: {name: [registered contact URIs]};
+    ``calls``: the driver's ``active_calls()`` ([{call_id, state, caller: {contact}, callee: {contact}}])."""
+    owner = {}
+    for name, uris in contacts.items():
+        for uri in uris or []:
+            key = _hostport(uri)
+            if key:
+                owner[key] = name
+    busy = {}
+    for call in calls or []:
+        parties = [call.get("caller") or {}]
+        if call.get("state") == "confirmed":
+            parties.append(call.get("callee") or {})
+        for party in parties:
+            name = owner.get(_hostport(party.get("contact")))
+            if name is not None and call.get("call_id") not in busy.get(name, []):
+                busy.setdefault(name, []).append(call.get("call_id"))
+    return busy
 
 
 def utcnow():

@@ -36,3 +36,46 @@ def test_dispatcher_states_from_flags():
 def test_key_statistics_are_numbers():
     stats = K.parse_stats({"core.rcv_requests": "12", "shmem.free_size": "640", "dispatcher.foo": "3", "tcp.other": "1"})
     assert stats == {"core.rcv_requests": 12, "shmem.free_size": 640, "dispatcher.foo": 3}
+
+
+# dlg.list as the lab's Kamailio 5.6 answered it: a confirmed call, a call being set up, one that just ended
+DLG_LIST = [
+    {"h_entry": 1829, "h_id": 10610, "ref": 2, "call-id": "577139475-4737a5e0", "from_uri": "sip:1001@127.0.0.1:16315",
+     "to_uri": "sip:1002@127.0.0.1:16315", "state": 4, "start_ts": 1796664085, "init_ts": 1796664085, "end_ts": 0,
+     "caller": {"tag": "577139476", "contact": "sip:1001@127.0.0.1:42991", "cseq": "2", "route_set": "",
+                "socket": "udp:127.0.0.1:16315"},
+     "callee": {"tag": "ad4f3cbc5", "contact": "sip:1002@127.0.0.1:55211", "cseq": "0", "route_set": "",
+                "socket": "udp:127.0.0.1:16315"}, "profiles": [], "variables": []},
+    {"call-id": "ringing-1", "from_uri": "sip:1003@voip.lab", "to_uri": "sip:1004@voip.lab", "state": 2,
+     "start_ts": 0, "init_ts": 1796664090, "caller": {"contact": "sip:1003@127.0.0.1:40003"},
+     "callee": {"contact": ""}},
+    {"call-id": "ended-1", "from_uri": "sip:1001@voip.lab", "to_uri": "sip:1004@voip.lab", "state": 5,
+     "caller": {"contact": "sip:1001@127.0.0.1:42991"}, "callee": {"contact": "sip:1004@127.0.0.1:40004"}},
+]
+
+
+def test_dialogs_in_progress_with_each_party_s_contact():
+    calls = K.parse_dlg_list(DLG_LIST)
+    assert [(c["call_id"], c["state"]) for c in calls] == [("577139475-4737a5e0", "confirmed"), ("ringing-1", "early")]
+    assert calls[0]["caller"] == {"aor": "sip:1001@127.0.0.1:16315", "contact": "sip:1001@127.0.0.1:42991"}
+    assert calls[0]["callee"]["contact"] == "sip:1002@127.0.0.1:55211" and calls[0]["start"] == 1796664085
+    assert calls[1]["callee"]["contact"] is None and calls[1]["start"] == 1796664090
+    assert K.parse_dlg_list([]) == [] and K.parse_dlg_list(None) == []
+
+
+def test_a_kamailio_without_the_dialog_module_is_named_as_such():
+    class Session(object):
+        def post(self, url, **_kw):
+            class R(object):
+                status_code = 500
+
+                def json(self):
+                    return {"jsonrpc": "2.0", "error": {"code": 500, "message": "Method Not Found"}, "id": 1}
+            return R()
+
+    rpc = K.KamailioRPC("http://127.0.0.1:1/RPC", session=Session())
+    try:
+        rpc.active_calls()
+        raise AssertionError("no error")
+    except K.KamailioError as exc:
+        assert "does not track calls: load the dialog module" in str(exc) and exc.method == "dlg.list"

@@ -240,3 +240,43 @@ def test_estate_handsets_of_a_release_keep_the_lines_of_a_dect_base_and_an_ata()
     assert by_name["dect-1010"]["lines"] == ["1010", "1011"] and "user" not in by_name["dect-1010"]
     assert by_name["ata-1020"]["lines"] == ["1020", "1021"]
     assert by_name["hs-1001"]["user"] == "1001" and "lines" not in by_name["hs-1001"]
+
+
+def test_phones_in_a_call_are_found_by_their_registered_contact():
+    contacts = {"hs-1": ["sip:1001@127.0.0.1:40001"], "hs-2": ["sip:1002@127.0.0.1:40002;transport=udp"],
+                "dect": ["sip:1010@127.0.0.1:40010", "sip:1011@127.0.0.1:40010"], "hs-4": ["sip:1004@10.0.0.4"],
+                "idle": ["sip:1005@127.0.0.1:40005"]}
+    calls = [
+        # answered: both parties are in a call
+        {"call_id": "c1", "state": "confirmed", "caller": {"contact": "sip:1001@127.0.0.1:40001"},
+         "callee": {"contact": "<sip:1002@127.0.0.1:40002>"}},
+        # being set up: the caller is in a call, the phone that rings is not
+        {"call_id": "c2", "state": "early", "caller": {"contact": "sip:1011@127.0.0.1:40010;ob"},
+         "callee": {"contact": "sip:1005@127.0.0.1:40005"}},
+        # a contact without a port is port 5060; a party that is no phone of ours (a gateway) is ignored
+        {"call_id": "c3", "state": "confirmed", "caller": {"contact": "sip:1004@10.0.0.4:5060"},
+         "callee": {"contact": "sip:90001@127.0.0.1:5090"}},
+        {"call_id": "c4", "state": "confirmed", "caller": {"contact": "sip:1001@127.0.0.1:40001"},
+         "callee": {"contact": None}},
+    ]
+    assert waves.phones_in_calls(contacts, calls) == {"hs-1": ["c1", "c4"], "hs-2": ["c1"], "dect": ["c2"],
+                                                      "hs-4": ["c3"]}
+    assert waves.phones_in_calls(contacts, []) == {} and waves.phones_in_calls({}, calls) == {}
+
+
+def test_the_page_shows_deferred_phones_and_their_retry_pass(tmp_path):
+    rec = Record.open(str(tmp_path), "fw-2", "handset_firmware")
+    with rec.lock():
+        rec.set_waves([["a", "b"]])
+        rec.mark("a", "done", before="1", after="2", outcome="on_target")
+        rec.mark("b", "deferred", before="1", outcome=waves.DEFERRED, calls=["c1"])
+        rec.set_wave(0, "done", gate=waves.judge({"a": "on_target", "b": waves.DEFERRED},
+                                                 {"registered": 1.0, "unregistered_rise": 0}, []))
+        rec.wave(0)["passes"] = [{"at": "2026-12-07T22:10:00Z", "names": ["b"], "outcomes": {"b": "on_target"}}]
+        rec.save()
+    page = open(rec.page_path).read()
+    assert "gate passed: 1/1 on target" in page and "1 deferred (in a call: b)" in page
+    assert "| b | deferred | 1 | - | deferred |" in page
+    assert "- 2026-12-07T22:10:00Z: b retried after their call (b on_target)" in page
+    with pytest.raises(RecordError):
+        rec.mark("b", "postponed")
