@@ -674,6 +674,12 @@ def normalize_targets(targets, proxy=None, domain=None):
 async def call_many(targets, proxy=None, domain=None, username=None, password=None, from_uri=None, hold=1.0,
                     ring_timeout=15.0, concurrency=10, t1=T1, t2=T2, bind_host="0.0.0.0", user_agent=USER_AGENT):
     """Place one test call per target, at most ``concurrency`` at a time; one result dict per target, in order."""
+    if hold < 0:
+        raise CallError("hold: %r is negative" % hold)
+    if ring_timeout <= 0:
+        raise CallError("ring_timeout: %r must be more than 0" % ring_timeout)
+    if int(concurrency) < 1:
+        raise CallError("concurrency: %r must be at least 1" % concurrency)
     specs = normalize_targets(targets, proxy, domain)
     credentials = (username, password) if username and password is not None else None
     if from_uri is None:
