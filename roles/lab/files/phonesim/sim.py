@@ -30,11 +30,28 @@ writes ``phonesim.pid`` and, about once a second when anything changed, ``status
 Each phone keeps its UDP port across restarts (``ports.json``), so a restarted fleet re-registers the same
 contacts instead of leaving stale ones behind.
 
+Calls (:mod:`.calls`, after the vendors' admin guides named there): a phone answers INVITEs by its answer mode
+(``answer`` after a short ring, ``busy`` 486, ``noanswer`` 180 until CANCEL or timeout then 480, ``reject`` a given
+code, ``dnd`` its vendor's DND code), handles ACK, BYE, CANCEL and re-INVITEs, places calls through its registrar
+with digest auth, and shows ``in_call``/``calls`` in status.json.  A check-sync or reboot NOTIFY during a call is
+answered 200 and deferred (``pending_update``) until the last call ends: Cisco MPP "upgrade only if all voice lines
+are inactive", Poly UC Software (no reboot or update during an active call), Yealink (auto provisioning waits for
+the phone to be idle).  Fleet file, per handset: ``answer_mode``, ``answer_code``, ``ring``.
+
 Control (for tests that inject faults): :func:`control` drops a command file into ``<state-dir>/control/``;
 the running simulator executes it and answers in a result file.  Commands: ``status``, ``stop`` (the phone
 unregisters and stays silent), ``start`` (it boots again), ``firmware`` (it runs another version and
 re-registers with the new User-Agent), ``add`` (an extra device, unknown to the estate, registers with given
-credentials) and ``remove``.  CLI: ``python -m tools.phonesim ctl --state-dir D stop hs-1001``.
+credentials), ``remove``, ``answer_mode`` (name, mode, optional code and ring seconds), ``call`` (name, number,
+optional duration and setup_timeout; returns once answered or refused, with ``call`` = its summary) and
+``hangup`` (name, optional call_id).  CLI::
+
+    python -m tools.phonesim ctl --state-dir D stop hs-1001
+    python -m tools.phonesim ctl --state-dir D answer_mode hs-1001 busy
+    python -m tools.phonesim ctl --state-dir D answer_mode hs-1001 reject --code 603
+    python -m tools.phonesim ctl --state-dir D answer_mode hs-1001 noanswer --ring 5
+    python -m tools.phonesim ctl --state-dir D call hs-1001 90001 --duration 30
+    python -m tools.phonesim ctl --state-dir D hangup hs-1001
 """
 
 from __future__ import absolute_import, division, print_function
@@ -68,7 +85,7 @@ except ImportError:  # pragma: no cover
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
 from ansible_collections.voipops.voip.plugins.module_utils import sip
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
-from ansible_collections.voipops.voip.roles.lab.files.phonesim import vendors
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import calls, vendors
 
 # vendor, model, OUI of the MACs we make up
 FLEET_MIX = (
@@ -143,7 +160,7 @@ async def http_get(url, user_agent, timeout=10.0):
     return status, body
 
 
-class Phone(object):
+class Phone(calls.CallHandling):
     def __init__(self, sim, spec):
         self.sim = sim
         self.name = spec["name"]
@@ -174,6 +191,7 @@ class Phone(object):
         self._busy = None
         self._gen = 0
         self._reg_lock = asyncio.Lock()
+        self.init_calls(spec)
 
     # --------------------------------------------------------------- identity
     def sip_ua(self):
@@ -188,14 +206,16 @@ class Phone(object):
 
     def status(self):
         cfg = self.config or {}
-        return {"name": self.name, "vendor": self.vendor, "model": self.model, "mac": self.mac,
-                "firmware": self.firmware, "state": self.state, "error": self.error,
-                "user": cfg.get("username"), "display_name": cfg.get("display_name"),
-                "users": [a["username"] for a in self.lines()] if self.config else [],
-                "contact": self.ep.contact_uri(cfg.get("username")) if self.ep and cfg.get("username") else None,
-                "registered_at": self.registered_at, "registrations": self.registrations, "fetches": self.fetches,
-                "boots": self.boots, "events": list(self.events), "resyncs": self.resyncs, "reboots": self.reboots,
-                "upgrades": list(self.upgrades), "user_agent": self.sip_ua(), "port": self.port, "extra": self.extra}
+        status = {"name": self.name, "vendor": self.vendor, "model": self.model, "mac": self.mac,
+                  "firmware": self.firmware, "state": self.state, "error": self.error,
+                  "user": cfg.get("username"), "display_name": cfg.get("display_name"),
+                  "users": [a["username"] for a in self.lines()] if self.config else [],
+                  "contact": self.ep.contact_uri(cfg.get("username")) if self.ep and cfg.get("username") else None,
+                  "registered_at": self.registered_at, "registrations": self.registrations, "fetches": self.fetches,
+                  "boots": self.boots, "events": list(self.events), "resyncs": self.resyncs, "reboots": self.reboots,
+                  "upgrades": list(self.upgrades), "user_agent": self.sip_ua(), "port": self.port, "extra": self.extra}
+        status.update(self.calls_status())
+        return status
 
     def _set(self, state, error=None):
         self.state = state
@@ -218,6 +238,9 @@ class Phone(object):
         """Control "stop": unregister and stay silent (no answers, no refreshes) until :meth:`resume`."""
         if self._busy is not None and not self._busy.done():
             self._busy.cancel()
+        for call in list(self.calls.values()):      # switched off: its calls are gone, nothing is deferred any more
+            self.pending_update = None
+            self._end(call, "phone_stopped")
         if self.registered_at or self.state == "registered":
             await self._unregister_quietly()
         else:
@@ -426,6 +449,10 @@ class Phone(object):
     def on_request(self, request, source):
         if self.state in ("bricked", "stopped"):
             return None
+        if request.method in ("INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "INFO"):
+            if self.state == "rebooting":           # switched off for the reboot: no answer at all
+                return None
+            return self.on_call_request(request, source)
         if request.method == "OPTIONS":
             resp = sip.SipResponse.for_request(request, 200)
             resp.headers.set("Allow", "INVITE, ACK, CANCEL, BYE, NOTIFY, OPTIONS, REFER")
@@ -438,6 +465,9 @@ class Phone(object):
             action = self.profile.notify_action(event) if self.profile else None
             if action is None:
                 return sip.SipResponse.for_request(request, 489)
+            if self.in_call:                        # the vendors: no reboot or update during a call
+                self.defer_update(action)
+                return sip.SipResponse.for_request(request, 200)
             if self._busy is None or self._busy.done():
                 self._busy = asyncio.ensure_future(self.on_notify(action))
             return sip.SipResponse.for_request(request, 200)
@@ -585,6 +615,26 @@ class Simulator(object):
             if not args.get("version"):
                 raise ControlError("firmware needs a version")
             await phone.switch_firmware(args["version"])
+        elif command == "answer_mode":
+            try:
+                phone.set_answer_mode(args.get("mode"), code=args.get("code"), ring=args.get("ring"))
+            except (calls.CallError, ValueError, TypeError) as exc:
+                raise ControlError(str(exc))
+        elif command == "call":
+            if not args.get("number"):
+                raise ControlError("call needs a number")
+            try:
+                result = await phone.place_call(str(args["number"]), duration=args.get("duration"),
+                                                timeout=float(args.get("setup_timeout") or 30.0))
+            except calls.CallError as exc:
+                raise ControlError(str(exc))
+            return dict(phone.status(), call=result)
+        elif command == "hangup":
+            try:
+                ended = await phone.hangup_calls(args.get("call_id"))
+            except calls.CallError as exc:
+                raise ControlError(str(exc))
+            return dict(phone.status(), ended=ended)
         elif command == "remove":
             if not phone.extra:
                 raise ControlError("'%s' is a fleet phone: stop it instead" % name)
@@ -592,7 +642,8 @@ class Simulator(object):
             phone.ep.close()
             self.phones.remove(phone)
         else:
-            raise ControlError("unknown command '%s' (status, stop, start, firmware, add, remove)" % command)
+            raise ControlError("unknown command '%s' (status, stop, start, firmware, add, remove, answer_mode, call, "
+                               "hangup)" % command)
         return phone.status()
 
     async def _add(self, name=None, user=None, password=None, registrar=None, port=None, domain=None, expires=None,
@@ -784,6 +835,19 @@ def _ctl_main(argv):
     for name, text in (("stop", "the phone unregisters and stays silent"), ("start", "the phone boots again"),
                        ("remove", "remove an extra device")):
         sub.add_parser(name, help=text).add_argument("name")
+    am = sub.add_parser("answer_mode", help="how the phone answers INVITEs: %s" % ", ".join(calls.ANSWER_MODES))
+    am.add_argument("name")
+    am.add_argument("mode", choices=calls.ANSWER_MODES)
+    am.add_argument("--code", type=int, help="final code for reject (default 603), busy (486) or dnd (vendor's)")
+    am.add_argument("--ring", type=float, help="seconds of ringing before answering (answer) or giving up (noanswer)")
+    call = sub.add_parser("call", help="place a call through the callserver (held until hangup or --duration)")
+    call.add_argument("name")
+    call.add_argument("number")
+    call.add_argument("--duration", type=float, help="hang up after this many seconds")
+    call.add_argument("--setup-timeout", type=float, help="give up when not answered within this (default 30 s)")
+    hang = sub.add_parser("hangup", help="end the phone's calls (BYE; CANCEL when still ringing)")
+    hang.add_argument("name")
+    hang.add_argument("--call-id")
     fw = sub.add_parser("firmware", help="switch the running firmware (re-registers with the new User-Agent)")
     fw.add_argument("name")
     fw.add_argument("version")
