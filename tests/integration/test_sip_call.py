@@ -2,6 +2,7 @@
 """Test calls against the real lab: sip_call through Kamailio (digest auth, the dispatcher's gateways, the
 location service, DND from the callserver's own features) and straight to gateways; the triage's test call to
 phones that answer, say busy, reject or ring (the phone simulator's answer modes)."""
+import json
 import os
 import sqlite3
 
@@ -135,3 +136,53 @@ def test_triage_without_a_test_call_account_says_so(ansible, lab):
             "endpoints_file": os.path.join(lab["state_dir"], "endpoints.json"), "extension": "1001", "sip_timeout": 1.0}
     result = ansible.module("extension_diagnose", args)
     assert any("no test-call account" in n for n in result["not_done"])
+
+
+# ---------------------------------------------------------------------------------------- the health audit
+def test_health_audit_test_calls(ansible, lab, caller, answer_mode, tmp_path):
+    """One audit with test calls: both gateways answer straight; gateway group "external" (9xxx) answers through the
+    callserver, group "national" (0xxx) fails because the test account has no national class of service (403); of the
+    two phones sampled, hs-1001 rejects calls."""
+    answer_mode("hs-1001", "reject", code=603)
+    inv = tmp_path / "lab.estate.yml"
+    inv.write_text("plugin: voipops.voip.estate\nestate_file: %s\nendpoints_file: %s\nhandsets: none\n" % (
+        os.path.join(ROOT, "inventories", "lab", "estate.yml"), os.path.join(lab["state_dir"], "endpoints.json")))
+    dest = tmp_path / "audit"
+    extra = {"health_audit_dest": str(dest), "health_audit_fail_on_priority": "none", "health_audit_history": "",
+             "health_audit_thresholds": {"cpu_warning": 101, "cpu_critical": 101},
+             "health_audit_test_call_username": caller["username"], "health_audit_test_call_password": caller["password"],
+             "health_audit_test_call_groups": [{"name": "external", "number": "90001"},
+                                               {"name": "national", "number": "0201234567"}],
+             "health_audit_test_call_phones": 2, "health_audit_test_call_ring_timeout": 2.0,
+             "health_audit_test_call_hold": 0.2}
+    rc, out, _recap = ansible.playbook("playbooks/health_audit.yml", extra_vars=extra,
+                                       inventory=[str(inv), os.path.join(ROOT, "inventories/lab/hosts.yml")])
+    assert rc == 0, out[-4000:]
+    with open(os.path.join(str(dest), "health_audit.json")) as handle:
+        report = json.load(handle)
+    check = [c for c in report["checks"] if c["name"] == "test_calls"][0]
+    assert set(check["checked"]) >= {"mgw1", "mgw2", "cs1", "hs-1001", "hs-1002"}, check
+    found = sorted((f["component"], f["kind"]) for f in report["findings"] if f["check"] == "test_calls")
+    assert found == [("cs1", "group_call_failed_national"), ("hs-1001", "call_failed")], found
+    national = [f for f in report["findings"] if f["kind"] == "group_call_failed_national"][0]
+    assert "403" in national["summary"] and national["severity"] == "critical"
+    phone = [f for f in report["findings"] if f["component"] == "hs-1001" and f["check"] == "test_calls"][0]
+    assert "603" in phone["summary"]
+    for name in os.listdir(str(dest)):
+        with open(os.path.join(str(dest), name), "rb") as handle:
+            assert caller["password"].encode() not in handle.read(), name
+    assert caller["password"] not in out
+
+
+def test_health_audit_without_a_test_call_account_places_no_call(ansible, lab, tmp_path):
+    inv = tmp_path / "lab.estate.yml"
+    inv.write_text("plugin: voipops.voip.estate\nestate_file: %s\nendpoints_file: %s\nhandsets: none\n" % (
+        os.path.join(ROOT, "inventories", "lab", "estate.yml"), os.path.join(lab["state_dir"], "endpoints.json")))
+    dest = tmp_path / "audit"
+    rc, out, _recap = ansible.playbook("playbooks/health_audit.yml", extra_vars={
+        "health_audit_dest": str(dest), "health_audit_fail_on_priority": "none", "health_audit_history": ""},
+        inventory=[str(inv), os.path.join(ROOT, "inventories/lab/hosts.yml")], env={"VOIPOPS_TEST_CALL_USERNAME": ""})
+    assert rc == 0, out[-4000:]
+    assert "skipping: [localhost]" in out.split("TASK [voipops.voip.health_audit : Test calls")[1].split("TASK [")[0]
+    with open(os.path.join(str(dest), "health_audit.json")) as handle:
+        assert "test_calls" not in [c["name"] for c in json.load(handle)["checks"]]

@@ -544,6 +544,10 @@ def _options_ok(results):
     return ok
 
 
+def _calls_of(result):
+    return (result.get("calls") if isinstance(result, dict) else result) or []
+
+
 def from_test_calls(result, estate, callserver=None, thresholds=None, options_ok=(), check="test_calls"):
     """``voipops.voip.sip_call``'s result (or its ``calls`` list) -> test-call findings.
 
@@ -561,7 +565,7 @@ def from_test_calls(result, estate, callserver=None, thresholds=None, options_ok
       ``slow_call_setup`` (warning).
     """
     limits = thresholds_with(thresholds)
-    calls = result.get("calls") if isinstance(result, dict) else result
+    calls = _calls_of(result)
     cs = _callserver(estate, callserver)
     checked, found = [], []
     auth_failed = []
@@ -696,8 +700,9 @@ def from_results(results, estate, now, callserver=None, thresholds=None, finding
         ("certificates", lambda r: [from_certificates(r, estate, now, thresholds=thresholds)]),
         ("gateway_info", lambda r: from_gateway_info(r, estate, callserver=callserver, thresholds=thresholds)),
         ("handset_info", lambda r: [from_handset_info(r, estate, callserver=callserver, thresholds=thresholds)]),
+        # no calls (the audit's test-call task was skipped: no test-call account): no test_calls check at all
         ("test_calls", lambda r: [from_test_calls(r, estate, callserver=callserver, thresholds=thresholds,
-                                                  options_ok=_options_ok(results))]),
+                                                  options_ok=_options_ok(results))] if _calls_of(r) else []),
     )
     for family, adapter in adapters:
         if family in results:

@@ -104,3 +104,9 @@ def test_through_audit_report_results_with_options_from_gateway_info(estate):
 def test_a_failed_test_call_task_is_a_finding(estate):
     (res,) = C.from_results({"test_calls": {"failed": True, "msg": "sip_call: targets[0]: target is empty"}}, estate, NOW)
     assert res["check"] == "test_calls" and res["findings"][0]["kind"] == "check_failed"
+
+
+def test_no_calls_no_check(estate):
+    """The audit's test-call task skipped (no test-call account): no empty test_calls check in the reports."""
+    assert [c["check"] for c in C.from_results({"test_calls": []}, estate, NOW)] == []
+    assert [c["check"] for c in C.from_results({"test_calls": {"calls": []}}, estate, NOW)] == []
