@@ -241,9 +241,9 @@ def main():
         module.fail_json(msg="sip_call: %s" % exc)
     failed = [c for c in out["calls"] if not c["answered"]]
     if p["fail_on_failed_calls"] and failed:
-        module.fail_json(msg="%d of %d test calls not answered: %s" % (
-            len(failed), len(out["calls"]), ", ".join("%s %s" % (c["target"], c["code"] or c["classification"])
-                                                     for c in failed[:10])), changed=False, **out)
+        which = ", ".join("%s %s" % (c["target"], c["code"] or c["classification"]) for c in failed[:10])
+        module.fail_json(msg="%d of %d test calls not answered: %s" % (len(failed), len(out["calls"]), which),
+                         changed=False, **out)
     module.exit_json(changed=False, **out)
 
 

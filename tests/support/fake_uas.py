@@ -117,8 +117,8 @@ class FakeUas(asyncio.DatagramProtocol):
         headers = [("Contact", "<sip:uas@127.0.0.1:%d>" % self.port), ("Content-Type", "application/sdp")]
         if self.record_route:
             headers.append(("Record-Route", "<sip:127.0.0.1:%d;lr>" % self.port))
-        ok = self._answer(req, 200, headers=headers, body=b"v=0\r\no=uas 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
-                                                         b"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n")
+        sdp = b"v=0\r\no=uas 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n"
+        ok = self._answer(req, 200, headers=headers, body=sdp)
         ev = self.acked.setdefault(req.call_id, asyncio.Event())
         delay = 0.05
         for _i in range(7):            # 13.3.1.4: retransmit the 2xx until the ACK

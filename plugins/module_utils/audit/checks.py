@@ -526,6 +526,8 @@ FAMILIES = ("sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certific
 #: a phone that rang (a 180/183, then cancelled on the ring timeout) or said busy is there: only the call's
 #: answering is left to a person, which an audit cannot ask of it
 _PHONE_OK = ("answered", "busy")
+_CALL_KEYS = ("target", "uri", "via", "classification", "code", "reason", "post_dial_delay_ms", "setup_ms", "call_id",
+              "error")
 
 
 def _call_text(call):
@@ -585,8 +587,7 @@ def from_test_calls(result, estate, callserver=None, thresholds=None, options_ok
             continue
         checked.append(target)
         what = "%s (%s)" % (call.get("target"), name) if name and name != call.get("target") else call.get("target")
-        details = dict((k, call.get(k)) for k in ("target", "uri", "via", "classification", "code", "reason",
-                                                   "post_dial_delay_ms", "setup_ms", "call_id", "error"))
+        details = dict((k, call.get(k)) for k in _CALL_KEYS)
         ok = call.get("answered") or (kind == "phone" and (cls in _PHONE_OK or call.get("ringing")))
         if not ok:
             if kind == "gateway":

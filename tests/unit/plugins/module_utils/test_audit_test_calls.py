@@ -20,10 +20,10 @@ def estate():
 
 def call(target, kind, name, classification="answered", code=200, pdd=12.0, ringing=False, error=None):
     answered = classification == "answered"
+    reasons = {200: "OK", 486: "Busy Here", 503: "Service Unavailable", 404: "Not Found",
+               407: "Proxy Authentication Required", 487: "Request Terminated"}
     return {"target": target, "kind": kind, "name": name, "uri": "sip:%s@voip.lab" % target, "via": "proxy",
-            "classification": classification, "code": code, "reason": {200: "OK", 486: "Busy Here", 503: "Service Unavailable",
-                                                                        404: "Not Found", 407: "Proxy Authentication Required",
-                                                                        487: "Request Terminated"}.get(code),
+            "classification": classification, "code": code, "reason": reasons.get(code),
             "answered": answered, "ringing": ringing, "post_dial_delay_ms": pdd, "setup_ms": pdd, "call_id": "c-" + target,
             "error": error}
 
