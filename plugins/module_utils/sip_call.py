@@ -483,13 +483,16 @@ class _Call(object):
         # ring timeout: CANCEL (same branch, R-URI, Call-ID, From, To, CSeq number, Route)
         res["cancelled"] = True
         cancel = SipRequest("CANCEL", invite.uri)
-        for name in ("via", "max-forwards", "from", "to", "call-id"):
-            cancel.headers.add(name if name != "via" else "Via", invite.headers.get(name))
+        for name in ("Via", "Max-Forwards", "From", "To", "Call-ID"):
+            cancel.headers.add(name, invite.headers.get(name))
         cancel.headers.add("CSeq", "%d CANCEL" % self.cseq)
         for r in invite.headers.get_all("route"):
             cancel.headers.add("Route", r)
         cancel.headers.add("User-Agent", self.ep.user_agent)
         cancel_tx = _CancelTx(self.ep, tx, cancel.to_bytes(), addr)
+        # the INVITE transaction now waits for its 487 (Timer B's stand-in restarts: 64*T1)
+        tx.deadline.cancel()
+        tx.deadline = self.ep.loop.call_later(64 * self.ep.t1, tx._timeout)  # pylint: disable=protected-access
         try:
             # the 487 (or a 200 that crossed the CANCEL) ends the INVITE transaction
             final = await asyncio.wait_for(asyncio.shield(tx.final), 64 * self.ep.t1)

@@ -6,7 +6,8 @@ The Request-URI's user picks the behaviour:
   retransmitted (13.3.1.4) until the ACK arrives; BYE gets 200.
 - ``answer-bye``: like ``answer``, then the far end hangs up (sends BYE) right after the ACK.
 - ``busy``: 486.  ``reject-<code>``: that final code.  ``redirect``: 302 with a Contact.
-- ``ring``: 180 and nothing more until a CANCEL (then 200 to the CANCEL and 487 to the INVITE).
+- ``ring``: 180 and nothing more until a CANCEL (then 200 to the CANCEL and 487 to the INVITE);
+  ``ring-late487``: the 487 comes 1.5 s after the CANCEL's 200 (a slow far end behind a proxy).
 - ``auth``: 407 with a Digest challenge unless Proxy-Authorization is right (``password``), then like ``answer``.
 - ``silent``: never answers.  ``lossy``: ignores the first INVITE (the client must retransmit), then ``answer``.
 - ``retransmit-final``: 486, sent twice (the client must ACK each copy).
@@ -76,7 +77,11 @@ class FakeUas(asyncio.DatagramProtocol):
             inv = self.invites.pop(msg.branch, None)
             self._send(self._answer(msg, 200 if inv else 481), addr)
             if inv is not None:
-                self._send(self._answer(inv, 487, "Request Terminated"), addr)
+                terminated = self._answer(inv, 487, "Request Terminated")
+                if inv.ruri.user == "ring-late487":
+                    asyncio.get_running_loop().call_later(1.5, self._send, terminated, addr)
+                else:
+                    self._send(terminated, addr)
             return
         if m != "INVITE":
             self._send(self._answer(msg, 501), addr)
@@ -104,7 +109,7 @@ class FakeUas(asyncio.DatagramProtocol):
             resp = self._answer(msg, 486)
             self._send(resp, addr)
             self._send(resp, addr)     # a retransmission (as if the first ACK were lost)
-        elif mode == "ring":
+        elif mode in ("ring", "ring-late487"):
             self.invites[msg.branch] = msg
             self._send(self._answer(msg, 180), addr)
         else:

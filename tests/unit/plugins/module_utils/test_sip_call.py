@@ -102,6 +102,12 @@ def test_ring_timeout_cancels_with_the_invite_branch_and_acks_the_487():
     assert ack.branch == invite.branch
 
 
+def test_the_487_after_a_cancel_is_waited_for_beyond_the_ring_timeout():
+    (res,), uas = run(_calls(["ring-late487"], ring_timeout=0.3))
+    assert (res["classification"], res["code"], res["cancelled"]) == ("no_answer", 487, True)
+    assert uas.of("ACK")[0].branch == uas.of("INVITE")[0].branch
+
+
 def test_digest_challenge_is_answered_with_a_new_invite():
     (res,), uas = run(_calls(["auth"], username="1001", password="secret"))
     assert res["classification"] == "answered" and res["authenticated"]
