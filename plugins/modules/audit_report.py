@@ -74,6 +74,9 @@ options:
         C({name, host, port, not_after, error}).
       - C(gateway_info) the RV(voipops.voip.gateway_info#module:gateways) list (SIP, dispatcher and SNMP in one);
         C(handset_info) the whole registered result of M(voipops.voip.handset_info) (C(handsets), C(unknown)).
+      - C(test_calls) the registered result of M(voipops.voip.sip_call) (or its C(calls) list); each call's C(kind)
+        (V(gateway), V(group) or V(phone)) and C(name) (the estate gateway, the gateway group, the estate handset) say
+        what it tested (docs/health_audit.md, "Test calls").
       - The same problem gets the same finding id whichever module reported it.
     type: dict
     default: {}
@@ -97,7 +100,7 @@ options:
   thresholds:
     description: Override thresholds of the checks (C(cpu_warning), C(cpu_critical), C(memory_warning),
       C(memory_critical), C(disk_warning), C(disk_critical), C(cert_warning_days), C(cert_critical_days),
-      C(stale_registration_seconds)).
+      C(stale_registration_seconds), C(post_dial_delay_warning_ms)).
     type: dict
     default: {}
   title:

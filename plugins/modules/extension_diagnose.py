@@ -23,7 +23,9 @@ description:
   - 3 C(registration) - the live registrations paired with the estate by the one registration matcher - none (a
     handset swapped for one with another MAC when that MAC asked for its file in vain), expired, from another device
     or User-Agent than the estate says, several.
-  - 4 C(reachability) - a SIP OPTIONS to the registered contact. A test call is not placed (not implemented yet).
+  - 4 C(reachability) - a SIP OPTIONS to the registered contact, then a test call to the extension through the
+    callserver (M(voipops.voip.sip_call)) when a test-call account is given - answered, rang without being picked
+    up (both fine), busy or rejected by the phone (with the code), refused by the callserver, or no answer at all.
   - 5 C(path) - the gateways of the handset's site (dispatcher state and SIP OPTIONS) and open tickets of the last
     audit on anything the handset depends on.
   - 6 C(changes) - mutation journal rows (database and O(audit_log)) and release records that touched this user or
@@ -90,6 +92,27 @@ options:
     description: Send SIP OPTIONS to the registered contact and the site's gateways.
     type: bool
     default: true
+  test_call_username:
+    description:
+      - The callserver account that places the test call (the caller). Without it no test call is placed (listed in
+        RV(not_done)).
+      - If not set, the environment variable E(VOIPOPS_TEST_CALL_USERNAME) is used.
+    type: str
+  test_call_password:
+    description:
+      - The test-call account's password. Never logged or returned.
+      - If not set, the environment variable E(VOIPOPS_TEST_CALL_PASSWORD) is used.
+    type: str
+  test_call_proxy:
+    description:
+      - The callserver's SIP address (V(host:port), UDP) to call through.
+      - If not set, the environment variable E(VOIPOPS_TEST_CALL_PROXY) is used, then the estate callserver's
+        C(address) and C(sip_port).
+    type: str
+  test_call_ring_timeout:
+    description: Seconds the test call may ring before it is cancelled (a phone that rings is fine).
+    type: float
+    default: 8.0
 notes:
   - Exactly one of O(extension), O(employee_id), O(mac) and O(handset) is required.
   - A step whose source is not given (no O(db_url), no O(provisioning_root)) is reported as not checked, never guessed.
@@ -174,7 +197,8 @@ checked_at:
   returned: always
   type: str
 not_done:
-  description: Checks of the triage that are not implemented yet.
+  description: Checks of the triage that could not be done in this run, with why (the test call without a test-call
+    account).
   returned: always
   type: list
   elements: str
@@ -191,6 +215,7 @@ version:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.parameters import env_fallback
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
     DriverError, callserver_argspec, connection, get_driver)
@@ -213,6 +238,10 @@ def main():
         audit_log=dict(type="path"),
         release_records=dict(type="list", elements="path", default=[]), changes_days=dict(type="int", default=14),
         sip_timeout=dict(type="float", default=2.0), sip_options=dict(type="bool", default=True),
+        test_call_username=dict(type="str", fallback=(env_fallback, ["VOIPOPS_TEST_CALL_USERNAME"])),
+        test_call_password=dict(type="str", no_log=True, fallback=(env_fallback, ["VOIPOPS_TEST_CALL_PASSWORD"])),
+        test_call_proxy=dict(type="str", fallback=(env_fallback, ["VOIPOPS_TEST_CALL_PROXY"])),
+        test_call_ring_timeout=dict(type="float", default=8.0),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[TARGETS], mutually_exclusive=[TARGETS])
@@ -233,12 +262,19 @@ def main():
         if not conn.get(key) and callservers and callservers[0].get(key):
             conn[key] = callservers[0][key]
     conn.setdefault("domain", estate.domain)
+    test_call = None
+    if p["test_call_username"]:
+        proxy = p["test_call_proxy"]
+        if not proxy and callservers and callservers[0].get("address"):
+            proxy = "%s:%s" % (callservers[0]["address"], callservers[0].get("sip_port") or 5060)
+        test_call = {"proxy": proxy, "domain": conn.get("domain") or estate.domain, "username": p["test_call_username"],
+                     "password": p["test_call_password"], "ring_timeout": p["test_call_ring_timeout"], "hold": 0.5}
     try:
         driver = get_driver(read_only=True, **conn)
         gatherer = Gatherer(estate, driver, provisioning_root=p["provisioning_root"], access_log=p["access_log"],
                             sip_timeout=p["sip_timeout"], audit_report=p["audit_report"],
                             release_records=p["release_records"], changes_days=p["changes_days"],
-                            sip_options=p["sip_options"], audit_log=p["audit_log"])
+                            sip_options=p["sip_options"], audit_log=p["audit_log"], test_call=test_call)
         try:
             result = engine.run(gatherer, **dict((k, p[k]) for k in TARGETS))
         finally:

@@ -515,7 +515,114 @@ def from_certificates(certs, estate, now, thresholds=None, check="certificates")
 # Every family at once (audit_report's ``results`` and ``findings`` options)
 # --------------------------------------------------------------------------------------------
 
-FAMILIES = ("sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates", "gateway_info", "handset_info")
+FAMILIES = ("sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates", "gateway_info", "handset_info",
+            "test_calls")
+
+
+# --------------------------------------------------------------------------------------------
+# Test calls (voipops.voip.sip_call)
+# --------------------------------------------------------------------------------------------
+
+#: a phone that rang (a 180/183, then cancelled on the ring timeout) or said busy is there: only the call's
+#: answering is left to a person, which an audit cannot ask of it
+_PHONE_OK = ("answered", "busy")
+_CALL_KEYS = ("target", "uri", "via", "classification", "code", "reason", "post_dial_delay_ms", "setup_ms", "call_id",
+              "error")
+
+
+def _call_text(call):
+    if call.get("code"):
+        return "%s %s" % (call["code"], call.get("reason") or "")
+    return call.get("error") or call.get("classification") or "no answer"
+
+
+def _options_ok(results):
+    """Estate gateways whose SIP OPTIONS were answered, from gateway_info records or sip_probe results."""
+    ok = set()
+    for rec in results.get("gateway_info") or []:
+        sip = rec.get("sip") if isinstance(rec, dict) else None
+        if isinstance(sip, dict) and (sip.get("reachable") or sip.get("status") == "ok"):
+            ok.add(rec.get("name"))
+    return ok
+
+
+def _calls_of(result):
+    return (result.get("calls") if isinstance(result, dict) else result) or []
+
+
+def from_test_calls(result, estate, callserver=None, thresholds=None, options_ok=(), check="test_calls"):
+    """``voipops.voip.sip_call``'s result (or its ``calls`` list) -> test-call findings.
+
+    Each call's ``kind`` says what it tested and ``name`` what it is filed on:
+
+    - ``gateway`` (a call straight to the gateway's SIP address; ``name`` = the estate gateway): not answered ->
+      ``call_failed`` (major) on the gateway, saying so when the gateway answers OPTIONS (``options_ok``: a gateway
+      that answers OPTIONS but fails calls is the fault a probe cannot see);
+    - ``group`` (a number routed through the callserver to a gateway group; ``name`` = the group): not answered ->
+      ``group_call_failed_<group>`` (critical: no call leaves through that group) on the callserver;
+    - ``phone`` (a registered phone called through the callserver; ``name`` = the estate handset): not answered,
+      not busy and not ringing -> ``call_failed`` (minor) on the handset;
+    - any call: ``auth_failed`` -> ``test_call_auth_failed`` on the callserver (the audit's test-call account is
+      refused: the other test calls prove nothing); a post-dial delay above ``post_dial_delay_warning_ms`` ->
+      ``slow_call_setup`` (warning).
+    """
+    limits = thresholds_with(thresholds)
+    calls = _calls_of(result)
+    cs = _callserver(estate, callserver)
+    checked, found = [], []
+    auth_failed = []
+    for call in calls or []:
+        kind, name = call.get("kind"), call.get("name")
+        cls = call.get("classification")
+        if cls == "auth_failed":
+            auth_failed.append(call)
+            continue
+        if kind == "group":
+            target = cs
+        elif name in estate.components:
+            target = name
+        else:
+            continue
+        if target is None:
+            continue
+        checked.append(target)
+        what = "%s (%s)" % (call.get("target"), name) if name and name != call.get("target") else call.get("target")
+        details = dict((k, call.get(k)) for k in _CALL_KEYS)
+        ok = call.get("answered") or (kind == "phone" and (cls in _PHONE_OK or call.get("ringing")))
+        if not ok:
+            if kind == "gateway":
+                opt = name in options_ok
+                found.append(make_finding(
+                    check, target, "call_failed", "major",
+                    "%s %s a test call straight to it: %s, %s" % (
+                        name, "answers SIP OPTIONS but fails" if opt else "fails", cls, _call_text(call)),
+                    dict(details, options_answered=opt)))
+            elif kind == "group":
+                found.append(make_finding(
+                    check, target, "group_call_failed_%s" % name, "critical",
+                    "a test call to %s through %s to gateway group %s fails: %s, %s (no call leaves through it)" % (
+                        call.get("target"), target, name, cls, _call_text(call)), dict(details, group=name)))
+            else:
+                found.append(make_finding(
+                    check, target, "call_failed", "minor",
+                    "a test call to %s through the callserver fails: %s, %s" % (what, cls, _call_text(call)), details))
+            continue
+        pdd = call.get("post_dial_delay_ms")
+        limit = limits["post_dial_delay_warning_ms"]
+        if pdd is not None and limit and pdd > limit:
+            found.append(make_finding(
+                check, target, "slow_call_setup" if kind != "group" else "slow_call_setup_%s" % name, "warning",
+                "a test call to %s took %d ms to ring or answer (post-dial delay above %d ms)" % (what, pdd, limit),
+                dict(details, threshold_ms=limit), availability=False))
+    if auth_failed and cs is not None:
+        checked.append(cs)
+        first = auth_failed[0]
+        found.append(make_finding(
+            check, cs, "test_call_auth_failed", "minor",
+            "%s refuses the audit's test-call account (%s on %d call(s)): the test calls prove nothing until the "
+            "account and password are right" % (cs, _call_text(first), len(auth_failed)),
+            {"calls": len(auth_failed), "code": first.get("code")}, availability=False))
+    return check_result(check, checked, found)
 
 
 def _callserver(estate, callserver):
@@ -548,7 +655,8 @@ def custom_findings(items, estate):
 #: availability symptom of that callserver, grouped under a callserver that is down)
 FAILED_CHECK = {"sip_probe": ("sip_options", False), "rpc": ("callserver_rpc", True), "dispatcher": ("dispatcher", True),
                 "snmp": ("snmp", False), "registrations": ("registrations", True), "certificates": ("certificates", False),
-                "gateway_info": ("dispatcher", True), "handset_info": ("registrations", True)}
+                "gateway_info": ("dispatcher", True), "handset_info": ("registrations", True),
+                "test_calls": ("test_calls", False)}
 
 
 def _failed(result):
@@ -593,6 +701,9 @@ def from_results(results, estate, now, callserver=None, thresholds=None, finding
         ("certificates", lambda r: [from_certificates(r, estate, now, thresholds=thresholds)]),
         ("gateway_info", lambda r: from_gateway_info(r, estate, callserver=callserver, thresholds=thresholds)),
         ("handset_info", lambda r: [from_handset_info(r, estate, callserver=callserver, thresholds=thresholds)]),
+        # no calls (the audit's test-call task was skipped: no test-call account): no test_calls check at all
+        ("test_calls", lambda r: [from_test_calls(r, estate, callserver=callserver, thresholds=thresholds,
+                                                  options_ok=_options_ok(results))] if _calls_of(r) else []),
     )
     for family, adapter in adapters:
         if family in results:

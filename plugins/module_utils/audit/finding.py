@@ -25,6 +25,7 @@ DEFAULT_THRESHOLDS = {
     "disk_warning": 85, "disk_critical": 95,
     "cert_warning_days": 30, "cert_critical_days": 7,
     "stale_registration_seconds": 0,
+    "post_dial_delay_warning_ms": 3000,
 }
 
 

@@ -52,7 +52,8 @@ class Gatherer(object):
     """Evidence of one triage run.  ``driver`` may be None (then callserver evidence is ``checked: false``)."""
 
     def __init__(self, estate, driver=None, now=None, provisioning_root=None, access_log=None, sip_timeout=2.0,
-                 audit_report=None, release_records=None, changes_days=14, sip_options=True, audit_log=None):
+                 audit_report=None, release_records=None, changes_days=14, sip_options=True, audit_log=None,
+                 test_call=None):
         self.estate = estate
         self.driver = driver
         self.now = now or datetime.datetime.now(UTC).replace(microsecond=0)
@@ -64,6 +65,8 @@ class Gatherer(object):
         self.changes_days = changes_days
         self.sip_options = sip_options
         self.audit_log = audit_log
+        # {proxy, domain, username, password, ring_timeout, hold}: the test-call account, or None (no test call)
+        self.test_call = test_call
         self._snapshot = None
         self._snapshot_error = None
         self._contacts = None
@@ -282,6 +285,31 @@ class Gatherer(object):
         results = sip.run_sync(sip.probe_many(specs, timeout=self.sip_timeout, concurrency=len(specs)))
         keys = ("target", "status", "reachable", "code", "reason", "rtt_ms", "user_agent", "error")
         return {"checked": True, "results": [dict((k, r.get(k)) for k in keys) for r in results]}
+
+    def call(self, ev):
+        """A test call to the extension through the callserver (``sip_call``), when a test-call account is given and
+        the registered contact answered OPTIONS (or OPTIONS were not sent)."""
+        tc = self.test_call
+        if not tc or not tc.get("username"):
+            return {"checked": False, "reason": "no test-call account configured (test_call_username, or "
+                                                "VOIPOPS_TEST_CALL_USERNAME / VOIPOPS_TEST_CALL_PASSWORD)"}
+        if not tc.get("proxy"):
+            return {"checked": False, "reason": "no callserver SIP address to call through (test_call_proxy)"}
+        ext = ev["target"].get("extension")
+        if not ext:
+            return {"checked": False, "reason": "no extension to call"}
+        opt = ev.get("options") or {}
+        if opt.get("checked") and not any(r.get("reachable") for r in opt.get("results") or []):
+            return {"checked": False, "reason": "the registered contact does not answer OPTIONS"}
+        from ansible_collections.voipops.voip.plugins.module_utils import sip_call
+        try:
+            out = sip_call.run_calls(targets=[ext], proxy=tc["proxy"], domain=tc.get("domain") or self.estate.domain,
+                                     username=tc["username"], password=tc.get("password"),
+                                     ring_timeout=tc.get("ring_timeout") or 8.0, hold=tc.get("hold") or 0.5)
+        except sip_call.CallError as exc:
+            return {"checked": False, "reason": str(exc)}
+        return {"checked": True, "from": tc["username"], "via": tc["proxy"], "ring_timeout": tc.get("ring_timeout") or 8.0,
+                "call": out["calls"][0]}
 
     # ------------------------------------------------------------------ 5. path
     def path(self, ev):

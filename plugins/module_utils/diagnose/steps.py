@@ -269,7 +269,7 @@ def registration(ev):
 
 # --------------------------------------------------------------------------------------------- 4. reachability
 def reachability(ev):
-    """SIP OPTIONS to the registered contact(s); the test call is reported as not done (see docs/triage.md)."""
+    """SIP OPTIONS to the registered contact(s), then a test call to the extension through the callserver."""
     opt = ev.get("options") or {}
     h = ev.get("handset")
     name = h["name"] if h else None
@@ -289,9 +289,67 @@ def reachability(ev):
         r = [x for x in results if x.get("reachable")][0]
         out.append(obs("reachability", "options_answered", "ok", "OPTIONS answered %s %s in %s ms" % (
             r.get("code"), r.get("reason") or "", r.get("rtt_ms")), component=name, evidence={"options": results}))
-    out.append(obs("reachability", "test_call_not_done", "info",
-                   "no test call placed: the SIP engine has no INVITE client transactions yet (docs/triage.md)"))
+    out.extend(test_call(ev))
     return out
+
+
+def _answer(call):
+    if call.get("code"):
+        return "%s %s" % (call["code"], call.get("reason") or "")
+    return call.get("error") or "no answer"
+
+
+def test_call(ev):
+    """The test call to the extension through the callserver (``sip_call``): answered, busy, no answer (it rang),
+    rejected with which code, unreachable; a refused test-call account is the triage's own problem (info)."""
+    tc = ev.get("test_call") or {}
+    h = ev.get("handset")
+    name = h["name"] if h else None
+    ext = (ev.get("target") or {}).get("extension")
+    if not tc.get("checked"):
+        return [obs("reachability", "test_call_not_done", "info", "no test call placed: %s" % tc.get("reason", "not configured"))]
+    call = tc["call"]
+    cls = call.get("classification")
+    ev_call = {"test_call": call}
+    by = " (answered by %s)" % call["server"] if call.get("server") else ""
+    uas = set(c.get("user_agent") for c in (ev.get("registrations") or {}).get("contacts") or [] if c.get("user_agent"))
+    from_phone = bool(call.get("server")) and call["server"] in uas
+    if cls == "answered":
+        return [obs("reachability", "test_call_answered", "ok", "a test call to %s was answered in %s ms%s" % (
+            ext, call.get("setup_ms"), by), component=name, evidence=ev_call)]
+    if cls == "no_answer" and call.get("ringing"):
+        return [obs("reachability", "test_call_rang", "ok", "a test call to %s rang (after %s ms) and was not picked up "
+                    "within %gs: the phone rings" % (ext, call.get("post_dial_delay_ms"), tc.get("ring_timeout") or 0),
+                    component=name, evidence=ev_call)]
+    if cls == "auth_failed":
+        return [obs("reachability", "test_call_refused_account", "info",
+                    "the callserver refuses the triage's test-call account %s (%s): no test call placed" % (
+                        tc.get("from"), _answer(call)), evidence=ev_call)]
+    if cls == "busy" and from_phone:
+        return [obs("reachability", "test_call_busy", "cause",
+                    "a test call to %s gets busy (%s)%s: the phone itself refuses calls (its own do-not-disturb, or "
+                    "all its lines busy)" % (ext, _answer(call), by),
+                    severity="minor", component=name,
+                    action="switch do-not-disturb off on the handset (or end the call that keeps its line busy); if it "
+                           "persists, factory-reset its settings and re-provision it", evidence=ev_call)]
+    if cls == "unreachable":
+        return [obs("reachability", "test_call_unanswered", "cause",
+                    "a test call to %s through the callserver got no answer at all (%s): the phone answers OPTIONS "
+                    "but not INVITEs" % (ext, call.get("error") or "no final answer"), severity="major", component=name,
+                    action="power-cycle the phone; if it keeps happening, replace it", evidence=ev_call)]
+    if from_phone:
+        return [obs("reachability", "test_call_rejected", "cause",
+                    "a test call to %s is rejected by the phone with %s%s" % (ext, _answer(call), by), severity="major",
+                    component=name,
+                    action="the phone refuses calls with %s: check its call settings (re-provision it with "
+                           "handset_provision, then handset_resync); if it persists, replace it" % call.get("code"),
+                    evidence=ev_call)]
+    return [obs("reachability", "test_call_rejected", "cause",
+                "a test call to %s is %s by the callserver with %s%s, although the phone is registered and answers "
+                "OPTIONS" % (ext, "refused as busy" if cls == "busy" else "rejected", _answer(call), by),
+                severity="major", component=None,
+                action="the callserver's routing refuses calls to this extension: check its features and call routing "
+                       "(an unmanaged do-not-disturb or forward, a routing rule)", evidence=ev_call)]
 
 
 # --------------------------------------------------------------------------------------------- 5. path

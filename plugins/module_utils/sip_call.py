@@ -1,0 +1,727 @@
+# -*- coding: utf-8 -*-
+# Copyright: voipops.voip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Test calls: a small RFC 3261 INVITE client (UAC) over UDP, for many short calls in parallel.
+
+One call: INVITE (with an SDP offer) to a target through a proxy (the callserver) or straight to a SIP URI (a
+gateway); Digest authentication on 401/407 (ACK the challenge, re-send with a new branch and CSeq + 1);
+provisional answers; the final answer; ACK; a short hold; BYE.  A call that rings longer than the ring timeout is
+CANCELled.  The transaction layer follows RFC 3261 section 17.1:
+
+- INVITE client transaction (17.1.1): Timer A retransmits from T1 doubling until a provisional answer; Timer B
+  (64*T1, bounded by the ring timeout) gives up.  A non-2xx final answer is ACKed in the transaction (same branch,
+  To with the answer's tag, only the top Via) and re-ACKed when the answer is retransmitted.  A 2xx ends the
+  transaction: the call (the TU) ACKs it in a new transaction through the dialog's route set (12.1.2, 13.2.2.4) and
+  re-sends that ACK for each 2xx retransmission.
+- non-INVITE client transactions (BYE, CANCEL, 17.1.2): Timer E from T1 doubling to T2, Timer F 64*T1.
+- CANCEL (9.1) only after a provisional answer, with the INVITE's branch, Request-URI, Call-ID, From, To, CSeq
+  number and Route headers.
+- Requests from the far end inside the call: BYE and OPTIONS get 200, anything else 481 (or 501 outside a call).
+
+Each call returns a dict (see :func:`call_many`): target, uri, name, kind, via, classification (``answered``,
+``busy``, ``no_answer``, ``rejected``, ``unreachable``, ``auth_failed``), code, reason, answered, ringing,
+``post_dial_delay_ms`` (INVITE sent to the first 180/183, or to the final answer when there was none - RFC 6076
+SRD), ``setup_ms`` (INVITE sent to the final answer), ``duration_ms`` (ACK to the BYE's answer), hangup
+(``local``/``remote``), bye_code, cancelled, authenticated, server, redirect (3xx Contact), error.
+
+The SIP engine (``sip.py``) has only non-INVITE transactions on a socket tuned for bulk probing; calls need dialog
+state, so this file has its own small UDP endpoint and reuses the message, URI and Digest code of
+``sip_message.py`` / ``sip_digest.py``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import asyncio
+import os
+import socket
+import struct
+import time
+
+from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import DigestChallenge, authorization_value
+from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
+    NameAddr, SipParseError, SipRequest, SipResponse, SipUri, format_hostport, parse_message, split_header_list,
+    split_hostport,
+)
+
+T1 = 0.5
+T2 = 4.0
+USER_AGENT = "voipops.voip test call"
+CLASSIFICATIONS = ("answered", "busy", "no_answer", "rejected", "unreachable", "auth_failed")
+BUSY_CODES = (486, 600)
+NO_ANSWER_CODES = (408, 480, 487)
+_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+
+
+class CallError(ValueError):
+    """A target or option that cannot be used (the message names the target's index)."""
+
+
+def _token(nbytes=6):
+    return os.urandom(nbytes).hex()
+
+
+def _ms(start, end):
+    return None if start is None or end is None else round((end - start) * 1000.0, 1)
+
+
+def classify(code, cancelled=False):
+    """The classification of a call from its final answer (pure).  ``cancelled``: we CANCELled on ring timeout."""
+    if code is None:
+        return "no_answer" if cancelled else "unreachable"
+    if 200 <= code < 300:
+        return "answered"
+    if code in BUSY_CODES:
+        return "busy"
+    if cancelled or code in NO_ANSWER_CODES:
+        return "no_answer"
+    if code in (401, 407):
+        return "auth_failed"
+    return "rejected"
+
+
+class _Tx(object):
+    """One client transaction (INVITE or non-INVITE) on the endpoint's socket, keyed by branch."""
+
+    def __init__(self, ep, branch, method, data, addr, timeout):
+        self.ep = ep
+        self.branch = branch
+        self.method = method
+        self.data = data
+        self.addr = addr
+        self.final = ep.loop.create_future()
+        self.provisional = []          # (time, response)
+        self.on_provisional = None     # callback(response)
+        self.refused = None
+        self.final_at = None
+        self.ack_builder = None        # INVITE: callable(response) -> bytes of the ACK for a non-2xx final answer
+        self.ack_data = None           # that ACK, re-sent on retransmissions of the answer
+        self.interval = ep.t1
+        self.sent_at = time.monotonic()
+        self.retrans = ep.loop.call_later(self.interval, self._retransmit)
+        self.deadline = ep.loop.call_later(timeout, self._timeout)
+        ep.transactions[branch] = self
+        ep.send(data, addr)
+
+    def _retransmit(self):
+        if self.final.done():
+            return
+        if self.method == "INVITE":
+            if self.provisional:
+                return                 # proceeding: Timer A stops
+            self.interval *= 2         # Timer A doubles without the T2 cap
+        else:
+            self.interval = self.ep.t2 if self.provisional else min(self.interval * 2, self.ep.t2)
+        self.ep.send(self.data, self.addr)
+        self.ep.stats["retransmissions"] += 1
+        self.retrans = self.ep.loop.call_later(self.interval, self._retransmit)
+
+    def _timeout(self):
+        if not self.final.done():
+            self.final.set_result(None)
+        self._stop_timers()
+
+    def _stop_timers(self):
+        if self.retrans is not None:
+            self.retrans.cancel()
+        self.deadline.cancel()
+
+    def on_response(self, resp):
+        now = time.monotonic()
+        if resp.code < 200:
+            self.provisional.append((now, resp))
+            if self.on_provisional is not None and not self.final.done():
+                self.on_provisional(now, resp)
+            return
+        if self.final.done():
+            # a retransmitted final answer: re-ACK a non-2xx (2xx are the call's business)
+            if self.ack_data is not None and resp.code >= 300:
+                self.ep.send(self.ack_data, self.addr)
+            return
+        self.final_at = now
+        if resp.code >= 300 and self.ack_builder is not None:
+            # 17.1.1.3: the transaction ACKs a non-2xx final answer itself (and each retransmission of it)
+            self.ack_data = self.ack_builder(resp)
+            self.ep.send(self.ack_data, self.addr)
+        self.final.set_result(resp)
+        self._stop_timers()
+
+    def refuse(self, text):
+        """ICMP port unreachable (or another ICMP error) for this transaction's destination."""
+        self.refused = text
+        if not self.final.done():
+            self.final.set_result(None)
+        self._stop_timers()
+
+    def forget(self):
+        self._stop_timers()
+        self.ep.transactions.pop(self.branch, None)
+
+
+class CallEndpoint(object):
+    """One UDP socket carrying every call of a run (its local port is the Via and Contact of every request).
+
+    ICMP port-unreachable on an unconnected UDP socket: Linux queues it on the socket's error queue when
+    ``IP_RECVERR`` is set; the entry names the destination, which fails the transactions sent there ("refused")."""
+
+    def __init__(self, loop, t1=T1, t2=T2, user_agent=USER_AGENT):
+        self.loop = loop
+        self.t1 = t1
+        self.t2 = t2
+        self.user_agent = user_agent
+        self.sock = None
+        self.local = None
+        self.transactions = {}
+        self.cancels = {}              # INVITE branch -> _CancelTx (a CANCEL shares the INVITE's branch)
+        self.dialogs = {}              # Call-ID -> _Call (for in-dialog requests and 2xx retransmissions)
+        self.stats = {"retransmissions": 0, "icmp_errors": 0, "parse_errors": 0}
+        self._prefix = _token(3)
+        self._n = 0
+        self._route_cache = {}
+
+    @classmethod
+    async def create(cls, host="0.0.0.0", port=0, **kwargs):
+        loop = asyncio.get_running_loop()
+        ep = cls(loop, **kwargs)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+            except OSError:
+                pass
+            sock.bind((host, port))
+        except BaseException:
+            sock.close()
+            raise
+        ep.sock = sock
+        ep.local = sock.getsockname()[:2]
+        loop.add_reader(sock.fileno(), ep._readable)
+        return ep
+
+    def close(self):
+        for tx in list(self.transactions.values()):
+            tx.forget()
+            if not tx.final.done():
+                tx.final.set_result(None)
+        for ctx in list(self.cancels.values()):
+            ctx.forget()
+        if self.sock is not None:
+            try:
+                self.loop.remove_reader(self.sock.fileno())
+            except (ValueError, OSError):
+                pass
+            self.sock.close()
+            self.sock = None
+
+    def _readable(self):
+        for _i in range(64):
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._drain_errqueue()
+                continue
+            self.on_datagram(data, addr[:2])
+
+    def _drain_errqueue(self):
+        while self.sock is not None:
+            try:
+                _data, ancdata, _flags, addr = self.sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+            except (BlockingIOError, InterruptedError, OSError):
+                return
+            err = 0
+            for _level, _type, cdata in ancdata:
+                if len(cdata) >= 4:
+                    err = struct.unpack("=I", cdata[:4])[0]
+            self.stats["icmp_errors"] += 1
+            if addr:
+                for tx in list(self.transactions.values()):
+                    if tx.addr == tuple(addr[:2]):
+                        tx.refuse(os.strerror(err) if err else "ICMP error")
+
+    def new_id(self, prefix=""):
+        self._n += 1
+        return "%s%s%x" % (prefix, self._prefix, self._n)
+
+    def via_host(self, dest_ip):
+        host = self.local[0]
+        if host != "0.0.0.0":
+            return host
+        cached = self._route_cache.get(dest_ip)
+        if cached is None:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.connect((dest_ip, 9))
+                cached = s.getsockname()[0]
+            except OSError:
+                cached = "127.0.0.1"
+            finally:
+                s.close()
+            self._route_cache[dest_ip] = cached
+        return cached
+
+    def send(self, data, addr):
+        if self.sock is None:
+            return
+        for _attempt in (1, 2):
+            try:
+                self.sock.sendto(data, addr)
+                return
+            except BlockingIOError:
+                return             # retransmission covers it
+            except OSError:
+                self._drain_errqueue()
+
+    def on_datagram(self, data, addr):
+        try:
+            msg = parse_message(data)
+        except SipParseError:
+            self.stats["parse_errors"] += 1
+            return
+        if isinstance(msg, SipResponse):
+            try:
+                branch = msg.top_via.branch
+                method = msg.cseq[1]
+            except SipParseError:
+                return
+            if method == "CANCEL":
+                ctx = self.cancels.get(branch)
+                if ctx is not None:
+                    ctx.on_response(msg)
+                return
+            tx = self.transactions.get(branch)
+            if tx is not None and tx.method == method:
+                tx.on_response(msg)
+                return
+            call = self.dialogs.get(msg.call_id)
+            if call is not None and method == "INVITE" and 200 <= msg.code < 300:
+                call.on_2xx_retransmission(msg)
+            return
+        self.on_request(msg, addr)
+
+    def on_request(self, req, addr):
+        if req.method == "ACK":
+            return
+        call = self.dialogs.get(req.call_id)
+        if call is not None and req.method == "BYE":
+            code = 200
+            call.on_remote_bye()
+        elif req.method == "OPTIONS":
+            code = 200
+        elif call is not None:
+            code = 501
+        else:
+            code = 481
+        resp = SipResponse.for_request(req, code, to_tag=self.new_id("t"))
+        resp.headers.add("Server", self.user_agent)
+        try:
+            via = req.top_via
+        except SipParseError:
+            return
+        rport = via.params.get("rport")
+        dest = (via.params.get("received") or addr[0], int(rport) if rport else (via.port or 5060))
+        if via.host != addr[0] or not rport:
+            dest = addr  # answer where it came from (RFC 3581 behaviour, and symmetric on loopback)
+        self.send(resp.to_bytes(), dest)
+
+
+def _sdp(host, session):
+    return ("v=0\r\no=voipops %d %d IN IP4 %s\r\ns=voipops test call\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+            "m=audio 9 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n" % (session, session, host, host)).encode("ascii")
+
+
+class _Call(object):
+    """One test call (the transaction user): INVITE, auth, CANCEL on ring timeout, ACK, hold, BYE."""
+
+    def __init__(self, ep, spec, credentials, hold, ring_timeout, from_uri):
+        self.ep = ep
+        self.spec = spec
+        self.credentials = credentials
+        self.hold = hold
+        self.ring_timeout = ring_timeout
+        self.from_uri = from_uri
+        self.call_id = "%s@voipops" % ep.new_id("c")
+        self.from_tag = ep.new_id("f")
+        self.cseq = 0
+        self.to_tag = None
+        self.remote_target = None
+        self.route_set = []
+        self.ack_2xx = None
+        self.ack_2xx_addr = None
+        self.remote_bye = asyncio.Event()
+        self.remote_bye_at = None
+        self.result = {
+            "target": spec["target"], "name": spec.get("name"), "kind": spec.get("kind"), "uri": spec["uri"],
+            "via": spec["via"], "classification": None, "code": None, "reason": None, "answered": False,
+            "ringing": False, "post_dial_delay_ms": None, "setup_ms": None, "duration_ms": None, "hangup": None,
+            "bye_code": None, "cancelled": False, "authenticated": False, "server": None, "redirect": None,
+            "call_id": self.call_id, "error": None,
+        }
+
+    # ------------------------------------------------------------------ messages
+    def _request(self, method, uri, branch, cseq, dest_ip, headers=(), body=b"", to_tag=None, routes=()):
+        host = self.ep.via_host(dest_ip)
+        h = [
+            ("Via", "SIP/2.0/UDP %s;branch=%s;rport" % (format_hostport(host, self.ep.local[1]), branch)),
+            ("Max-Forwards", "70"),
+            ("From", "<%s>;tag=%s" % (self.from_uri, self.from_tag)),
+            ("To", "<%s>%s" % (self.spec["uri"], ";tag=%s" % to_tag if to_tag else "")),
+            ("Call-ID", self.call_id),
+            ("CSeq", "%d %s" % (cseq, method)),
+        ]
+        for r in routes:
+            h.append(("Route", r))
+        h.extend(headers)
+        h.append(("User-Agent", self.ep.user_agent))
+        return SipRequest(method, uri, h, body)
+
+    def _contact(self, dest_ip):
+        user = SipUri.parse(self.from_uri).user or "voipops"
+        return "<sip:%s@%s>" % (user, format_hostport(self.ep.via_host(dest_ip), self.ep.local[1]))
+
+    # ------------------------------------------------------------------ the call
+    async def run(self):
+        res = self.result
+        try:
+            await self._run()
+        except (OSError, SipParseError, ValueError) as exc:
+            res["error"] = "%s: %s" % (type(exc).__name__, exc)
+        finally:
+            self.ep.dialogs.pop(self.call_id, None)
+        res["classification"] = classify(res["code"], res["cancelled"])
+        if res["classification"] == "unreachable" and not res["error"]:
+            res["error"] = "no answer from %s within %gs" % (self.spec["dest_text"], self.ring_timeout)
+        return res
+
+    async def _run(self):
+        res = self.result
+        loop = self.ep.loop
+        dest_ip = await _resolve(loop, self.spec["dest"][0])
+        addr = (dest_ip, self.spec["dest"][1])
+        uri = self.spec["uri"]
+        sdp = _sdp(self.ep.via_host(dest_ip), int(time.time()))
+        base_headers = [("Contact", self._contact(dest_ip)), ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"),
+                        ("Content-Type", "application/sdp")]
+        auth = None
+        started = time.monotonic()
+        ring_deadline = started + self.ring_timeout
+        tries = 0
+        self.ep.dialogs[self.call_id] = self
+        while True:
+            self.cseq += 1
+            branch = "z9hG4bK" + self.ep.new_id("b")
+            invite = self._request("INVITE", uri, branch, self.cseq, dest_ip,
+                                   base_headers + ([auth] if auth else []), sdp)
+            sent = time.monotonic()
+            if tries == 0:
+                started = sent
+                ring_deadline = started + self.ring_timeout
+            # Timer B is the ring timeout here: _await_final gives up (or CANCELs) at the ring deadline
+            tx = _Tx(self.ep, branch, "INVITE", invite.to_bytes(), addr, max(0.05, ring_deadline - sent) + 1.0)
+
+            def on_prov(at, resp, started=started):
+                if resp.code in (180, 183) and res["post_dial_delay_ms"] is None:
+                    res["post_dial_delay_ms"] = _ms(started, at)
+                    res["ringing"] = True
+            tx.on_provisional = on_prov
+
+            def ack_for(resp, branch=branch, invite=invite):
+                ack = self._request("ACK", uri, branch, self.cseq, dest_ip, to_tag=resp.to_tag,
+                                    routes=invite.headers.get_all("route"))
+                return ack.to_bytes()
+            tx.ack_builder = ack_for
+            final = await self._await_final(tx, invite, addr, ring_deadline)
+            if final is None:
+                if tx.refused:
+                    res["error"] = "%s refused the INVITE (ICMP: %s)" % (self.spec["dest_text"], tx.refused)
+                elif res["cancelled"]:
+                    res["error"] = "no answer to the CANCEL nor a final answer to the INVITE"
+                tx.forget()
+                return
+            if final.code >= 300:
+                # keep absorbing retransmissions of the final answer for a while (Timer D)
+                loop.call_later(64 * self.ep.t1, tx.forget)
+            else:
+                tx.forget()
+            if final.code in (401, 407) and self.credentials and tries < 2:
+                hname = "WWW-Authenticate" if final.code == 401 else "Proxy-Authenticate"
+                value = final.headers.get(hname)
+                chal = None
+                if value:
+                    try:
+                        chal = DigestChallenge.parse(value)
+                    except SipParseError:
+                        chal = None
+                if chal is not None and (tries == 0 or chal.stale):
+                    user, password = self.credentials
+                    auth = ("Authorization" if final.code == 401 else "Proxy-Authorization",
+                            authorization_value(chal, user, password, "INVITE", uri))
+                    res["authenticated"] = True
+                    tries += 1
+                    continue
+            self._final(final, started, tx.final_at)
+            if 200 <= final.code < 300:
+                await self._answered(final, uri, dest_ip, addr)
+            return
+
+    async def _await_final(self, tx, invite, addr, ring_deadline):
+        """The INVITE's final answer; CANCEL at the ring deadline if anything provisional came, else None."""
+        res = self.result
+        remaining = ring_deadline - time.monotonic()
+        try:
+            return await asyncio.wait_for(asyncio.shield(tx.final), max(0.0, remaining)) or None
+        except asyncio.TimeoutError:
+            pass
+        if tx.final.done():
+            return tx.final.result()
+        if not tx.provisional:
+            return None            # RFC 3261 9.1: no CANCEL before a provisional answer; the target is unreachable
+        # ring timeout: CANCEL (same branch, R-URI, Call-ID, From, To, CSeq number, Route)
+        res["cancelled"] = True
+        cancel = SipRequest("CANCEL", invite.uri)
+        for name in ("Via", "Max-Forwards", "From", "To", "Call-ID"):
+            cancel.headers.add(name, invite.headers.get(name))
+        cancel.headers.add("CSeq", "%d CANCEL" % self.cseq)
+        for r in invite.headers.get_all("route"):
+            cancel.headers.add("Route", r)
+        cancel.headers.add("User-Agent", self.ep.user_agent)
+        cancel_tx = _CancelTx(self.ep, tx, cancel.to_bytes(), addr)
+        # the INVITE transaction now waits for its 487 (Timer B's stand-in restarts: 64*T1)
+        tx.deadline.cancel()
+        tx.deadline = self.ep.loop.call_later(64 * self.ep.t1, tx._timeout)  # pylint: disable=protected-access
+        try:
+            # the 487 (or a 200 that crossed the CANCEL) ends the INVITE transaction
+            final = await asyncio.wait_for(asyncio.shield(tx.final), 64 * self.ep.t1)
+        except asyncio.TimeoutError:
+            final = None
+        cancel_tx.forget()
+        if final is None:
+            tx.forget()
+        return final
+
+    def _final(self, final, started, at):
+        res = self.result
+        at = at or time.monotonic()
+        res.update(code=final.code, reason=final.reason, setup_ms=_ms(started, at),
+                   server=final.headers.get("server") or final.headers.get("user-agent"))
+        if res["post_dial_delay_ms"] is None:
+            res["post_dial_delay_ms"] = _ms(started, at)
+        if 300 <= final.code < 400:
+            contact = final.headers.get("contact")
+            if contact:
+                try:
+                    res["redirect"] = str(NameAddr.parse(split_header_list(contact)[0]).uri)
+                except SipParseError:
+                    res["redirect"] = contact
+
+    async def _answered(self, final, uri, dest_ip, addr):
+        res = self.result
+        res["answered"] = True
+        self.to_tag = final.to_tag
+        contact = final.headers.get("contact")
+        self.remote_target = str(NameAddr.parse(split_header_list(contact)[0]).uri) if contact else uri
+        self.route_set = list(reversed(final.headers.get_list("record-route")))
+        ruri, routes = self.remote_target, list(self.route_set)
+        if routes and ";lr" not in routes[0]:
+            # strict routing (12.2.1.1): the first route becomes the Request-URI
+            ruri = str(NameAddr.parse(routes[0]).uri)
+            routes = routes[1:] + ["<%s>" % self.remote_target]
+        next_hop = str(NameAddr.parse(routes[0]).uri) if routes else ruri
+        hop = SipUri.parse(next_hop)
+        hop_ip = await _resolve(self.ep.loop, hop.host)
+        hop_addr = (hop_ip, hop.port or 5060)
+        ack = self._request("ACK", ruri, "z9hG4bK" + self.ep.new_id("b"), self.cseq, hop_ip, to_tag=self.to_tag,
+                            routes=routes)
+        self.ack_2xx = ack.to_bytes()
+        self.ack_2xx_addr = hop_addr
+        answered_at = time.monotonic()
+        self.ep.send(self.ack_2xx, hop_addr)
+        try:
+            await asyncio.wait_for(self.remote_bye.wait(), self.hold)
+        except asyncio.TimeoutError:
+            pass
+        if self.remote_bye.is_set():
+            res["hangup"] = "remote"
+            res["duration_ms"] = _ms(answered_at, self.remote_bye_at)
+            return
+        self.cseq += 1
+        bye = self._request("BYE", ruri, "z9hG4bK" + self.ep.new_id("b"), self.cseq, hop_ip, to_tag=self.to_tag,
+                            routes=routes)
+        tx = _Tx(self.ep, bye.branch, "BYE", bye.to_bytes(), hop_addr, 64 * self.ep.t1)
+        resp = await tx.final
+        tx.forget()
+        res["hangup"] = "local"
+        res["duration_ms"] = _ms(answered_at, time.monotonic())
+        res["bye_code"] = resp.code if resp is not None else None
+        if resp is None:
+            res["error"] = "BYE got no answer within %gs" % (64 * self.ep.t1)
+
+    def on_2xx_retransmission(self, _resp):
+        if self.ack_2xx is not None:
+            self.ep.send(self.ack_2xx, self.ack_2xx_addr)
+
+    def on_remote_bye(self):
+        if not self.remote_bye.is_set():
+            self.remote_bye_at = time.monotonic()
+            self.remote_bye.set()
+
+
+class _CancelTx(object):
+    """The CANCEL's non-INVITE transaction: same branch as the INVITE, matched on (branch, CANCEL)."""
+
+    def __init__(self, ep, invite_tx, data, addr):
+        self.ep = ep
+        self.data = data
+        self.addr = addr
+        self.interval = ep.t1
+        self.done = False
+        self.key = invite_tx.branch
+        self.invite_tx = invite_tx
+        self.handle = ep.loop.call_later(self.interval, self._retransmit)
+        ep.cancels[self.key] = self
+        ep.send(data, addr)
+
+    def _retransmit(self):
+        if self.done:
+            return
+        self.interval = min(self.interval * 2, self.ep.t2)
+        self.ep.send(self.data, self.addr)
+        self.ep.stats["retransmissions"] += 1
+        self.handle = self.ep.loop.call_later(self.interval, self._retransmit)
+
+    def on_response(self, resp):
+        if resp.code >= 200:
+            self.done = True
+            self.handle.cancel()
+        else:
+            self.interval = self.ep.t2
+
+    def forget(self):
+        self.done = True
+        self.handle.cancel()
+        self.ep.cancels.pop(self.key, None)
+
+
+async def _resolve(loop, host):
+    try:
+        socket.inet_pton(socket.AF_INET, host)
+        return host
+    except (OSError, ValueError):
+        pass
+    try:
+        infos = await loop.getaddrinfo(host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise OSError("cannot resolve %r: %s" % (host, exc.strerror or exc))
+    return infos[0][4][0]
+
+
+def normalize_targets(targets, proxy=None, domain=None):
+    """Targets -> call specs.  A target is a number/extension (called through ``proxy`` as ``sip:N@domain``), a
+    ``sip:`` URI (through ``proxy`` when one is given, else straight to its host) or a dict with ``target`` and
+    optional ``name``, ``kind`` and ``direct`` (true: straight to the URI's host even when a proxy is given).
+    Raises :class:`CallError` naming the target's index."""
+    proxy_addr = None
+    if proxy:
+        text = str(proxy)
+        try:
+            if text.lower().startswith("sip:"):
+                u = SipUri.parse(text)
+                proxy_addr = (u.host, u.port or 5060)
+            else:
+                proxy_addr = split_hostport(text, 5060)
+        except SipParseError as exc:
+            raise CallError("proxy %r: %s" % (text, exc))
+    specs = []
+    for i, item in enumerate(targets or []):
+        where = "targets[%d]" % i
+        spec = dict(item) if isinstance(item, dict) else {"target": item}
+        unknown = set(spec) - set(("target", "name", "kind", "direct"))
+        if unknown:
+            raise CallError("%s: unknown key(s) %s (use target, name, kind, direct)" % (where, ", ".join(sorted(unknown))))
+        raw = spec.get("target")
+        if raw is None or str(raw).strip() == "":
+            raise CallError("%s: target is empty" % where)
+        raw = str(raw).strip()
+        spec["target"] = raw
+        if raw.lower().startswith("sip:"):
+            try:
+                u = SipUri.parse(raw)
+            except SipParseError as exc:
+                raise CallError("%s: %r is not a SIP URI: %s" % (where, raw, exc))
+            if u.params.get("transport", "udp").lower() != "udp":
+                raise CallError("%s: %r: test calls use UDP only" % (where, raw))
+            uri = str(u)
+            direct = bool(spec.get("direct")) or proxy_addr is None
+            dest = (u.host, u.port or 5060) if direct else proxy_addr
+        elif raw.lower().startswith("sips:"):
+            raise CallError("%s: %r: test calls use UDP only (no sips:)" % (where, raw))
+        else:
+            if "@" in raw or ":" in raw or " " in raw:
+                raise CallError("%s: %r is neither a number nor a sip: URI" % (where, raw))
+            if proxy_addr is None:
+                raise CallError("%s: %r is a number: give a proxy (the callserver) to call it through" % (where, raw))
+            if spec.get("direct"):
+                raise CallError("%s: %r is a number: direct needs a sip: URI" % (where, raw))
+            uri = "sip:%s@%s" % (raw, domain or proxy_addr[0])
+            direct = False
+            dest = proxy_addr
+        spec.update(uri=uri, dest=dest, via="direct" if direct else "proxy", dest_text=format_hostport(*dest))
+        specs.append(spec)
+    return specs
+
+
+async def call_many(targets, proxy=None, domain=None, username=None, password=None, from_uri=None, hold=1.0,
+                    ring_timeout=15.0, concurrency=10, t1=T1, t2=T2, bind_host="0.0.0.0", user_agent=USER_AGENT):
+    """Place one test call per target, at most ``concurrency`` at a time; one result dict per target, in order."""
+    if hold < 0:
+        raise CallError("hold: %r is negative" % hold)
+    if ring_timeout <= 0:
+        raise CallError("ring_timeout: %r must be more than 0" % ring_timeout)
+    if int(concurrency) < 1:
+        raise CallError("concurrency: %r must be at least 1" % concurrency)
+    specs = normalize_targets(targets, proxy, domain)
+    credentials = (username, password) if username and password is not None else None
+    if from_uri is None:
+        if username:
+            from_uri = "sip:%s@%s" % (username, domain or (specs[0]["dest"][0] if specs else "invalid"))
+        else:
+            from_uri = "sip:voipops@%s" % (domain or "invalid")
+    ep = await CallEndpoint.create(bind_host, 0, t1=t1, t2=t2, user_agent=user_agent)
+    results = [None] * len(specs)
+    work = iter(enumerate(specs))
+
+    async def worker():
+        for i, spec in work:
+            results[i] = await _Call(ep, spec, credentials, hold, ring_timeout, from_uri).run()
+
+    try:
+        n = max(1, min(int(concurrency), len(specs) or 1))
+        await asyncio.gather(*(worker() for _unused in range(n)))
+    finally:
+        ep.close()
+    return results
+
+
+def summarize(results):
+    """Totals: total, answered, failed, by classification, post-dial delay min/avg/max (ms)."""
+    by = dict((c, 0) for c in CLASSIFICATIONS)
+    pdd = []
+    for r in results:
+        by[r["classification"]] = by.get(r["classification"], 0) + 1
+        if r.get("post_dial_delay_ms") is not None:
+            pdd.append(r["post_dial_delay_ms"])
+    stats = {"min": None, "avg": None, "max": None}
+    if pdd:
+        stats = {"min": min(pdd), "avg": round(sum(pdd) / len(pdd), 1), "max": max(pdd)}
+    return {"total": len(results), "answered": by["answered"], "failed": len(results) - by["answered"],
+            "by_classification": by, "post_dial_delay_ms": stats}
+
+
+def run_calls(**kwargs):
+    """Synchronous wrapper for modules: ``call_many(**kwargs)`` and its summary."""
+    results = asyncio.run(call_many(**kwargs))
+    return {"calls": results, "summary": summarize(results)}
