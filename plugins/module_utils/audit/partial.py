@@ -170,16 +170,16 @@ def slice_coverage(docs, count=None):
     if len(counts) > 1:
         raise PartialError("the partial reports disagree on the number of slices: %s"
                            % ", ".join(str(c) for c in sorted(counts)))
-    total = counts.pop() if counts else None
+    total = int(counts.pop()) if counts else 0
     names = sorted(set(d["slice"]["name"] for _p, d in docs))
     numbers = set(d["slice"].get("number") for _p, d in docs if d["slice"].get("number"))
     missing = []
     if total:
         if numbers:
-            missing = ["%d/%d" % (n, total) for n in range(1, total + 1) if n not in numbers]
+            missing = ["%s/%s" % (n, total) for n in range(1, total + 1) if n not in numbers]
         elif len(names) < total:
-            missing = ["%d of %d slices (only %s reported)" % (total - len(names), total, ", ".join(names))]
-    return {"count": total, "merged": names, "missing": missing}
+            missing = ["%s of %s slices (only %s reported)" % (total - len(names), total, ", ".join(names))]
+    return {"count": total or None, "merged": names, "missing": missing}
 
 
 def merge_results(docs):
