@@ -26,7 +26,7 @@ def inventory(lab, tmp_path_factory):
     return str(path)
 
 
-def run(inventory, dest, limit=None, **extra):
+def run(inventory, dest, limit=None, env=None, **extra):
     extra_vars = {"health_audit_dest": str(dest), "health_audit_now": NOW, "health_audit_thresholds": THRESHOLDS,
                   "health_audit_fail_on_priority": "none", "health_audit_history": ""}
     extra_vars.update(extra)
@@ -34,9 +34,9 @@ def run(inventory, dest, limit=None, **extra):
            "-i", inventory, "-i", os.path.join(ROOT, "inventories", "lab", "hosts.yml"), "-e", json.dumps(extra_vars)]
     if limit:
         cmd += ["--limit", ",".join(limit)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(env), capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
-    return proc.stdout
+    return proc.stdout + proc.stderr
 
 
 def awx_slices(count):
@@ -88,3 +88,43 @@ def test_three_slices_merged_equal_one_whole_audit(lab, inventory, tmp_path):
     assert [(c["name"], c["checked"]) for c in merged["checks"]] == [(c["name"], c["checked"]) for c in whole["checks"]]
     assert "slices" not in merged
     assert "Reports: %s" % (tmp_path / "merged" / "health_audit.json") in out
+
+
+def plain(value):
+    """ansible-inventory's JSON without its unsafe-value wrappers (AWX stores plain values)."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return dict((k, plain(v)) for k, v in value.items())
+    return [plain(v) for v in value] if isinstance(value, list) else value
+
+
+def test_an_awx_slice_inventory_without_the_callserver(lab, inventory, tmp_path):
+    """An AWX slice job gets an inventory of its hosts only (groups cut down, group vars kept): the slice of the
+    gateways has no callserver host, reads the estate file from the group vars and the dispatcher through the
+    callserver credential's VOIPOPS_CALLSERVER_RPC_URL, and leaves the registrations to the callserver's slice."""
+    full = plain(json.loads(subprocess.run([os.path.join(VENV_BIN, "ansible-inventory"), "-i", inventory, "--list",
+                                            "--export"], cwd=ROOT, env=ansible_env(), capture_output=True, text=True,
+                                           check=True).stdout))
+    assert "cs1" in full["_meta"]["hostvars"]
+    mine = ["mgw1", "mgw2", "e1-mgw1-1"]
+    data = {"_meta": {"hostvars": dict((h, v) for h, v in full["_meta"]["hostvars"].items() if h in mine)}}
+    for group, body in full.items():
+        if group != "_meta":
+            data[group] = dict(body, hosts=[h for h in body.get("hosts", []) if h in mine]) if "hosts" in body else body
+    script = tmp_path / "awx_slice_inventory.py"
+    script.write_text("#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(%r) if '--list' in sys.argv else '{}')\n"
+                      % (data,))
+    script.chmod(0o755)
+    rpc_url = read_endpoints()["callserver"]["rpc_url"]
+    out = run(str(script), tmp_path, env={"ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.script,ansible.builtin.yaml",
+                                          "VOIPOPS_CALLSERVER_RPC_URL": rpc_url},
+              health_audit_hosts="voipops", health_audit_partial=True, health_audit_slice="4712",
+              health_audit_slice_count=3, health_audit_audit_id="4711")
+    assert (tmp_path / "health_audit.4711.4712.partial.json").exists(), out[-3000:]
+    doc = json.loads((tmp_path / "health_audit.4711.4712.partial.json").read_text())
+    assert doc["slice"] == {"name": "4712", "number": None, "count": 3}, out[-2000:]
+    records = dict((r["name"], r) for r in doc["results"]["gateway_info"])
+    assert sorted(records) == ["mgw1", "mgw2"]
+    assert all(r["dispatcher"]["state"] == "active" for r in records.values()), records
+    assert "handset_info" not in doc["results"] and doc["results"]["sip_probe"] == [] and doc["results"]["rpc"] == []
