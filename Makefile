@@ -13,12 +13,13 @@ export ANSIBLE_LOCAL_TEMP := $(STATE)/tmp/local
 export ANSIBLE_REMOTE_TEMP := $(STATE)/tmp/remote
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help setup deps venv link demo lab-up lab-down test sanity lint unit integration future molecule matrix bench docs clean
+.PHONY: help setup deps venv link demo lab-up lab-down test sanity lint unit integration future molecule matrix bench docs docsite clean
 
 help:
 	@echo "make demo      set everything up, start the embedded lab, run the main job (playbooks/demo.yml)"
 	@echo "make test      set everything up and run sanity, lint, unit and integration tests"
 	@echo "make lab-up / lab-down / bench / sanity / lint / unit / integration / future / molecule / matrix / docs"
+	@echo "make docsite   the collection's docsite (antsibull-docs + Sphinx, offline) in .state/docsite/build/html"
 
 ## ---- setup -------------------------------------------------------------------------------------
 setup: deps venv link
@@ -130,6 +131,22 @@ bench: setup
 
 docs: setup
 	$(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs $(ROOT)
+
+# The collection's docsite, built offline: antsibull-docs renders the plugin and role pages, Sphinx the HTML (with
+# its bundled alabaster theme); intersphinx is off, so no inventory is fetched (links to docs.ansible.com labels stay
+# plain text). Open $(DOCSITE)/build/html/index.html.
+DOCSITE ?= $(STATE)/docsite
+docsite: link
+	rm -rf $(DOCSITE) && mkdir -p $(DOCSITE)/src
+	$(VENV)/bin/antsibull-docs sphinx-init --use-current --squash-hierarchy --lenient --sphinx-theme alabaster \
+	  --dest-dir $(DOCSITE)/src voipops.voip >/dev/null
+	printf '\n# offline: no intersphinx inventory is fetched\nextensions = [e for e in extensions if e != "sphinx.ext.intersphinx"]\nintersphinx_mapping = {}\n' \
+	  >> $(DOCSITE)/src/conf.py
+	chmod og-w $(DOCSITE)/src/rst
+	cd $(DOCSITE)/src && $(VENV)/bin/antsibull-docs --config-file antsibull-docs.cfg collection --cleanup everything \
+	  --use-current --squash-hierarchy --dest-dir rst voipops.voip >/dev/null
+	$(VENV)/bin/sphinx-build -M html $(DOCSITE)/src/rst $(DOCSITE)/build -q -c $(DOCSITE)/src
+	@echo "docsite: $(DOCSITE)/build/html/index.html"
 
 clean:
 	-$(VENV)/bin/ansible-playbook playbooks/lab_down.yml

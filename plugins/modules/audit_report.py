@@ -150,6 +150,49 @@ options:
       - Defaults to the environment variable E(VOIPOPS_AUDIT_HISTORY); no history when neither is set.
       - The same audit (same O(now)) is appended once. Nothing is appended in check mode.
     type: str
+  partial:
+    description:
+      - Write this run's B(partial report) instead of the estate reports - one slice of a sliced audit (AWX job
+        slicing, or C(--limit) runs over parts of the estate). The partial report keeps the raw O(results) and
+        O(findings) with the audit and slice they belong to, in C(<dest>/<basename>.<audit_id>.<slice>.partial.json);
+        O(merge) turns the partial reports of all slices into the estate reports.
+      - No estate report, webhook or history is written for a slice. RV(status), RV(summary) and RV(tickets) preview
+        the slice's own findings (as if nothing had been seen before), and RV(fail_reason) is empty (the merge decides).
+    type: dict
+    suboptions:
+      audit_id:
+        description:
+          - What all slices of one audit share (in AWX the sliced job's C(awx_workflow_job_id)). Slices of different
+            audits are never merged together.
+        type: str
+        required: true
+      slice:
+        description:
+          - The slice's name, unique within the audit. C(N/M) (for example C(2/3)) makes it slice N of M, so that a
+            merge can name a missing slice; any other name (for example the AWX job id) is taken as it is.
+        type: str
+        required: true
+      count:
+        description: How many slices the audit has, when O(partial.slice) is not of the form C(N/M) (AWX's C(job_slice_count)).
+        type: int
+  merge:
+    description:
+      - Partial reports to merge into the estate reports, as files or directories (a directory stands for its
+        C(*.partial.json) files; when it holds the slices of several audits, the newest audit is merged).
+      - The results of all slices are checked together, so findings, root causes, tickets, priorities, order, the
+        JSON, HTML and JUnit reports, the webhook and the history are those of one unsliced audit. A component two
+        slices both checked (overlapping slices) gives its findings once.
+      - Partial reports of different audits (O(partial.audit_id)) or of another estate are refused.
+      - O(now) defaults to the earliest slice's time. Cannot be used with O(results) or O(findings).
+    type: list
+    elements: path
+  require_all_slices:
+    description:
+      - With O(merge), fail (writing nothing) when a slice is missing, naming it, instead of writing an estate report
+        that lacks part of the estate (its tickets would look resolved). With V(false) the report is written, and
+        its JSON and RV(slices) name the missing slices.
+    type: bool
+    default: true
 notes:
   - "Runs on the controller (C(delegate_to: localhost)) next to the estate file; the check modules gather the results."
   - Requires the Python libraries netaddr, Jinja2 (HTML) and requests (webhook).
@@ -174,6 +217,28 @@ EXAMPLES = r"""
     webhook_headers:
       Authorization: "Bearer {{ ticket_token }}"
   delegate_to: localhost
+  register: audit
+
+- name: One slice of a sliced audit (here slice 2 of 3) writes its partial report
+  voipops.voip.audit_report:
+    estate_file: "{{ voipops_estate_file }}"
+    dest: /var/lib/voipops/audit
+    results:
+      sip_probe: "{{ probes.results }}"
+    partial:
+      audit_id: "{{ awx_workflow_job_id | default('2026-11-27') }}"
+      slice: 2/3
+  delegate_to: localhost
+  run_once: true
+
+- name: The merge - the estate report of all slices, as one unsliced audit would have written it
+  voipops.voip.audit_report:
+    estate_file: "{{ voipops_estate_file }}"
+    dest: /var/lib/voipops/audit
+    merge: [/var/lib/voipops/audit]
+    fail_on_priority: P2
+  delegate_to: localhost
+  run_once: true
   register: audit
 
 - name: Fail the play when P1/P2 faults are open (after the reports went out)
@@ -204,7 +269,8 @@ tickets:
             "response_due": "2026-11-27T18:00:00+01:00", "resolve_due": "2026-11-27T23:30:00+01:00",
             "status": "new", "affected": 0, "symptoms": 0}]
 reports:
-  description: Path of every report written (or that would be written in check mode), per format.
+  description: Path of every report written (or that would be written in check mode), per format; with O(partial) the
+    partial report's path as C(partial).
   returned: always
   type: dict
   sample: {"json": "/var/lib/voipops/audit/health_audit.json", "html": "/var/lib/voipops/audit/health_audit.html",
@@ -222,6 +288,18 @@ history:
   type: dict
   sample: {"appended": true, "run_id": "voip.lab@2026-11-27T16:30:00Z", "opened": ["9bb8fb4891612be9"],
            "reopened": [], "resolved": [], "open": ["9bb8fb4891612be9"]}
+partial:
+  description: The partial report of this slice (with O(partial)) - its C(path), C(audit_id) and C(slice).
+  returned: when O(partial) is set
+  type: dict
+  sample: {"path": "/var/lib/voipops/audit/health_audit.4711.2-of-3.partial.json", "audit_id": "4711", "slice": "2/3"}
+slices:
+  description: With O(merge), the audit merged (C(audit_id)), the slice C(count) when known, the slices C(merged),
+    the C(missing) ones and the partial report C(files) read.
+  returned: when O(merge) is set
+  type: dict
+  sample: {"audit_id": "4711", "count": 3, "merged": ["1/3", "2/3", "3/3"], "missing": [],
+           "files": ["/var/lib/voipops/audit/health_audit.4711.1-of-3.partial.json"]}
 fail_reason:
   description: Empty, or why the play should fail according to O(fail_on_priority).
   returned: always
@@ -230,6 +308,8 @@ fail_reason:
 """
 
 import datetime
+import io
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -237,21 +317,43 @@ from ansible.module_utils.common.parameters import env_fallback
 
 from ansible_collections.voipops.voip.plugins.module_utils.audit import build as B
 from ansible_collections.voipops.voip.plugins.module_utils.audit import checks as C
+from ansible_collections.voipops.voip.plugins.module_utils.audit import partial as P
 from ansible_collections.voipops.voip.plugins.module_utils.audit import report as R
 from ansible_collections.voipops.voip.plugins.module_utils import sla as S
-from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write, mask_url
 from ansible_collections.voipops.voip.plugins.module_utils.estate import (
     HAS_NETADDR, NETADDR_IMPORT_ERROR, load_endpoints, load_estate, overlay_endpoints,
 )
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 
 
-def _check_results(module, estate, now):
+def _check_results(module, estate, now, results, findings, callserver, failures=()):
     try:
-        return C.from_results(module.params["results"] or {}, estate, now, callserver=module.params["callserver"],
-                              thresholds=module.params["thresholds"], findings=module.params["findings"])
+        failed = [C.from_failed_check(family, result, estate, callserver) for family, result in failures]
+        return failed + C.from_results(results or {}, estate, now, callserver=callserver,
+                                       thresholds=module.params["thresholds"], findings=findings)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+
+
+def _merged_inputs(module, estate):
+    """With O(merge): the results, findings, failed checks, audit time and callserver of all slices, and the slices."""
+    p = module.params
+    try:
+        docs = P.find_partials(p["merge"])
+        P.check_same_audit(docs, estate)
+        coverage = P.slice_coverage(docs)
+    except P.PartialError as exc:
+        module.fail_json(msg=str(exc))
+    coverage = dict(coverage, audit_id=docs[0][1]["audit_id"], files=[path for path, _doc in docs])
+    if coverage["missing"] and p["require_all_slices"]:
+        module.fail_json(msg="audit %s: slice(s) missing: %s (merged: %s); nothing was written - rerun the missing "
+                             "slice(s), or set require_all_slices=false to write an incomplete report"
+                         % (coverage["audit_id"], ", ".join(coverage["missing"]), ", ".join(coverage["merged"])),
+                         slices=coverage)
+    results, failures = P.merge_results(docs)
+    callserver = p["callserver"] or next((d.get("callserver") for _p, d in docs if d.get("callserver")), None)
+    return results, P.merge_findings(docs), failures, P.audit_time(docs), callserver, coverage
 
 
 def _fail_reason(audit, priority):
@@ -288,6 +390,46 @@ def _append_history(module, audit):
         module.fail_json(msg=str(exc))
 
 
+def _tickets(audit):
+    by_id = dict((f["id"], f) for f in audit["findings"])
+    tickets = []
+    for fid in audit["tickets"]:
+        f = by_id[fid]
+        tickets.append({"id": fid, "order": f["order"], "priority": f["priority"], "component": f["component"],
+                        "site": f["site"], "kind": f["kind"], "summary": f["summary"], "supplier": f["supplier"],
+                        "response_due": f["response_due"], "resolve_due": f["resolve_due"], "status": f["status"],
+                        "affected": len(f["affected"]), "symptoms": len(f["children"])})
+    return tickets
+
+
+def _exit_partial(module, estate, now, checks):
+    """Write the slice's partial report (raw results, so that the merge checks all slices together) and exit."""
+    p = module.params
+    part = p["partial"]
+    try:
+        doc = P.make_partial(p["results"], p["findings"], estate, now.strftime("%Y-%m-%dT%H:%M:%SZ"), part["audit_id"], part["slice"],
+                             count=part["count"], callserver=p["callserver"])
+    except P.PartialError as exc:
+        module.fail_json(msg=str(exc))
+    path = P.partial_path(p["dest"], p["basename"], doc["audit_id"], doc["slice"]["name"])
+    text = R.render_json(doc)
+    old = None
+    if os.path.exists(path):
+        with io.open(path, "r", encoding="utf-8") as handle:
+            old = handle.read()
+    changed = old != text
+    if changed and not module.check_mode:
+        atomic_write(path, text, mode=0o644)
+    # the slice's own findings, as a preview for its job log (the merge builds the audit of record)
+    audit = B.build_audit(checks, estate, now, thresholds=p["thresholds"], title=p["title"])
+    module.exit_json(changed=changed, status=audit["status"], summary=audit["summary"], tickets=_tickets(audit),
+                     reports={"partial": path}, partial={"path": path, "audit_id": doc["audit_id"],
+                                                         "slice": doc["slice"]["name"]},
+                     webhook={"sent": False, "count": 0, "status_code": None, "url": mask_url(p["webhook_url"])},
+                     history={"appended": False, "run_id": None, "opened": [], "reopened": [], "resolved": [], "open": []},
+                     fail_reason="")
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -312,9 +454,19 @@ def main():
             webhook_timeout=dict(type="float", default=10.0),
             validate_certs=dict(type="bool", default=True),
             history=dict(type="str", no_log=True, fallback=(env_fallback, ["VOIPOPS_AUDIT_HISTORY"])),
+            partial=dict(type="dict", options=dict(
+                audit_id=dict(type="str", required=True),
+                slice=dict(type="str", required=True),
+                count=dict(type="int"),
+            )),
+            merge=dict(type="list", elements="path"),
+            require_all_slices=dict(type="bool", default=True),
         ),
+        mutually_exclusive=[("partial", "merge")],
         supports_check_mode=True,
     )
+    if module.params["merge"] and (module.params["results"] or module.params["findings"]):
+        module.fail_json(msg="merge takes the results and findings of the partial reports; do not set results or findings")
     if not HAS_NETADDR:
         module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
     if "html" in module.params["formats"] and not R.HAS_JINJA2:
@@ -329,12 +481,21 @@ def main():
     except (SourceError, SourceErrors) as exc:
         module.fail_json(msg="invalid estate: %s" % exc,
                          errors=exc.as_list() if isinstance(exc, SourceErrors) else [exc.as_dict()])
+    results, findings, failures, callserver, coverage = p["results"], p["findings"], [], p["callserver"], None
+    when = p["now"]
+    if p["merge"]:
+        results, findings, failures, first, callserver, coverage = _merged_inputs(module, estate)
+        when = when or first
     try:
-        now = S.to_utc(p["now"]) if p["now"] else datetime.datetime.now(S.UTC).replace(microsecond=0)
-        checks = _check_results(module, estate, now)
+        now = S.to_utc(when) if when else datetime.datetime.now(S.UTC).replace(microsecond=0)
+        checks = _check_results(module, estate, now, results, findings, callserver, failures)
+        if p["partial"]:
+            _exit_partial(module, estate, now, checks)
         previous_path = p["previous"] or R.report_paths(p["dest"], p["basename"], ["json"])["json"]
         previous = R.read_previous(previous_path)
         audit = B.build_audit(checks, estate, now, previous=previous, thresholds=p["thresholds"], title=p["title"])
+        if coverage is not None and coverage["missing"]:
+            audit["slices"] = dict((k, coverage[k]) for k in ("audit_id", "count", "merged", "missing"))
         written = R.write_reports(audit, p["dest"], p["basename"], p["formats"], check_mode=module.check_mode)
     except (R.ReportError, S.SlaError, ValueError, OSError) as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
@@ -355,17 +516,12 @@ def main():
             changed = changed or webhook["sent"]
     history = _append_history(module, audit)
     changed = changed or history["appended"]
-    by_id = dict((f["id"], f) for f in audit["findings"])
-    tickets = []
-    for fid in audit["tickets"]:
-        f = by_id[fid]
-        tickets.append({"id": fid, "order": f["order"], "priority": f["priority"], "component": f["component"],
-                        "site": f["site"], "kind": f["kind"], "summary": f["summary"], "supplier": f["supplier"],
-                        "response_due": f["response_due"], "resolve_due": f["resolve_due"], "status": f["status"],
-                        "affected": len(f["affected"]), "symptoms": len(f["children"])})
+    tickets = _tickets(audit)
     result = dict(changed=changed, status=audit["status"], summary=audit["summary"], tickets=tickets,
                   reports=dict((k, v["path"]) for k, v in written.items()), webhook=webhook,
                   history=history, fail_reason=_fail_reason(audit, p["fail_on_priority"]))
+    if coverage is not None:
+        result["slices"] = coverage
     if module._diff:
         before = "" if previous is None else "status: %s\nsummary: %s\n" % (previous.get("status"), previous.get("summary"))
         result["diff"] = {"before": before, "after": "status: %s\nsummary: %s\n" % (audit["status"], audit["summary"]),
