@@ -44,7 +44,8 @@ boot with ``sysDescr`` (1.3.6.1.2.1.1.1.0) ending in ``SW Version: <running vers
 Simulator control (not part of the vendor API; the tests and the lab use it), under ``/sim/``:
 ``GET /sim/state``; ``POST /sim/control`` ``{"active_calls": n, "busy": k, "reset_seconds": s, "version": v}`` -
 calls in progress besides the SIP ones (a graceful reset waits for them too), how many next upload/reset requests
-answer 409, how long a reset takes, and a version to run now (a lab reset between tests; the SNMP record follows).
+answer 409, how long a reset takes, a version to run now (a lab reset between tests; the SNMP record follows) and
+``"clear": true`` to forget the history (resets, uploads, call counters).
 """
 import argparse
 import base64
@@ -76,6 +77,8 @@ class Device(object):
         self.extra_calls = 0  # calls set through /sim/control, besides the SIP dialogs
         self.dialogs = {}  # Call-ID -> the SIP call in progress (see SipSide)
         self.calls_answered = 0
+        self.calls_dropped = 0  # SIP calls a reset ended
+        self.graceful_waits = []  # calls in progress when each graceful reset was asked for
         self.busy = 0
         self.snmprec = snmprec
         self.snmprec_template = snmprec_template
@@ -139,6 +142,7 @@ class Device(object):
         with self.lock:
             self.resetting = True
             self.extra_calls = 0  # a reset drops whatever is left
+            self.calls_dropped += len(self.dialogs)
             self.dialogs.clear()
             self.pending_reset = None
         time.sleep(self.reset_seconds)
@@ -157,6 +161,7 @@ class Device(object):
             if graceful:
                 deadline = None if graceful == 1 else time.time() + graceful
                 with self.lock:
+                    self.graceful_waits.append(self.active_calls)
                     self.pending_reset = "waiting for %d call(s)" % self.active_calls
                     while self.active_calls > 0 and (deadline is None or time.time() < deadline):
                         self.lock.wait(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.time())))
@@ -422,7 +427,8 @@ class Handler(BaseHTTPRequestHandler):
                          "resetting": self.device.resetting, "active_calls": self.device.active_calls,
                          "busy": self.device.busy, "resets": self.device.resets, "uploads": list(self.device.uploads),
                          "pending_reset": self.device.pending_reset, "sip_calls": len(self.device.dialogs),
-                         "calls_answered": self.device.calls_answered, "sip_port": self.server.sip_port}
+                         "calls_answered": self.device.calls_answered, "calls_dropped": self.device.calls_dropped,
+                         "graceful_waits": list(self.device.graceful_waits), "sip_port": self.server.sip_port}
             return self.reply(200, state)
         if not self.gate():
             return None
@@ -440,7 +446,11 @@ class Handler(BaseHTTPRequestHandler):
                     if key in ctl:
                         setattr(self.device, attr, ctl[key])
                 if "version" in ctl:
+                    self.device.previous = None
                     self.device.write_snmprec()
+                if ctl.get("clear"):  # forget the history: resets, uploads, call counters
+                    self.device.resets = self.device.calls_answered = self.device.calls_dropped = 0
+                    self.device.uploads, self.device.graceful_waits = [], []
                 self.device.lock.notify_all()
             return self.reply(200, {"ok": True})
         if not self.gate():
