@@ -109,6 +109,7 @@ def test_upgrade_waits_for_the_call_on_the_drained_gateway(ansible, lab, gws, tm
     runner.join(120)
     res = box["res"]
     assert not res["failed"], res["msg"]
+    assert res["record"] is None  # no record without a release id
     assert res["changed"] and [(g["name"], g["status"], g["after"]) for g in res["gateways"]] == \
         [(g["name"], "upgraded", NEW) for g in gws]
     assert all(g["gate"]["passed"] and not g["drained"] for g in res["gateways"])
@@ -260,8 +261,18 @@ def test_bad_load_on_the_second_gateway_with_calls_flowing(ansible, lab, gws, ca
     wait_for(lambda: more_answered_by(gws, before, (0, 1)), 30, what="calls through both gateways")
     first = ansible.module("gateway_firmware", args(lab, gws[:1], good, drain_timeout=1))
     assert not first["failed"], first["msg"]
-    res = ansible.module("gateway_firmware", args(lab, gws, noboot, drain_timeout=1))
+    res = ansible.module("gateway_firmware", args(lab, gws, noboot, drain_timeout=1, release_id="gw-noboot",
+                                                  record_dir=str(tmp_path / "releases")))
     assert res["failed"] and res["failed_gateway"] == gws[1]["name"]
+    # the release record names the failed gateway, each one's version before and after, 0600
+    assert os.stat(res["record"]).st_mode & 0o777 == 0o600
+    with open(res["record"]) as handle:
+        rec = json.load(handle)
+    assert (rec["kind"], rec["status"], rec["summary"]["failed_gateway"]) == ("gateway_firmware", "halted",
+                                                                             gws[1]["name"])
+    assert [(rec["targets"][g["name"]]["state"], rec["targets"][g["name"]]["before"],
+             rec["targets"][g["name"]]["after"]) for g in gws] == [("done", NEW, NEW), ("failed", OLD, OLD)]
+    assert rec["targets"][gws[1]["name"]]["drained"] and os.path.exists(res["page"])
     assert [g["status"] for g in res["gateways"]] == ["current", "failed"] and res["gateways"][1]["drained"]
     assert state_of(lab, gws[0]) == "active" and state_of(lab, gws[1]) == "disabled"
     # the calls keep succeeding, now all through the first gateway
