@@ -246,7 +246,7 @@ class SipSide(object):
         out += ["From: %s" % header(headers, "from"), "To: %s" % to, "Call-ID: %s" % header(headers, "call-id"),
                 "CSeq: %s" % header(headers, "cseq")]
         out += list(extra)
-        out += ["Server: AudioCodes-Mediant-sim/%s" % self.device.version, "Content-Length: %d" % len(body.encode()),
+        out += ["Server: Mediant 1000 (simulated)/v.%s" % self.device.version, "Content-Length: %d" % len(body.encode()),
                 "", body]
         return "\r\n".join(out)
 
