@@ -43,14 +43,15 @@ class Sim(object):
 @pytest.fixture
 def gws(lab):
     """The lab's two gateways, on the old version and in service; put back after the test."""
-    out = []
+    out, mgmt = [], lab["gateway_management"]
     for gw in lab["gateways"]:
-        sim = Sim(gw["sim_url"])
+        api = mgmt["gateways"][gw["name"]]
+        sim = Sim(api["sim_url"])
         wait_for(lambda sim=sim: (_answers(sim) or {"resetting": True})["resetting"] is False, 30,
                  what="the gateway simulator of %s" % gw["name"])
         sim.control(version=OLD, busy=0, active_calls=0, reset_seconds=1, clear=True)
-        out.append(dict(name=gw["name"], api_url=gw["api_url"], sip_uri=gw["sip_uri"], sim=sim,
-                        password=gw["api_password"]))
+        out.append(dict(name=gw["name"], api_url=api["api_url"], sip_uri=gw["sip_uri"], sim=sim,
+                        password=mgmt["password"]))
     rpc = KamailioRPC(lab["callserver"]["rpc_url"])
     try:
         yield out

@@ -27,15 +27,19 @@ What a real .cmp is, is AudioCodes' secret; the simulator's loads are text files
 first line is a good load; a file without it is refused (400); a second line ``NOBOOT`` is accepted but fails to boot.
 
 The SIP side (``--sip-port``: one gateway is one process, management plane and SIP together) is a SIP user agent
-server over UDP following RFC 3261 (the SIP a Mediant speaks): OPTIONS keep-alives are answered 200 (RFC 3261
-11.2: Allow, Accept, Supported); an INVITE gets 100 Trying, then (after
-``--answer-ms``, 180 Ringing meanwhile) 200 OK with an SDP answer (G.711 A-law) - a retransmitted INVITE gets the same
-answer again; ACK confirms; BYE ends the call with 200 (481 for an unknown dialog); CANCEL of a call not yet answered
-gets 200 and the INVITE 487 (RFC 3261 9.2; a CANCEL after the answer gets 200 and changes nothing). The device
-**counts its active calls from these dialogs** (from the INVITE to its BYE or CANCEL): ``/sim/state`` shows them and a graceful reset waits for them (REST API 7.40, Reset Device: ``gracefulTimeout`` 1
-"resets when all calls have ended"). While a graceful reset waits (as the Mediant User's Manual describes its
-graceful lock: calls in progress go on, new calls are refused) a new INVITE is answered 503 with Retry-After; while the device
-resets it does not answer SIP at all (datagrams are dropped), and a reset ends every call left.
+server over UDP following RFC 3261 (the SIP a Mediant speaks): OPTIONS keep-alives are answered 200 (RFC 3261 11.2:
+Allow, Accept, Supported); an INVITE gets 100 Trying, then (after ``--answer-ms``, 180 Ringing meanwhile) 200 OK with
+an SDP answer (G.711 A-law) - a retransmitted INVITE gets the same answer again; ACK confirms; BYE ends the call with
+200 (481 for an unknown dialog); CANCEL of a call not yet answered gets 200 and the INVITE 487 (RFC 3261 9.2; a
+CANCEL after the answer gets 200 and changes nothing). A call lasts until the caller's BYE or, with a hold time
+(``--hold-ms``, or per call the INVITE's ``X-Hold-Ms`` header - the simulator's own), until the gateway hangs up: a
+BYE within the dialog along the Record-Route set (RFC 3261 12.2.1.1).
+
+The device **counts its active calls from these dialogs** (from the INVITE to its BYE or CANCEL): ``/sim/state``
+shows them and a graceful reset waits for them (REST API 7.40, Reset Device: ``gracefulTimeout`` 1 resets "when all
+calls have ended"). While a graceful reset waits (as the Mediant User's Manual describes its graceful lock: calls in
+progress go on, new calls are refused) a new INVITE is answered 503 with Retry-After; while the device resets it
+does not answer SIP at all (datagrams are dropped), and a reset ends every call left.
 
 Versions: the status ``versionID`` is the running load; with ``--snmprec-template`` the device writes its SNMP
 record file (``--snmprec``, served by snmpsim, which re-indexes a data file whose modification time changed) on every
@@ -53,6 +57,7 @@ import email.parser
 import email.policy
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -213,13 +218,14 @@ def tag_of(value):
 class SipSide(object):
     """The gateway's SIP user agent server on one UDP socket (see the module docstring)."""
 
-    def __init__(self, device, host, port, media_port=0, answer_ms=0, verbose=False):
+    def __init__(self, device, host, port, media_port=0, answer_ms=0, verbose=False, hold_ms=0):
         self.device = device
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()
         self.media_port = media_port or 40000
         self.answer_ms = answer_ms
+        self.hold_ms = hold_ms
         self.verbose = verbose
         self.sent = {}  # (Call-ID, CSeq) of an INVITE -> the responses sent (a retransmission gets them again)
 
@@ -351,6 +357,47 @@ class SipSide(object):
             self.device.calls_answered += 1
             self.sent[call["key"]].append(ok)
         self.send(ok, call["addr"])
+        hold = self.hold_of(call["headers"])
+        if hold > 0:
+            timer = threading.Timer(hold / 1000.0, self.hang_up, (call_id, call))
+            timer.daemon = True
+            timer.start()
+
+    def hold_of(self, headers):
+        try:
+            return max(0, int(header(headers, "x-hold-ms") or self.hold_ms))
+        except ValueError:
+            return self.hold_ms
+
+    def hang_up(self, call_id, call):
+        """The called party hangs up: BYE within the dialog (RFC 3261 12.2.1.1 / 15.1.1: the Record-Route set as
+        received is the route set, the caller's Contact the remote target; sent to the first route when it is a
+        loose router)."""
+        headers = call["headers"]
+        with self.device.lock:
+            if self.device.dialogs.get(call_id) is not call:
+                return  # the caller hung up first, or the device reset
+            del self.device.dialogs[call_id]
+            self.device.lock.notify_all()
+        routes = []
+        for name, value in headers:
+            if name == "record-route":
+                routes += [r.strip() for r in value.split(",") if r.strip()]
+        contact = header(headers, "contact") or ""
+        target = contact[contact.find("<") + 1:contact.find(">")] if "<" in contact else contact.split(";")[0]
+        to = header(headers, "to") or ""
+        if tag_of(to) is None:
+            to += ";tag=" + call["tag"]
+        lines = ["BYE %s SIP/2.0" % target.strip(),
+                 "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport" % (self.host, self.port, uuid.uuid4().hex[:16])]
+        lines += ["Route: %s" % r for r in routes]
+        lines += ["From: %s" % to, "To: %s" % header(headers, "from"), "Call-ID: %s" % call_id, "CSeq: 1 BYE",
+                  "Max-Forwards: 70", "Server: Mediant 1000 (simulated)/v.%s" % self.device.version,
+                  "Content-Length: 0", "", ""]
+        first = routes[0] if routes and ";lr" in routes[0] else target
+        match = re.search(r"sips?:(?:[^@;>]*@)?([^:;>]+)(?::(\d+))?", first)
+        if match:
+            self.send("\r\n".join(lines), (match.group(1), int(match.group(2) or 5060)))
 
     def cancel(self, headers, call_id, addr):
         with self.device.lock:
@@ -514,6 +561,8 @@ def main(argv=None):
     parser.add_argument("--sip-port", type=int, help="UDP port of the SIP side (none: no SIP side)")
     parser.add_argument("--media-port", type=int, default=0, help="RTP port announced in the SDP answer")
     parser.add_argument("--answer-ms", type=int, default=0, help="ring this long (180) before the 200 OK")
+    parser.add_argument("--hold-ms", type=int, default=0,
+                        help="hang up a call this long after answering it (0: the caller hangs up); X-Hold-Ms per call")
     parser.add_argument("--snmprec-template", help="the gateway's SNMP record, sysDescr without the version")
     parser.add_argument("--snmprec", help="the SNMP record file written on every boot (snmpsim's data file)")
     parser.add_argument("--verbose", action="store_true")
@@ -523,7 +572,8 @@ def main(argv=None):
     server.sip_port = None
     server.device = Device(args.version, args.reset_seconds, args.snmprec, args.snmprec_template)
     if args.sip_port is not None:
-        sip = SipSide(server.device, args.host, args.sip_port, args.media_port, args.answer_ms, args.verbose)
+        sip = SipSide(server.device, args.host, args.sip_port, args.media_port, args.answer_ms, args.verbose,
+                      args.hold_ms)
         server.sip_port = sip.port
         thread = threading.Thread(target=sip.serve)
         thread.daemon = True
