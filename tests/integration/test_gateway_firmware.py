@@ -269,8 +269,8 @@ def test_bad_load_on_the_second_gateway_with_calls_flowing(ansible, lab, gws, ca
     assert os.stat(res["record"]).st_mode & 0o777 == 0o600
     with open(res["record"]) as handle:
         rec = json.load(handle)
-    assert (rec["kind"], rec["status"], rec["summary"]["failed_gateway"]) == ("gateway_firmware", "halted",
-                                                                             gws[1]["name"])
+    summary = (rec["kind"], rec["status"], rec["summary"]["failed_gateway"])
+    assert summary == ("gateway_firmware", "halted", gws[1]["name"])
     assert [(rec["targets"][g["name"]]["state"], rec["targets"][g["name"]]["before"],
              rec["targets"][g["name"]]["after"]) for g in gws] == [("done", NEW, NEW), ("failed", OLD, OLD)]
     assert rec["targets"][gws[1]["name"]]["drained"] and os.path.exists(res["page"])

@@ -175,6 +175,7 @@ class Device(object):
         thread.daemon = True
         thread.start()
 
+
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length",
            "c": "content-type", "k": "supported"}
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS"

@@ -42,8 +42,8 @@ def test_a_failed_gateway_rollout_is_recorded_halted_with_the_gateway_named(tmp_
     assert (mgw2["state"], mgw2["before"], mgw2["after"], mgw2["drained"]) == ("failed", "1.0", "1.0", True)
     assert "came back on version 1.0" in mgw2["outcome"] and "left drained" in mgw2["outcome"]
     summary = data["summary"]
-    assert (summary["verdict"], summary["failed_gateway"], summary["started"]) == ("failed", "mgw2",
-                                                                                  "2026-12-07T10:00:00Z")
+    assert (summary["verdict"], summary["failed_gateway"]) == ("failed", "mgw2")
+    assert summary["started"] == "2026-12-07T10:00:00Z"
     assert summary["finished"] >= summary["started"] and data["gates"]["mgw1"]["passed"] is True
     text = (tmp_path / "gw-2026-12.md").read_text()
     assert "| mgw2 | failed | 1.0 | 1.0 |" in text and "failed gateway: mgw2" in text
