@@ -99,6 +99,16 @@ options:
     description: Seconds O(restart_command) may take.
     type: float
     default: 60
+  release_id:
+    description:
+      - The release's id (letters, digits, C(.), C(_), C(-)). With O(record_dir), every run that is not a check run
+        writes the release record C(<record_dir>/<release_id>.json) (mode 0600, written atomically) and its page
+        C(<release_id>.md) - the configuration's checksum before and after, the validation and gate results, the
+        service gap, whether it was rolled back, the start and end of the run (every run is kept in C(runs)).
+    type: str
+  record_dir:
+    description: Directory of the release records; see O(release_id).
+    type: path
 notes:
   - The release is one file; modules it loads are those installed on the host, and the trial start proves they load.
   - Run it on the callserver host (the trial start and the restart are local).
@@ -173,6 +183,14 @@ service_gap_ms:
   description: Longest time without an OPTIONS answer during the swap and the gate, in milliseconds (0 when nothing restarted).
   returned: always
   type: int
+record:
+  description: Path of the release record (JSON); null without O(release_id) and O(record_dir), or in check mode.
+  returned: always
+  type: str
+page:
+  description: Path of the record's page (Markdown); null when no record was written.
+  returned: always
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -180,6 +198,8 @@ from ansible_collections.voipops.voip.plugins.module_utils.callservers import ka
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
     DriverError, callserver_argspec, connection, get_driver)
 from ansible_collections.voipops.voip.plugins.module_utils.release import config
+from ansible_collections.voipops.voip.plugins.module_utils.release import run_record
+from ansible_collections.voipops.voip.plugins.module_utils.release.record import RecordError, now_iso
 
 
 def main():
@@ -198,9 +218,12 @@ def main():
         gate_timeout=dict(type="float", default=30.0),
         min_registrations=dict(type="float", default=0.95),
         restart_timeout=dict(type="float", default=60.0),
+        release_id=dict(type="str"),
+        record_dir=dict(type="path"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("src", "content")], mutually_exclusive=[("src", "content")])
+                           required_one_of=[("src", "content")], mutually_exclusive=[("src", "content")],
+                           required_together=[("release_id", "record_dir")])
     if not kamailio.HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=kamailio.REQUESTS_IMPORT_ERROR)
     p = module.params
@@ -211,6 +234,7 @@ def main():
         candidate = config.read_text(p["src"])
         if candidate is None:
             module.fail_json(msg="src %s cannot be read" % p["src"])
+    started = now_iso()
     try:
         result = config.release(
             get_driver(**connection(p)), p["path"], candidate, restart_command=p["restart_command"],
@@ -218,15 +242,23 @@ def main():
             trial_timeout=p["trial_timeout"], sip_uri=p["sip_uri"], gate_timeout=p["gate_timeout"],
             min_registrations=p["min_registrations"], restart_timeout=p["restart_timeout"],
             check_mode=module.check_mode)
+        failed = None
     except config.ReleaseFailed as exc:
-        result = dict(exc.result)
-        if not module._diff:
-            result.pop("diff", None)
-        module.fail_json(msg=str(exc), **result)
+        result, failed = dict(exc.result), str(exc)
     except DriverError as exc:
         module.fail_json(msg=str(exc), changed=False)
+    result.update(record=None, page=None)
+    if p["release_id"] and not module.check_mode:
+        try:
+            result["record"], result["page"] = run_record.record_config(p["record_dir"], p["release_id"], result,
+                                                                        started, failed)
+        except (RecordError, IOError, OSError) as exc:
+            failed = "%s%s" % (failed + "; " if failed else "", "the release record was not written: %s" % exc)
     if not module._diff:
         result.pop("diff", None)
+    if failed is not None:
+        result.pop("msg", None)
+        module.fail_json(msg=failed, **result)
     module.exit_json(**result)
 
 

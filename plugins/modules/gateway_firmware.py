@@ -123,6 +123,16 @@ options:
     description: Seconds between status reads while waiting.
     type: float
     default: 1
+  release_id:
+    description:
+      - The release's id (letters, digits, C(.), C(_), C(-)). With O(record_dir), every run that is not a check run
+        writes the release record C(<record_dir>/<release_id>.json) (mode 0600, written atomically) and its page
+        C(<release_id>.md) - each gateway's version before and after, its outcome and gate, the failed gateway, the
+        start and end of the run (every run is kept in C(runs)).
+    type: str
+  record_dir:
+    description: Directory of the release records; see O(release_id).
+    type: path
 requirements:
   - requests
 seealso:
@@ -197,6 +207,14 @@ target_version:
   description: O(version).
   returned: always
   type: str
+record:
+  description: Path of the release record (JSON); null without O(release_id) and O(record_dir), or in check mode.
+  returned: always
+  type: str
+page:
+  description: Path of the record's page (Markdown); null when no record was written.
+  returned: always
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -205,6 +223,8 @@ from ansible_collections.voipops.voip.plugins.module_utils.callservers.base impo
 from ansible_collections.voipops.voip.plugins.module_utils.gateways import audiocodes_rest
 from ansible_collections.voipops.voip.plugins.module_utils.gateways.base import GatewayError, get_family
 from ansible_collections.voipops.voip.plugins.module_utils.release import gateway as rollout
+from ansible_collections.voipops.voip.plugins.module_utils.release import run_record
+from ansible_collections.voipops.voip.plugins.module_utils.release.record import RecordError, now_iso
 
 
 def main():
@@ -231,8 +251,11 @@ def main():
         busy_delay=dict(type="float", default=10.0),
         gate_timeout=dict(type="float", default=60.0),
         poll_interval=dict(type="float", default=1.0),
+        release_id=dict(type="str"),
+        record_dir=dict(type="path"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_together=[("release_id", "record_dir")])
     if not audiocodes_rest.HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=audiocodes_rest.REQUESTS_IMPORT_ERROR)
     p = module.params
@@ -248,6 +271,7 @@ def main():
                 module.fail_json(msg="%s %s cannot be read: %s" % (option, p[option], exc))
     conn = dict(username=p["username"], password=p["password"], timeout=p["api_timeout"],
                 validate_certs=p["api_validate_certs"])
+    started = now_iso()
     try:
         run = rollout.Rollout(
             get_family(p["family"]), get_driver(**connection(p)), p["image"], p["version"], conn=conn,
@@ -255,11 +279,24 @@ def main():
             busy_retries=p["busy_retries"], busy_delay=p["busy_delay"], gate_timeout=p["gate_timeout"],
             poll=p["poll_interval"])
         result = run.run(p["gateways"], check_mode=module.check_mode)
+        failed = None
     except rollout.RolloutFailed as exc:
-        module.fail_json(msg=str(exc), diff=_diff(exc.result), **exc.result)
+        result, failed = exc.result, str(exc)
     except (GatewayError, DriverError) as exc:
         module.fail_json(msg=str(exc), changed=False)
-    module.exit_json(diff=_diff(result), **result)
+    result.update(record=None, page=None)
+    if p["release_id"] and not module.check_mode:
+        try:
+            result["record"], result["page"] = run_record.record_gateways(p["record_dir"], p["release_id"], result,
+                                                                          started, failed)
+        except (RecordError, IOError, OSError) as exc:
+            failed = "%s%s" % (failed + "; " if failed else "", "the release record was not written: %s" % exc)
+    if module._diff:
+        result["diff"] = _diff(result)
+    if failed is not None:
+        result.pop("msg", None)
+        module.fail_json(msg=failed, **result)
+    module.exit_json(**result)
 
 
 def _diff(result):

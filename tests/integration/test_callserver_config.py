@@ -53,7 +53,7 @@ def registrations(cs):
     return len(KamailioRPC(cs["rpc_url"]).registrations())
 
 
-def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs):
+def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs, tmp_path):
     live = live_text(cs)
     candidate = live + "\n# release test: a good configuration\n"
     pid = kamailio_pid()
@@ -64,7 +64,8 @@ def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs):
     assert live_text(cs) == live and kamailio_pid() == pid and not checked["restarted"]
 
     before = registrations(cs)
-    done = release(ansible, cs, candidate)
+    records = tmp_path / "releases"
+    done = release(ansible, cs, candidate, release_id="cfg-good", record_dir=str(records))
     assert not done["failed"], done["msg"]
     assert done["changed"] and done["restarted"] and done["gate"]["passed"] and not done["rolled_back"]
     assert live_text(cs) == candidate and kamailio_pid() != pid
@@ -72,6 +73,15 @@ def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs):
     assert done["service_gap_ms"] > 0  # a restart is a real gap: the probe measured it
     with open(done["backup"]) as handle:
         assert handle.read() == live
+    # the release record: checksums before and after, the gate, the measured gap, 0600, and its page
+    assert done["record"] == str(records / "cfg-good.json") and os.stat(done["record"]).st_mode & 0o777 == 0o600
+    with open(done["record"]) as handle:
+        rec = json.load(handle)
+    target = rec["targets"][cs["cfg"]]
+    assert (rec["kind"], rec["status"], target["before"], target["after"]) == (
+        "callserver_config", "done", done["previous_checksum"], done["checksum"])
+    assert rec["summary"]["service_gap_ms"] == done["service_gap_ms"] and rec["summary"]["gate"]["passed"]
+    assert "service gap ms: %d" % done["service_gap_ms"] in (records / "cfg-good.md").read_text()
 
     again = release(ansible, cs, candidate)
     assert not again["failed"] and not again["changed"] and not again["restarted"] and again["service_gap_ms"] == 0
@@ -127,10 +137,15 @@ def test_role_task_file(ansible, cs, tmp_path):
                    "vars": {"release_rollout_callserver_rpc_url": cs["rpc_url"],
                             "release_rollout_callserver_config_path": cs["cfg"],
                             "release_rollout_callserver_config_src": "{{ candidate }}",
-                            "release_rollout_callserver_restart_command": RESTART}}]}]))
+                            "release_rollout_callserver_restart_command": RESTART,
+                            "release_rollout_release": {"id": "cfg-role", "kind": "callserver_config"},
+                            "release_rollout_record_dir": str(tmp_path / "releases")}}]}]))
     rc, out, recap = ansible.playbook(str(play), extra_vars={"candidate": str(good)}, check=True)
     assert rc == 0 and recap["localhost"]["changed"] == 1, out[-3000:]
     rc, out, recap = ansible.playbook(str(play), extra_vars={"candidate": str(bad)})
     assert rc != 0 and recap["localhost"]["failed"] == 1, out[-3000:]
     assert 'route \\"ROLE_NO_SUCH_ROUTE\\" not found' in out or 'route "ROLE_NO_SUCH_ROUTE" not found' in out
     assert live_text(cs) == live and kamailio_pid() == pid
+    with open(str(tmp_path / "releases" / "cfg-role.json")) as handle:
+        rec = json.load(handle)
+    assert (rec["status"], rec["summary"]["verdict"], rec["summary"]["service_gap_ms"]) == ("halted", "refused", 0)

@@ -1,17 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: voipops.voip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""gateway_firmware against the lab: the lab's gateways (sipp UAS in the real Kamailio's dispatcher set 1) with their
-management plane simulated by roles/lab/files/gwsim (AudioCodes REST API 7.40): an upgrade that waits for a call on
+"""gateway_firmware against the lab: the lab's gateways (in the real Kamailio's dispatcher set 1), each one
+roles/lab/files/gwsim process (AudioCodes REST API 7.40 and a SIP side that counts its calls): an upgrade that waits for a call on
 the drained gateway, a busy (409) gateway retried, a refused image and a load that does not boot (stopped, that
 gateway left drained and named, the others untouched or on the new version)."""
 from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -24,48 +25,42 @@ from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio 
 pytestmark = pytest.mark.lab
 
 OLD, NEW = "7.40A.100.001", "7.40A.250.001"
-PASSWORD = "gw-" + os.urandom(6).hex()
 
 
 class Sim(object):
-    def __init__(self, port):
-        self.base = "http://127.0.0.1:%d" % port
+    """The simulator control of one lab gateway (roles/lab/files/gwsim: REST API and SIP side in one process)."""
+
+    def __init__(self, url):
+        self.base = url
 
     def control(self, **ctl):
-        requests.post(self.base + "/sim/control", json=ctl, timeout=5).raise_for_status()
+        requests.post(self.base + "/control", json=ctl, timeout=5).raise_for_status()
 
     def state(self):
-        return requests.get(self.base + "/sim/state", timeout=5).json()
+        return requests.get(self.base + "/state", timeout=5).json()
 
 
 @pytest.fixture
-def gws(lab, tmp_path):
-    """Two simulated management planes paired with the lab's two gateways; the dispatcher is put back after."""
-    secret = tmp_path / "password"
-    secret.write_text(PASSWORD)
-    procs, out = [], []
+def gws(lab):
+    """The lab's two gateways, on the old version and in service; put back after the test."""
+    out, mgmt = [], lab["gateway_management"]
+    for gw in lab["gateways"]:
+        api = mgmt["gateways"][gw["name"]]
+        sim = Sim(api["sim_url"])
+        wait_for(lambda sim=sim: (_answers(sim) or {"resetting": True})["resetting"] is False, 30,
+                 what="the gateway simulator of %s" % gw["name"])
+        sim.control(version=OLD, busy=0, active_calls=0, reset_seconds=1, clear=True)
+        out.append(dict(name=gw["name"], api_url=api["api_url"], sip_uri=gw["sip_uri"], sim=sim,
+                        password=mgmt["password"]))
+    rpc = KamailioRPC(lab["callserver"]["rpc_url"])
     try:
-        for gw in lab["gateways"]:
-            port_file = tmp_path / ("%s.port" % gw["name"])
-            procs.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "roles/lab/files/gwsim/gwsim.py"),
-                                           "--port", "0", "--port-file", str(port_file), "--version", OLD,
-                                           "--password-file", str(secret), "--reset-seconds", "1"],
-                                          start_new_session=True))
-            wait_for(port_file.exists, 10, what="the gateway simulator of %s" % gw["name"])
-            port = int(port_file.read_text())
-            out.append(dict(name=gw["name"], api_url="http://127.0.0.1:%d/api/v1" % port, sip_uri=gw["sip_uri"],
-                            sim=Sim(port)))
-        for gw in out:
-            wait_for(lambda gw=gw: _answers(gw["sim"]), 10, what="the gateway simulator")
         yield out
     finally:
-        for proc in procs:  # only the simulators this fixture started, by their process group
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(10)
-    rpc = KamailioRPC(lab["callserver"]["rpc_url"])
-    for gw in lab["gateways"]:
-        rpc.call("dispatcher.set_state", "ap", 1, gw["sip_uri"])
+        for gw in out:
+            wait_for(lambda gw=gw: (_answers(gw["sim"]) or {"resetting": True})["resetting"] is False, 30,
+                     what="the gateway simulator of %s" % gw["name"])
+            gw["sim"].control(version=OLD, busy=0, active_calls=0)
+            rpc.call("dispatcher.set_state", "ap", 1, gw["sip_uri"])
 
 
 def _answers(sim):
@@ -82,8 +77,9 @@ def image(tmp_path, name, text):
 
 
 def args(lab, gws, img, **extra):
-    out = dict(rpc_url=lab["callserver"]["rpc_url"], image=img, version=NEW, username="admin", password=PASSWORD,
-               gateways=[dict((k, v) for k, v in g.items() if k != "sim") for g in gws],
+    out = dict(rpc_url=lab["callserver"]["rpc_url"], image=img, version=NEW, username="admin",
+               password=gws[0]["password"],
+               gateways=[dict((k, v) for k, v in g.items() if k not in ("sim", "password")) for g in gws],
                drain_timeout=60, busy_delay=0.2, poll_interval=0.1, gate_timeout=30, boot_timeout=30)
     out.update(extra)
     return out
@@ -114,12 +110,13 @@ def test_upgrade_waits_for_the_call_on_the_drained_gateway(ansible, lab, gws, tm
     runner.join(120)
     res = box["res"]
     assert not res["failed"], res["msg"]
+    assert res["record"] is None  # no record without a release id
     assert res["changed"] and [(g["name"], g["status"], g["after"]) for g in res["gateways"]] == \
         [(g["name"], "upgraded", NEW) for g in gws]
     assert all(g["gate"]["passed"] and not g["drained"] for g in res["gateways"])
     assert [g["sim"].state()["version"] for g in gws] == [NEW, NEW]
     assert set(state_of(lab, g) for g in gws) == {"active"}
-    assert PASSWORD not in json.dumps(res)
+    assert gws[0]["password"] not in json.dumps(res)
 
     again = ansible.module("gateway_firmware", args(lab, gws, img))
     assert not again["failed"] and not again["changed"]
@@ -176,3 +173,124 @@ def test_gate_failure_on_the_new_load_rolls_back_to_the_previous_image(ansible, 
     assert first["after"] == OLD and gws[0]["sim"].state()["uploads"] == [NEW, OLD]
     assert gws[0]["sim"].state()["version"] == OLD and state_of(lab, gws[0]) == "disabled"
     assert [g["status"] for g in res["gateways"]][1:] == ["not started"] and gws[1]["sim"].state()["uploads"] == []
+
+
+class Caller(object):
+    """A sipp caller at a steady rate through the lab callserver to the gateway group (9xxx), as a lab subscriber
+    (digest auth; roles/lab/files/uac_invite.xml: 2 s calls hung up by the caller). ``stop()`` ends it the way sipp
+    documents (SIGUSR1: no new calls, the calls in progress finish) and returns its final counts."""
+
+    def __init__(self, lab, tmp_path, rate=5):
+        sub = lab["subscribers"][0]
+        inf = tmp_path / "caller.csv"
+        inf.write_text("SEQUENTIAL\n%s;%s;[authentication username=%s password=%s]\n" % (
+            sub["username"], lab["domain"], sub["username"], sub["password"]))
+        self.screen = tmp_path / "caller-screen.log"
+        cmd = [shutil.which("sipp"), "127.0.0.1:%d" % lab["callserver"]["sip_port"],
+               "-sf", os.path.join(ROOT, "roles/lab/files/uac_invite.xml"), "-inf", str(inf), "-s", "9000",
+               "-i", "127.0.0.1", "-p", str(free_udp_port()), "-r", str(rate), "-l", "100", "-nostdin",
+               "-trace_screen", "-screen_file", str(self.screen),
+               "-trace_err", "-error_file", str(tmp_path / "caller-errors.log")]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGUSR1)
+        try:
+            _out, err = self.proc.communicate(timeout=60)
+        finally:
+            if self.proc.poll() is None:  # only the sipp this test started, by its process group
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        text = self.screen.read_text() if self.screen.exists() else ""
+        counts = {}
+        for key in ("Successful call", "Failed call"):
+            found = re.findall(r"%s\s*\|\s*\d+\s*\|\s*(\d+)" % key, text)
+            counts[key] = int(found[-1]) if found else None
+        return counts["Successful call"], counts["Failed call"], (err or b"").decode(errors="replace")[-2000:]
+
+
+def answered(gws):
+    return [g["sim"].state()["calls_answered"] for g in gws]
+
+
+def more_answered_by(gws, since, which):
+    now = answered(gws)
+    return all(now[i] > since[i] for i in which) and now
+
+
+@pytest.fixture
+def caller(lab, tmp_path):
+    if not shutil.which("sipp"):
+        pytest.skip("sipp (sip-tester) is not installed")
+    box = []
+    yield lambda: box.append(Caller(lab, tmp_path)) or box[0]
+    for c in box:
+        c.stop()
+
+
+def test_rollout_with_calls_flowing_fails_no_call(ansible, lab, gws, caller, tmp_path):
+    img = image(tmp_path, "new.cmp", "AUDIOCODES-CMP %s\n" % NEW)
+    before = answered(gws)
+    calls = caller()
+    # calls flow through both gateways of the set before the rollout starts
+    start = wait_for(lambda: more_answered_by(gws, before, (0, 1)), 30, what="calls through both gateways")
+    res = ansible.module("gateway_firmware", args(lab, gws, img, drain_timeout=1))
+    assert not res["failed"], res["msg"]
+    assert [(g["status"], g["after"]) for g in res["gateways"]] == [("upgraded", NEW)] * 2
+    # each graceful reset waited for real SIP calls on the drained gateway, and both carry calls again afterwards
+    after = answered(gws)
+    wait_for(lambda: more_answered_by(gws, after, (0, 1)), 30, what="calls through both upgraded gateways")
+    ok, failed, err = calls.stop()
+    assert failed == 0 and ok and ok > 0, err
+    assert all(a > b for a, b in zip(answered(gws), start))
+    assert [g["sim"].state()["version"] for g in gws] == [NEW, NEW]
+    states = [g["sim"].state() for g in gws]
+    assert [s["resets"] for s in states] == [2, 2]  # the graceful reset, then the new load
+    # the graceful resets waited for the SIP calls on the drained gateways: no call was cut by a reset
+    assert sum(s["graceful_waits"][-1] for s in states) > 0
+    assert [s["calls_dropped"] for s in states] == [0, 0]
+    assert [sys_descr(g).endswith("SW Version: %s" % NEW) for g in lab["gateways"]] == [True, True]
+    assert set(state_of(lab, g) for g in gws) == {"active"}
+
+
+def test_bad_load_on_the_second_gateway_with_calls_flowing(ansible, lab, gws, caller, tmp_path):
+    good = image(tmp_path, "new.cmp", "AUDIOCODES-CMP %s\n" % NEW)
+    noboot = image(tmp_path, "noboot.cmp", "AUDIOCODES-CMP %s\nNOBOOT\n" % NEW)
+    before = answered(gws)
+    calls = caller()
+    wait_for(lambda: more_answered_by(gws, before, (0, 1)), 30, what="calls through both gateways")
+    first = ansible.module("gateway_firmware", args(lab, gws[:1], good, drain_timeout=1))
+    assert not first["failed"], first["msg"]
+    res = ansible.module("gateway_firmware", args(lab, gws, noboot, drain_timeout=1, release_id="gw-noboot",
+                                                  record_dir=str(tmp_path / "releases")))
+    assert res["failed"] and res["failed_gateway"] == gws[1]["name"]
+    # the release record names the failed gateway, each one's version before and after, 0600
+    assert os.stat(res["record"]).st_mode & 0o777 == 0o600
+    with open(res["record"]) as handle:
+        rec = json.load(handle)
+    summary = (rec["kind"], rec["status"], rec["summary"]["failed_gateway"])
+    assert summary == ("gateway_firmware", "halted", gws[1]["name"])
+    assert [(rec["targets"][g["name"]]["state"], rec["targets"][g["name"]]["before"],
+             rec["targets"][g["name"]]["after"]) for g in gws] == [("done", NEW, NEW), ("failed", OLD, OLD)]
+    assert rec["targets"][gws[1]["name"]]["drained"] and os.path.exists(res["page"])
+    assert [g["status"] for g in res["gateways"]] == ["current", "failed"] and res["gateways"][1]["drained"]
+    assert state_of(lab, gws[0]) == "active" and state_of(lab, gws[1]) == "disabled"
+    # the calls keep succeeding, now all through the first gateway
+    since = answered(gws)
+    wait_for(lambda: more_answered_by(gws, since, (0,)), 30, what="calls through the first gateway")
+    ok, failed, err = calls.stop()
+    assert failed == 0 and ok and ok > 0, err
+    assert answered(gws)[1] == since[1]
+    assert [g["sim"].state()["version"] for g in gws] == [NEW, OLD]
+    assert [sys_descr(g).rsplit(" ", 1)[-1] for g in lab["gateways"]] == [NEW, OLD]
+
+
+def sys_descr(gw):
+    """The gateway's SNMP sysDescr, read with net-snmp's snmpget from its snmpsim agent."""
+    snmp = gw["snmp"]
+    out = subprocess.run(["snmpget", "-v2c", "-c", snmp["community"], "-Oqv",
+                          "%s:%d" % (snmp["host"], snmp["port"]), "1.3.6.1.2.1.1.1.0"],
+                         env=dict(os.environ, SNMP_PERSISTENT_DIR=os.path.join(ROOT, ".state", "snmp"), MIBS=""),
+                         capture_output=True, text=True, timeout=30, check=True)
+    return out.stdout.strip().strip('"')

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""gateway_info against the lab: snmpsim gateways (E1 flipped to LOS with snmpset), sipp UAS (killed),
+"""gateway_info against the lab: snmpsim gateways (E1 flipped to LOS with snmpset), the gateway simulator (killed),
 and Kamailio's dispatcher, merged into one record per gateway."""
 from __future__ import absolute_import, division, print_function
 

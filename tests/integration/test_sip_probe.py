@@ -29,7 +29,7 @@ def test_probe_callserver_and_gateways(lab):
     cs = results[0]
     assert cs["code"] == 200 and cs["server"]  # Kamailio answers OPTIONS itself, with its Server header
     for gw in results[1:]:
-        assert gw["server"] == "kamlab-mgw"
+        assert gw["server"].startswith("Mediant 1000 (simulated)/v.")  # the lab gateway says what it runs
         assert "OPTIONS" in gw["allow"] and "INVITE" in gw["allow"]
     assert summarize(results)["ok"] == len(targets)
 
