@@ -149,7 +149,7 @@ results:
       type: str
     details:
       description: Per scheme, C(status_code) (http), C(code) and C(reason) (sip), C(bound_as) and C(entries)
-        (ldap), C(certificate) C({subject, not_after, days_left, expired}) (tls, https).
+        (ldap; entries are counted up to C(min_entries), the search asks for no more), C(certificate) C({subject, not_after, days_left, expired}) (tls, https).
       type: dict
   sample:
     - {"name": "directory", "kind": "directory", "endpoint": "ldap://127.0.0.1:3389/", "scheme": "ldap",
