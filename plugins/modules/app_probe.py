@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: app_probe
 short_description: Probe the estate's links to other applications (CTI, directory, voicemail, paging, ...), in bulk
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Probes every application link concurrently, each by its endpoint's scheme, and reports per link whether it works
     and, when not, what exactly failed.
