@@ -191,7 +191,7 @@ def _ldap(target, ep, timeout, secrets):
         try:
             bound = conn.bind()
         except ldap3.core.exceptions.LDAPSocketOpenError as exc:
-            return "down", "refused: %s" % str(exc).split(" - ")[0][:200], {}
+            return "down", "refused: %s" % str(exc).split(" - ", maxsplit=1)[0][:200], {}
         except ldap3.core.exceptions.LDAPException as exc:
             return "down", "error: %s" % str(exc)[:200], {}
         if not bound:
@@ -201,8 +201,8 @@ def _ldap(target, ep, timeout, secrets):
             conn.search(settings["search_base"], settings.get("filter") or "(objectClass=*)",
                         attributes=[], size_limit=max(1, int(settings.get("min_entries") or 1)))
             if conn.result.get("result") not in (0, 4):  # success, sizeLimitExceeded (enough entries)
-                return "error", "search under %s failed: %s" % (settings["search_base"],
-                                                                 conn.result.get("description")), details
+                why = conn.result.get("description")
+                return "error", "search under %s failed: %s" % (settings["search_base"], why), details
             details["entries"] = len(conn.entries)
             wanted = int(settings.get("min_entries") or 1)
             if len(conn.entries) < wanted:
@@ -233,7 +233,8 @@ def probe_one(target, timeout=5.0, secrets=None):
     except (OSError, ValueError) as exc:
         status, error, details = "down" if isinstance(exc, OSError) else "error", "%s" % (exc.strerror if isinstance(
             exc, OSError) and exc.strerror else exc), {}
-    except Exception as exc:  # pylint: disable=broad-except - a library's surprise is this link's error, not the run's
+    # a library's surprise is this link's error, not the whole run's
+    except Exception as exc:  # pylint: disable=broad-except
         status, error, details = "error", "%s: %s" % (type(exc).__name__, exc), {}
     result.update(status=status, ok=status == "ok", error=error, details=details,
                   rtt_ms=round((time.monotonic() - started) * 1000.0, 1))

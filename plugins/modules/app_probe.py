@@ -23,9 +23,9 @@ description:
     unless C(expect.status) lists the codes that do.
   - V(ldap://host:port) and V(ldaps://host:port) is a bind as C(ldap.bind_dn) (anonymous without one) and a search
     under C(ldap.search_base) with C(ldap.filter) that must return at least C(ldap.min_entries) entries (ldap3).
-  - The links usually come from the estate (section C(applications), see the collection's C(docs/estate.md)): the
-    M(voipops.voip.estate) inventory gives each application host a C(voipops_app_target) that is one item of
-    O(targets). M(voipops.voip.audit_report) turns the results into findings for each link's supplier.
+  - The links usually come from the estate (section C(applications), see the collection's C(docs/estate.md)); the
+    P(voipops.voip.estate#inventory) inventory gives each application host a C(voipops_app_target) that is one item
+    of O(targets). M(voipops.voip.audit_report) turns the results into findings for each link's supplier.
   - A password is never part of a target, only a reference to where it is kept; the module reads it while probing
     and it appears in no result.
   - Read-only, so it runs normally in check mode. It never fails because a link is down.

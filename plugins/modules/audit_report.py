@@ -74,7 +74,7 @@ options:
         C({name, host, port, not_after, error}).
       - C(gateway_info) the RV(voipops.voip.gateway_info#module:gateways) list (SIP, dispatcher and SNMP in one);
         C(handset_info) the whole registered result of M(voipops.voip.handset_info) (C(handsets), C(unknown)).
-      - C(applications) the RV(voipops.voip.app_probe#module:results) list (application links: a link that is down or
+      - C(applications) the RV(voipops.voip.app_probe#module:results) list (application links; a link that is down or
         answers wrongly is a finding for its supplier, grouped under a component it depends on that is down).
       - The same problem gets the same finding id whichever module reported it.
     type: dict

@@ -92,9 +92,11 @@ def _rooms(tickets):
     for t in tickets:
         loc = t.get("location") or {}
         rooms.setdefault((loc.get("site") or t.get("site") or "", loc.get("room") or ""), []).append(t)
+    def order(item):
+        site, room = item[0]
+        return (not site, site, not room, room)
     return [{"site": site or None, "room": room or None, "tickets": items}
-            for (site, room), items in sorted(rooms.items(), key=lambda kv: (not kv[0][0], kv[0][0], not kv[0][1],
-                                                                               kv[0][1]))]
+            for (site, room), items in sorted(rooms.items(), key=order)]
 
 
 HTML_TEMPLATE = r"""<!DOCTYPE html>
