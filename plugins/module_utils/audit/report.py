@@ -92,6 +92,7 @@ def _rooms(tickets):
     for t in tickets:
         loc = t.get("location") or {}
         rooms.setdefault((loc.get("site") or t.get("site") or "", loc.get("room") or ""), []).append(t)
+
     def order(item):
         site, room = item[0]
         return (not site, site, not room, room)

@@ -607,9 +607,9 @@ def _place_component(comp, rec, ctx):
     room = est.rooms.get(loc["room"]) if loc["room"] else None
     if room:
         if comp.get("site") and comp["site"] in est.sites and comp["site"] != room["site"]:
-            error("room '%s' is in site '%s', not in the %s's site '%s'" % (
-                room["name"], room["site"], comp["type"], comp["site"]),
-                  node, "rack" if rack else "room", obj, "location.rack" if rack else "location.room")
+            message = "room '%s' is in site '%s', not in the %s's site '%s'" % (
+                room["name"], room["site"], comp["type"], comp["site"])
+            error(message, node, "rack" if rack else "room", obj, "location.rack" if rack else "location.room")
         elif not comp.get("site"):
             comp["site"] = room["site"]
     if loc["unit"] and not loc["rack"]:
@@ -637,9 +637,9 @@ def _used_once(state, error, key, value, what, obj, rec, node, label=None):
     seen = state.__dict__.setdefault("ports_used", {}).setdefault(key, {})
     if value in seen:
         other, other_path, other_line = seen[value]
-        error("%s %s is already used by %s (%s line %s)" % (
-            what, label or value, other, os.path.basename(other_path or "?"), other_line),
-              node, key, obj, "location." + key)
+        message = "%s %s is already used by %s (%s line %s)" % (
+            what, label or value, other, os.path.basename(other_path or "?"), other_line)
+        error(message, node, key, obj, "location." + key)
         return
     seen[value] = (obj, getattr(rec, "path", None) or state.path, line_of(node, key))
 
