@@ -17,6 +17,7 @@ description:
   - The whole estate is validated first (addresses inside the site's subnets, MACs, number ranges, references,
     dependency cycles); any error fails the inventory with file, line and field.
   - "Groups: C(voipops) (every component), per type C(callservers), C(gateways), C(trunks), C(links), C(handsets),
+    C(applications),
     and C(kind_<kind>), C(site_<site>), C(vendor_<vendor>), C(model_<model>), C(supplier_<maintainer>)
     (all names sanitized, optionally prefixed with O(group_prefix)). O(keyed_groups) and O(groups) add more."
   - "Host vars: C(voipops_component) (the validated record), C(voipops_type), C(voipops_kind), C(voipops_site),
@@ -24,7 +25,9 @@ description:
     SLA), C(voipops_sip_uri), C(voipops_snmp), C(voipops_rpc_url) and C(ansible_host) where they apply, and for the
     collection's modules C(voipops_snmp_target) (a M(voipops.voip.snmp_info) target) and on gateways
     C(voipops_gateway) (an item of M(voipops.voip.gateway_info)'s O(voipops.voip.gateway_info#module:gateways)), and where a
-    component has a C(tls_port), C(voipops_tls_target) (a M(voipops.voip.tls_info) target). The group
+    component has a C(tls_port), C(voipops_tls_target) (a M(voipops.voip.tls_info) target); on an application link
+    C(voipops_app_target) (an item of M(voipops.voip.app_probe)'s O(voipops.voip.app_probe#module:targets)); where a
+    component says where it stands, C(voipops_location) (room, rack, unit, height, patch, switch_port). The group
     C(voipops) carries C(voipops_estate_file), C(voipops_endpoints_file) (when an overlay was applied),
     C(voipops_sites), C(voipops_suppliers), C(voipops_approved_firmware);
     the group C(callservers) carries the handset fleet as C(voipops_handsets)."
@@ -111,7 +114,8 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate, overlay_endpoints
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 
-TYPE_GROUPS = {"callserver": "callservers", "gateway": "gateways", "trunk": "trunks", "link": "links", "handset": "handsets"}
+TYPE_GROUPS = {"callserver": "callservers", "gateway": "gateways", "trunk": "trunks", "link": "links", "handset": "handsets",
+               "application": "applications"}
 
 
 def _digest(paths):
@@ -176,6 +180,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         data["_dependents"] = dict((name, sorted(estate.dependents(name))) for name in estate.components)
         data["_order"] = list(estate.components)
         data["_overlay"] = []
+        data["_estate_path"] = estate_path
         if endpoints_path:
             if os.path.exists(endpoints_path):
                 try:
@@ -306,6 +311,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             hv["voipops_gateway"] = gateway
         if comp.get("rpc_url"):
             hv["voipops_rpc_url"] = comp["rpc_url"]
+        if comp["type"] == "application" and comp.get("endpoint"):
+            # an item of voipops.voip.app_probe's targets (a password is a reference here, never a value)
+            hv["voipops_app_target"] = dict((k, comp.get(k)) for k in ("name", "kind", "endpoint", "expect", "ldap", "timeout")
+                                            if comp.get(k) is not None)
+            hv["voipops_app_target"]["base_dir"] = os.path.dirname(os.path.abspath(data.get("_estate_path") or "."))
+        if comp.get("location"):
+            hv["voipops_location"] = comp["location"]
         if connection:
             hv["ansible_connection"] = connection
             if connection == "local":

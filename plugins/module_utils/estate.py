@@ -65,6 +65,9 @@ class Estate(object):
         self.sites = {}
         self.suppliers = {}
         self.components = {}
+        self.rooms = {}
+        self.racks = {}
+        self.patch_panels = {}
         self.approved_firmware = {}
         self._dependents = None
         self._levels = None
@@ -87,6 +90,38 @@ class Estate(object):
     def site_of(self, name):
         comp = self.components.get(name)
         return self.sites.get(comp["site"]) if comp and comp.get("site") else None
+
+    def location_of(self, name):
+        """Where to go for component ``name``: ``{site, room, rack, unit, patch_port, switch_port, circuit_id, text}``.
+
+        A trunk or link without a location of its own stands where its ``a`` end stands (the gateway it terminates
+        on); its circuit id is its own.  ``text`` is the one line a ticket shows (``ams / ams-dc1 / rack ams-r01
+        U12-U13 / patch ams-pp01:12 / circuit TLC-AMS-E1-0001``).  Keys without a value are None.
+        """
+        comp = self.components.get(name) or {}
+        loc = comp.get("location")
+        if not loc and comp.get("type") in ("trunk", "link"):
+            end = (comp.get("a") or {}).get("component")
+            loc = (self.components.get(end) or {}).get("location") if end else None
+        loc = loc or {}
+        unit = loc.get("unit")
+        height = loc.get("height") or 1
+        room = self.rooms.get(loc.get("room")) if loc.get("room") else None
+        out = {"site": comp.get("site") or (room or {}).get("site"), "room": loc.get("room"), "rack": loc.get("rack"),
+               "unit": None if not unit else ("U%d" % unit if height == 1 else "U%d-U%d" % (unit, unit + height - 1)),
+               "patch_port": loc.get("patch"), "switch_port": loc.get("switch_port"),
+               "circuit_id": comp.get("circuit_id")}
+        parts = [p for p in (out["site"], out["room"]) if p]
+        if out["rack"]:
+            parts.append("rack %s%s" % (out["rack"], " " + out["unit"] if out["unit"] else ""))
+        if out["patch_port"]:
+            parts.append("patch %s" % out["patch_port"])
+        if out["switch_port"]:
+            parts.append("switch %s" % out["switch_port"])
+        if out["circuit_id"]:
+            parts.append("circuit %s" % out["circuit_id"])
+        out["text"] = " / ".join(parts) or None
+        return out
 
     def dependents(self, name):
         """Direct dependents of ``name`` (components that list it in depends_on)."""
@@ -169,6 +204,9 @@ class Estate(object):
             "sites": dict((k, clean(v)) for k, v in self.sites.items()),
             "suppliers": dict((k, clean(v)) for k, v in self.suppliers.items()),
             "components": dict((k, clean(v)) for k, v in self.components.items()),
+            "rooms": dict((k, clean(v)) for k, v in self.rooms.items()),
+            "racks": dict((k, clean(v)) for k, v in self.racks.items()),
+            "patch_panels": dict((k, clean(v)) for k, v in self.patch_panels.items()),
             "approved_firmware": self.approved_firmware,
         }
 
@@ -225,7 +263,8 @@ def overlay_endpoints(components, endpoints):
 
     ``endpoints`` has the shape of the embedded lab's ``endpoints.json``: ``callserver`` (or a
     ``callservers`` list) and ``gateways`` entries with ``name``, ``host``, ``sip_port``, ``tls_port``,
-    ``rpc_url``, ``db_url`` and ``snmp``.  Returns the names of the components that were updated.
+    ``rpc_url``, ``db_url`` and ``snmp``; ``applications`` entries (``name``, ``endpoint``, ``password`` -- a
+    reference such as ``{"file": path}``) overlay application links.  Returns the names of the components that were updated.
     """
     entries = []
     if isinstance(endpoints.get("callserver"), dict):
@@ -233,6 +272,16 @@ def overlay_endpoints(components, endpoints):
     entries.extend(e for e in endpoints.get("callservers", []) or [] if isinstance(e, dict))
     entries.extend(e for e in endpoints.get("gateways", []) or [] if isinstance(e, dict))
     applied = []
+    for entry in endpoints.get("applications", []) or []:
+        # an application link's live endpoint, and where its password is kept (a reference, never the value)
+        comp = components.get(entry.get("name")) if isinstance(entry, dict) else None
+        if comp is None or comp.get("type") != "application":
+            continue
+        if entry.get("endpoint"):
+            comp["endpoint"] = entry["endpoint"]
+        if isinstance(entry.get("password"), dict) and comp.get("ldap"):
+            comp["ldap"] = dict(comp["ldap"], password=entry["password"])
+        applied.append(comp["name"])
     for entry in entries:
         comp = components.get(entry.get("name"))
         if comp is None:

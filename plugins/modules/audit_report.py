@@ -77,6 +77,8 @@ options:
       - C(test_calls) the registered result of M(voipops.voip.sip_call) (or its C(calls) list); each call's C(kind)
         (V(gateway), V(group) or V(phone)) and C(name) (the estate gateway, the gateway group, the estate handset) say
         what it tested (docs/health_audit.md, "Test calls").
+      - C(applications) the RV(voipops.voip.app_probe#module:results) list (application links; a link that is down or
+        answers wrongly is a finding for its supplier, grouped under a component it depends on that is down).
       - The same problem gets the same finding id whichever module reported it.
     type: dict
     default: {}

@@ -20,7 +20,8 @@ from ansible_collections.voipops.voip.plugins.module_utils import sla as _sla
 from ansible_collections.voipops.voip.plugins.module_utils.audit.finding import SEVERITY_RANK
 
 AUDIT_SCHEMA_VERSION = 1
-DEFAULT_IMPACT = {"callserver": "estate", "gateway": "site", "trunk": "site", "link": "site", "handset": "single"}
+DEFAULT_IMPACT = {"callserver": "estate", "gateway": "site", "trunk": "site", "link": "site", "handset": "single",
+                  "application": "group"}
 STATUS_RANK = {"ok": 0, "warning": 1, "critical": 2}
 #: when several availability findings hit one component, the most direct observation carries the others
 CHECK_PRECEDENCE = {"sip_options": 0, "callserver_rpc": 1, "snmp": 2, "dispatcher": 3, "registrations": 4}
@@ -98,6 +99,7 @@ def _route(findings, estate, prev_findings, now, rerun):
         f["component_type"] = comp.get("type", "unknown")
         f["component_kind"] = comp.get("kind")
         f["site"] = comp.get("site")
+        f["location"] = estate.location_of(f["component"]) if comp else None  # where to go (site, room, rack, ...)
         f["supplier"] = f.get("supplier") or comp.get("maintainer")
         prev = prev_findings.get(fid)
         f["first_seen"] = prev.get("first_seen") if prev and prev.get("first_seen") else _iso(now)

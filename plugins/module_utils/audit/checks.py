@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.voipops.voip.plugins.module_utils import sla
+from ansible_collections.voipops.voip.plugins.module_utils.apps import parse_endpoint
 from ansible_collections.voipops.voip.plugins.module_utils.audit.finding import (
     check_result, make_finding, thresholds_with,
 )
@@ -512,11 +513,53 @@ def from_certificates(certs, estate, now, thresholds=None, check="certificates")
 
 
 # --------------------------------------------------------------------------------------------
+# Application links (CTI, contact centre, voicemail, directory, paging, alarm, recording, carrier SBC)
+# --------------------------------------------------------------------------------------------
+
+def from_applications(results, estate, now, thresholds=None, check="applications"):
+    """``voipops.voip.app_probe`` results (``{name, kind, endpoint, scheme, status (ok|down|error), error, details}``)
+    -> findings on the application components, routed to each link's supplier.
+
+    ``down`` (nothing answers: refused, timeout) is critical, ``error`` (an answer, but the wrong one: HTTP status,
+    body, LDAP bind or search) is major; both are availability findings, so a link whose ``depends_on`` component is
+    down is grouped under that component's finding as a symptom.  A TLS or HTTPS link's certificate is judged like
+    the ``certificates`` check (same kinds and thresholds, filed under that check).
+    """
+    checked, found, certs = [], [], []
+    for res, name in _each_named(results, estate, checked, by_sip_address=False):
+        comp = estate.components[name]
+        if comp["type"] != "application":
+            continue
+        status = res.get("status")
+        where = res.get("endpoint") or comp.get("endpoint")
+        details = {"endpoint": where, "error": res.get("error"), "link_kind": comp.get("kind")}
+        details.update(dict((k, v) for k, v in (res.get("details") or {}).items() if k != "certificate"))
+        if status == "down":
+            found.append(make_finding(check, name, "link_down", "critical", "%s link %s (%s) is down: %s" % (
+                comp.get("kind"), name, where, res.get("error") or "no answer"), details))
+        elif status not in (None, "ok"):
+            found.append(make_finding(check, name, "link_error", "major", "%s link %s (%s) answers wrongly: %s" % (
+                comp.get("kind"), name, where, res.get("error") or status), details))
+        cert = (res.get("details") or {}).get("certificate")
+        if isinstance(cert, dict) and cert.get("not_after"):
+            try:
+                ep = parse_endpoint(where)
+            except ValueError:
+                ep = {"host": where, "port": None}
+            certs.append({"name": name, "host": ep["host"], "port": ep["port"], "not_after": cert["not_after"],
+                          "subject": cert.get("subject")})
+    out = [check_result(check, checked, found)]
+    if certs:
+        out.append(from_certificates(certs, estate, now, thresholds=thresholds))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Every family at once (audit_report's ``results`` and ``findings`` options)
 # --------------------------------------------------------------------------------------------
 
 FAMILIES = ("sip_probe", "rpc", "dispatcher", "snmp", "registrations", "certificates", "gateway_info", "handset_info",
-            "test_calls")
+            "test_calls", "applications")
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,7 +699,8 @@ def custom_findings(items, estate):
 FAILED_CHECK = {"sip_probe": ("sip_options", False), "rpc": ("callserver_rpc", True), "dispatcher": ("dispatcher", True),
                 "snmp": ("snmp", False), "registrations": ("registrations", True), "certificates": ("certificates", False),
                 "gateway_info": ("dispatcher", True), "handset_info": ("registrations", True),
-                "test_calls": ("test_calls", False)}
+                "test_calls": ("test_calls", False),
+                "applications": ("applications", False)}
 
 
 def _failed(result):
@@ -704,6 +748,7 @@ def from_results(results, estate, now, callserver=None, thresholds=None, finding
         # no calls (the audit's test-call task was skipped: no test-call account): no test_calls check at all
         ("test_calls", lambda r: [from_test_calls(r, estate, callserver=callserver, thresholds=thresholds,
                                                   options_ok=_options_ok(results))] if _calls_of(r) else []),
+        ("applications", lambda r: from_applications(r, estate, now, thresholds=thresholds)),
     )
     for family, adapter in adapters:
         if family in results:

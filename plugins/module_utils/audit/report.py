@@ -80,8 +80,24 @@ def _view(audit):
                                   min([_sla.priority_rank(t["priority"]) for t in s["tickets"]] or [9]), s["name"]))
     sites = [dict(v, name=k) for k, v in sorted(audit.get("sites", {}).items())]
     return {"a": audit, "tickets": tickets, "by_id": by_id, "suppliers": suppliers, "sites": sites,
+            "rooms": _rooms(tickets),
             "resolved": audit.get("changes", {}).get("resolved", []),
             "new": set(audit.get("changes", {}).get("new", []))}
+
+
+def _rooms(tickets):
+    """Tickets per room (where someone has to go): ``[{site, room, tickets}]``, rooms by site and name, then the
+    tickets of a site without a room, then those without a place."""
+    rooms = {}
+    for t in tickets:
+        loc = t.get("location") or {}
+        rooms.setdefault((loc.get("site") or t.get("site") or "", loc.get("room") or ""), []).append(t)
+
+    def order(item):
+        site, room = item[0]
+        return (not site, site, not room, room)
+    return [{"site": site or None, "room": room or None, "tickets": items}
+            for (site, room), items in sorted(rooms.items(), key=order)]
 
 
 HTML_TEMPLATE = r"""<!DOCTYPE html>
@@ -141,7 +157,7 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
  <h2>Fault handling order</h2>
  {% if not tickets %}<p class="empty">No findings. Every checked component is healthy.</p>{% else %}
  <table>
-  <thead><tr><th>#</th><th>Priority</th><th>Component</th><th>Site</th><th>Finding</th><th>Supplier</th>
+  <thead><tr><th>#</th><th>Priority</th><th>Component</th><th>Site</th><th>Where</th><th>Finding</th><th>Supplier</th>
    <th>Respond by</th><th>Resolve by</th><th>Since</th><th>Change</th></tr></thead>
   <tbody>
   {% for t in tickets %}
@@ -152,6 +168,7 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
    <td>{{ t.component }}<div class="muted">{{ t.component_type }}
     {%- if t.component_kind and t.component_kind != t.component_type %} {{ t.component_kind }}{% endif %}</div></td>
    <td>{{ t.site or "-" }}</td>
+   <td class="where">{{ (t.location or {}).get("text") or "-" }}</td>
    <td>{{ t.summary }}
     {% if t.affected %}<details><summary>{{ t.affected | length }}
      {{- " components depend" if t.affected | length != 1 else " component depends" }} on it</summary>
@@ -185,10 +202,11 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
    {%- if contact.get('email') %} &middot; <a href="mailto:{{ contact.email }}">{{ contact.email }}</a>{% endif %}
    {%- if contact.get('phone') %} &middot; {{ contact.phone }}{% endif %}</span></h3>
   {% if s.tickets %}
-  <table><thead><tr><th>Priority</th><th>Component</th><th>Finding</th><th>Respond by</th><th>Resolve by</th></tr></thead>
+  <table><thead><tr><th>Priority</th><th>Component</th><th>Where</th><th>Finding</th><th>Respond by</th><th>Resolve by</th></tr></thead>
   <tbody>
   {% for t in s.tickets %}<tr class="supplier-ticket" data-id="{{ t.id }}">
-   <td><span class="prio {{ t.priority or 'none' }}">{{ t.priority or "-" }}</span></td><td>{{ t.component }}</td><td>{{ t.summary }}</td>
+   <td><span class="prio {{ t.priority or 'none' }}">{{ t.priority or "-" }}</span></td><td>{{ t.component }}</td>
+   <td class="where">{{ (t.location or {}).get("text") or "-" }}</td><td>{{ t.summary }}</td>
    <td class="{{ 'overdue' if t.overdue }}">{{ t.response_due | local(t.timezone) }}</td>
    <td class="{{ 'overdue' if t.overdue }}">{{ t.resolve_due | local(t.timezone) }}</td></tr>{% endfor %}
   </tbody></table>
@@ -205,6 +223,18 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
   <td>{{ s.name }}</td><td><span class="badge st-{{ s.status }}">{{ s.status }}</span></td>
   <td>{{ s.components }}</td><td>{{ s.handsets }}</td><td>{{ s.affected_components }}</td><td>{{ s.tickets | length }}</td></tr>{% endfor %}
  </tbody></table>
+</section>
+
+<section id="rooms">
+ <h2>Per room</h2>
+ {% if not rooms %}<p class="muted">No open tickets.</p>{% endif %}
+ {% for r in rooms %}
+ <div class="room" data-site="{{ r.site or '' }}" data-room="{{ r.room or '' }}" data-tickets="{{ r.tickets | length }}">
+  <h3>{{ r.room or "No room recorded" }} <span class="muted">{{ ("site " ~ r.site) if r.site else "no site" }}</span></h3>
+  <ul>{% for t in r.tickets %}<li class="room-ticket" data-id="{{ t.id }}"><span class="prio {{ t.priority or 'none' }}">{{ t.priority or "-" }}</span>
+   {{ t.summary }} <span class="muted">({{ (t.location or {}).get("text") or t.component }}; {{ t.supplier or "-" }})</span></li>{% endfor %}</ul>
+ </div>
+ {% endfor %}
 </section>
 
 <section id="resolved">
@@ -342,7 +372,8 @@ def webhook_payload(audit, only_new=True):
     by_id = _by_id(audit)
     ids = audit.get("changes", {}).get("new", []) if only_new else audit.get("tickets", [])
     keys = ("id", "order", "priority", "severity", "component", "component_type", "site", "check", "kind", "summary",
-            "supplier", "response_due", "resolve_due", "timezone", "coverage", "first_seen", "affected", "children")
+            "supplier", "response_due", "resolve_due", "timezone", "coverage", "first_seen", "affected", "children",
+            "location")
     tickets = []
     for fid in ids:
         f = by_id[fid]

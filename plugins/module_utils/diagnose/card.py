@@ -35,6 +35,8 @@ def render(result):
             if r.get("ticket"):
                 line += ", audit ticket %s" % r["ticket"]
             lines.append(line)
+        if (r.get("location") or {}).get("text"):
+            lines.append("Where: %s" % r["location"]["text"])
         if cause.get("action"):
             lines.append("Do: %s" % cause["action"])
     else:

@@ -33,7 +33,7 @@ def responsible(cause, estate, now):
         return {"supplier": ticket.get("supplier"), "contact": _contact(estate, ticket.get("supplier")),
                 "coverage": (estate.suppliers.get(ticket.get("supplier")) or {}).get("coverage"),
                 "priority": ticket.get("priority"), "impact": None, "response_due": ticket.get("response_due"),
-                "resolve_due": ticket.get("resolve_due"), "ticket": ticket.get("id")}
+                "resolve_due": ticket.get("resolve_due"), "ticket": ticket.get("id"), "location": ticket.get("location")}
     comp = cause.get("component")
     if not comp or comp not in estate.components or cause["level"] != "cause":
         return {"supplier": ADMINISTRATION, "contact": None, "coverage": None, "priority": None, "impact": None,
@@ -44,4 +44,4 @@ def responsible(cause, estate, now):
     f = [x for x in audit["findings"] if x["id"] == finding["id"]][0]
     return {"supplier": f["supplier"], "contact": _contact(estate, f["supplier"]), "coverage": f["coverage"],
             "priority": f["priority"], "impact": f["impact"], "response_due": f["response_due"],
-            "resolve_due": f["resolve_due"], "ticket": None, "finding_id": f["id"]}
+            "resolve_due": f["resolve_due"], "ticket": None, "finding_id": f["id"], "location": f.get("location")}

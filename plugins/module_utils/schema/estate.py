@@ -24,6 +24,7 @@ import os
 import re
 import traceback
 
+from ansible_collections.voipops.voip.plugins.module_utils.apps import REFERENCE_KINDS, parse_endpoint
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import normalize_mac  # one MAC rule for every caller
 from ansible_collections.voipops.voip.plugins.module_utils.schema.values import EMAIL_RE, parse_number_range
 from ansible_collections.voipops.voip.plugins.module_utils.sla import parse_days, parse_duration, parse_time
@@ -48,9 +49,11 @@ except ImportError:  # pragma: no cover - Python < 3.9
 
 SCHEMA_VERSION = 1
 
-COMPONENT_SECTIONS = ("callservers", "gateways", "trunks", "links", "handsets")
+COMPONENT_SECTIONS = ("callservers", "gateways", "trunks", "links", "handsets", "applications")
 SECTION_TYPE = {"callservers": "callserver", "gateways": "gateway", "trunks": "trunk", "links": "link",
-                "handsets": "handset"}
+                "handsets": "handset", "applications": "application"}
+APPLICATION_KINDS = ("cti", "contact_centre", "voicemail", "directory", "paging", "alarm", "recording", "carrier_sbc")
+
 GATEWAY_KINDS = ("sbc", "mgw")
 TRUNK_KINDS = ("sip", "isdn_pri", "e1")
 LINK_KINDS = ("lan", "wan")
@@ -461,6 +464,296 @@ SNMP = Table("snmp", [
 ENDPOINT = Table("trunk end", [Field("component", "skip"), Field("port", "skip"), Field("external", "skip")])
 
 
+# --------------------------------------------------------------------------------------------
+# Physical places: rooms (in a site), racks (in a room, with units), patch panels (in a rack, with ports),
+# and where a component stands (its ``location``).  Cross-record rules: _places.
+# --------------------------------------------------------------------------------------------
+
+def _positive(what):
+    def check(value, ctx):
+        try:
+            number = int(str(value).strip())
+            if number < 1:
+                raise ValueError()
+            return number
+        except ValueError:
+            raise ValueError("%r is not a positive number of %s" % (value, what))
+    return check
+
+
+def _patch_ref(value, ctx):
+    """``<panel>:<port>`` (or ``{panel, port}``) -> ``{"panel", "port"}``."""
+    if isinstance(value, dict):
+        panel, port = value.get("panel"), value.get("port")
+    else:
+        panel, _sep, port = str(value).strip().rpartition(":")
+    try:
+        port = int(str(port).strip())
+        if not panel or port < 1:
+            raise ValueError()
+    except (TypeError, ValueError):
+        raise ValueError("%r is not a patch port like 'ams-pp01:12' (panel:port)" % (value,))
+    return {"panel": str(panel).strip(), "port": port}
+
+
+def _known_place(group, what):
+    def check(value, ctx):
+        known = getattr(ctx.state.estate, group)
+        if value not in known:
+            ctx.error("unknown %s %r (known: %s)" % (what, value, ", ".join(sorted(known)) or "none"))
+        return value
+    return check
+
+
+LOCATION = Table("location", [
+    Field("room"),
+    Field("rack"),
+    Field("unit", "any", check=_positive("rack unit")),
+    Field("height", "any", default=1, check=_positive("rack units")),
+    Field("patch", "any", check=_patch_ref),
+    Field("switch_port"),
+])
+
+ROOM = Table("room", [
+    Field("name", "skip", required=True),
+    Field("description", "any", default="", check=_text),
+    Field("site", required=True, check=_known_site),
+    Field("floor"),
+])
+
+RACK = Table("rack", [
+    Field("name", "skip", required=True),
+    Field("description", "any", default="", check=_text),
+    Field("room", required=True, check=_known_place("rooms", "room")),
+    Field("site", check=_known_site),
+    Field("units", "any", default=42, check=_positive("rack units")),
+])
+
+PATCH_PANEL = Table("patch panel", [
+    Field("name", "skip", required=True),
+    Field("description", "any", default="", check=_text),
+    Field("rack", required=True, check=_known_place("racks", "rack")),
+    Field("unit", "any", check=_positive("rack unit")),
+    Field("ports", "any", default=24, check=_positive("ports")),
+])
+
+
+def _room(name, out, rec, ctx):
+    ctx.state.estate.rooms[name] = {"name": name, "description": out["description"], "site": out["site"],
+                                    "floor": out["floor"], "source": _source(rec, ctx)}
+
+
+def _rack(name, out, rec, ctx):
+    room = ctx.state.estate.rooms.get(out["room"])
+    site = room["site"] if room else out["site"]
+    if room and out["site"] and out["site"] in ctx.state.estate.sites and out["site"] != room["site"]:
+        ctx.validator.error("rack is in room '%s' of site '%s', not in site '%s'" % (room["name"], room["site"],
+                                                                                     out["site"]),
+                            rec, "site", "rack '%s'" % name, "site")
+    ctx.state.estate.racks[name] = {"name": name, "description": out["description"], "room": out["room"],
+                                    "site": site, "units": out["units"], "source": _source(rec, ctx)}
+    ctx.state.__dict__.setdefault("rack_units", {})
+
+
+def _patch_panel(name, out, rec, ctx):
+    rack = ctx.state.estate.racks.get(out["rack"])
+    ctx.state.estate.patch_panels[name] = {"name": name, "description": out["description"], "rack": out["rack"],
+                                           "unit": out["unit"], "ports": out["ports"],
+                                           "room": rack["room"] if rack else None, "site": rack["site"] if rack else None,
+                                           "source": _source(rec, ctx)}
+    if rack and out["unit"]:
+        _occupy(ctx.state, ctx.validator.error, rack, out["unit"], 1, "patch panel '%s'" % name, rec, rec, "unit",
+                "unit", "patch panel '%s'" % name)
+
+
+def _occupy(state, error, rack, unit, height, who, where_rec, node, key, field, obj):
+    """Mark ``rack``'s units ``unit..unit+height-1`` taken by ``who``: outside the rack or taken twice is an error."""
+    last = unit + height - 1
+    span = "U%d" % unit if height == 1 else "U%d-U%d" % (unit, last)
+    if last > rack["units"]:
+        error("%s is outside rack '%s' (U1-U%d)" % (span, rack["name"], rack["units"]), node, key, obj, field)
+        return
+    taken = state.__dict__.setdefault("rack_units", {}).setdefault(rack["name"], {})
+    for number in range(unit, last + 1):
+        if number in taken:
+            other, other_path, other_line = taken[number]
+            error("U%d of rack '%s' is already taken by %s (%s line %s)" % (
+                number, rack["name"], other, os.path.basename(other_path or "?"), other_line), node, key, obj, field)
+            return
+    for number in range(unit, last + 1):
+        taken[number] = (who, getattr(where_rec, "path", None) or state.path, line_of(node, key))
+
+
+def _place_component(comp, rec, ctx):
+    """A component's ``location``: its rack and room exist and agree with its site, its units fit and are free, its
+    patch and switch ports are used once.  Fills ``room``/``site`` from the rack."""
+    loc, est, error, state = comp.get("location"), ctx.state.estate, ctx.validator.error, ctx.state
+    if not loc:
+        return
+    node = rec.get("location")
+    obj = "%s '%s'" % (comp["type"], comp["name"])
+    rack = est.racks.get(loc["rack"]) if loc["rack"] else None
+    if loc["rack"] and rack is None:
+        error("unknown rack %r (known: %s)" % (loc["rack"], ", ".join(sorted(est.racks)) or "none"), node, "rack", obj,
+              "location.rack")
+    if loc["room"] and loc["room"] not in est.rooms:
+        error("unknown room %r (known: %s)" % (loc["room"], ", ".join(sorted(est.rooms)) or "none"), node, "room", obj,
+              "location.room")
+    if rack:
+        if loc["room"] and loc["room"] in est.rooms and loc["room"] != rack["room"]:
+            error("rack '%s' stands in room '%s', not in '%s'" % (rack["name"], rack["room"], loc["room"]), node, "room",
+                  obj, "location.room")
+        loc["room"] = rack["room"]
+    room = est.rooms.get(loc["room"]) if loc["room"] else None
+    if room:
+        if comp.get("site") and comp["site"] in est.sites and comp["site"] != room["site"]:
+            message = "room '%s' is in site '%s', not in the %s's site '%s'" % (
+                room["name"], room["site"], comp["type"], comp["site"])
+            error(message, node, "rack" if rack else "room", obj, "location.rack" if rack else "location.room")
+        elif not comp.get("site"):
+            comp["site"] = room["site"]
+    if loc["unit"] and not loc["rack"]:
+        error("a unit needs its rack (location.rack)", node, "unit", obj, "location.unit")
+    elif loc["unit"] and rack:
+        _occupy(state, error, rack, loc["unit"], loc["height"] or 1, obj, rec, node, "unit", "location.unit", obj)
+    if loc["patch"]:
+        panel = est.patch_panels.get(loc["patch"]["panel"])
+        where = "%s:%d" % (loc["patch"]["panel"], loc["patch"]["port"])
+        if panel is None:
+            error("unknown patch panel %r (known: %s)" % (loc["patch"]["panel"], ", ".join(sorted(est.patch_panels))
+                                                          or "none"), node, "patch", obj, "location.patch")
+        elif loc["patch"]["port"] > panel["ports"]:
+            error("port %d is outside patch panel '%s' (1-%d)" % (loc["patch"]["port"], panel["name"], panel["ports"]),
+                  node, "patch", obj, "location.patch")
+        else:
+            _used_once(state, error, "patch", where, "patch port", obj, rec, node)
+        loc["patch"] = where
+    if loc["switch_port"]:
+        _used_once(state, error, "switch_port", loc["switch_port"].lower(), "switch port", obj, rec, node,
+                   label=loc["switch_port"])
+
+
+def _used_once(state, error, key, value, what, obj, rec, node, label=None):
+    seen = state.__dict__.setdefault("ports_used", {}).setdefault(key, {})
+    if value in seen:
+        other, other_path, other_line = seen[value]
+        message = "%s %s is already used by %s (%s line %s)" % (
+            what, label or value, other, os.path.basename(other_path or "?"), other_line)
+        error(message, node, key, obj, "location." + key)
+        return
+    seen[value] = (obj, getattr(rec, "path", None) or state.path, line_of(node, key))
+
+
+def _places(out, ctx):
+    """Every component's location against the rooms, racks and patch panels (before the references rule)."""
+    for comp in ctx.state.estate.components.values():
+        if comp.get("location") and "_rec" in comp:
+            _place_component(comp, comp["_rec"], ctx)
+
+
+# --------------------------------------------------------------------------------------------
+# Application links: kind, endpoint, the supplier responsible, what they depend on, kind-specific probe settings
+# --------------------------------------------------------------------------------------------
+
+def _app_endpoint(value, ctx):
+    return parse_endpoint(value)["url"]
+
+
+def _status_codes(value, ctx):
+    items = value if isinstance(value, list) else [value]
+    try:
+        codes = [int(str(v).strip()) for v in items]
+    except ValueError:
+        raise ValueError("%r is not a status code or a list of them" % (value,))
+    if not codes or any(not 100 <= c <= 699 for c in codes):
+        raise ValueError("%r: status codes are 100-699" % (value,))
+    return codes
+
+
+def _regex(value, ctx):
+    try:
+        re.compile(str(value))
+    except re.error as exc:
+        raise ValueError("%r is not a regular expression: %s" % (value, exc))
+    return str(value)
+
+
+def _password_ref(value, ctx):
+    if not isinstance(value, dict) or len(value) != 1 or list(value)[0] not in REFERENCE_KINDS or \
+            not str(list(value.values())[0] or "").strip():
+        # the value is not echoed: it may be the password itself
+        raise ValueError("must be a reference {env: NAME}, {file: PATH} or {var: NAME}; a password is never written "
+                         "into the estate")
+    kind, name = list(value.items())[0]
+    return {str(kind): str(name).strip()}
+
+
+def _timeout(value, ctx):
+    try:
+        seconds = float(value)
+        if seconds <= 0:
+            raise ValueError()
+        return seconds
+    except (TypeError, ValueError):
+        raise ValueError("%r is not a positive number of seconds" % (value,))
+
+
+EXPECT = Table("expect", [
+    Field("status", "any", check=_status_codes),
+    Field("body", "any", check=_regex),
+])
+
+LDAP = Table("ldap", [
+    Field("bind_dn"),
+    Field("password", "any", check=_password_ref),
+    Field("search_base"),
+    Field("filter"),
+    Field("min_entries", "any", default=1, check=_positive("entries")),
+])
+
+
+def _application_rules(out, ctx):
+    """The supplier responsible (``supplier`` or ``maintainer``); settings that fit the endpoint's scheme."""
+    if out["supplier"] and out["maintainer"] and out["supplier"] != out["maintainer"]:
+        ctx.error("give 'supplier' or 'maintainer', not two different ones", ctx.rec, "maintainer", "maintainer")
+    out["maintainer"] = out["maintainer"] or out["supplier"]
+    if not out["maintainer"]:
+        ctx.error("is required (the supplier responsible for the link)", ctx.rec, None, "supplier")
+    scheme = out["endpoint"].split(":", 1)[0].lower() if out["endpoint"] else None
+    if scheme is None:
+        return
+    if out["ldap"] is not None and scheme not in ("ldap", "ldaps"):
+        ctx.error("only for an ldap:// or ldaps:// endpoint", ctx.rec, "ldap", "ldap")
+    if out["expect"] is not None:
+        if scheme not in ("http", "https", "sip", "sips"):
+            ctx.error("only for an http(s):// or sip: endpoint", ctx.rec, "expect", "expect")
+        elif scheme.startswith("sip") and out["expect"].get("body"):
+            ctx.error("a SIP probe has no body to match", ctx.rec.get("expect"), "body", "expect.body")
+    ldap = out["ldap"] or {}
+    if ldap.get("bind_dn") and not ldap.get("password") and "password" not in (ctx.rec.get("ldap") or {}):
+        ctx.error("is required with bind_dn (a reference {env: NAME}, {file: PATH} or {var: NAME})",
+                  ctx.rec.get("ldap"), None, "ldap.password")
+
+
+APPLICATION = Table("application", [
+    Field("name", "skip", required=True),
+    Field("description", "any", default="", check=_text),
+    Field("kind", lower=True, choices=APPLICATION_KINDS),
+    Field("endpoint", "any", check=_app_endpoint),
+    Field("site", check=_known_site),
+    Field("supplier"),
+    Field("maintainer"),
+    Field("vendor", lower=True),
+    Field("model"),
+    Field("tags", "list", default=[], check=_string),
+    Field("depends_on", "list", default=[], check=_stripped),
+    Field("expect", "map", table=EXPECT),
+    Field("ldap", "map", table=LDAP),
+    Field("timeout", "any", check=_timeout),
+    Field("location", "map", table=LOCATION),
+], required=("name", "kind", "endpoint"), rules=[_application_rules])
+
+
 def _component_fields():
     """What every component other than a handset has (``name`` is read first, by the section)."""
     return [
@@ -472,6 +765,7 @@ def _component_fields():
         Field("model"),
         Field("tags", "list", default=[], check=_string),
         Field("depends_on", "list", default=[], check=_stripped),
+        Field("location", "map", table=LOCATION),
     ]
 
 
@@ -594,6 +888,9 @@ _EXTRA_KEYS = {
     "handset": ("user", "lines", "mac", "address"),
 }
 _EXTRA_KEYS["link"] = _EXTRA_KEYS["trunk"]
+_EXTRA_KEYS["application"] = ("endpoint", "expect", "ldap", "timeout")
+for _ctype in ("callserver", "gateway", "trunk", "link", "application"):
+    _EXTRA_KEYS[_ctype] += ("location",)
 
 
 def _component(ctype):
@@ -703,9 +1000,9 @@ def _references(out, ctx):
         rec = comp.pop("_rec")
         obj = "%s '%s'" % (comp["type"], comp["name"])
         if comp["maintainer"] and comp["maintainer"] not in est.suppliers:
+            key = ([k for k in ("maintainer", "carrier", "supplier") if k in rec] or [None])[0]
             error("unknown supplier %r (known: %s)" % (comp["maintainer"], ", ".join(sorted(est.suppliers)) or "none"),
-                  rec, "maintainer" if "maintainer" in rec else ("carrier" if "carrier" in rec else None), obj,
-                  "maintainer")
+                  rec, key, obj, "supplier" if key == "supplier" else "maintainer")
         if comp.get("carrier") and comp["carrier"] not in est.suppliers:
             error("unknown supplier %r" % comp["carrier"], rec, "carrier", obj, "carrier")
         for dep in list(comp["depends_on"]):
@@ -772,10 +1069,15 @@ ESTATE = Table("estate", [
     Field("domain"),
     Field("sites", "any", required=True, check=_records("site", "sites", SITE, _site, item_field="sites")),
     Field("suppliers", "any", required=True, check=_records("supplier", "suppliers", SUPPLIER, _supplier)),
+    Field("rooms", "any", check=_records("room", "places", ROOM, _room)),
+    Field("racks", "any", check=_records("rack", "places", RACK, _rack)),
+    Field("patch_panels", "any", check=_records("patch panel", "places", PATCH_PANEL, _patch_panel)),
 ] + [Field(section, "any", check=_records(SECTION_TYPE[section], "components", table, _component(SECTION_TYPE[section]),
                                           item_field=section, not_a_mapping="each entry must be a mapping"))
      for section, table in (("callservers", CALLSERVER), ("gateways", GATEWAY), ("trunks", TRUNK), ("links", LINK))] + [
     Field("handsets", "any", check=_records("handset", "components", HANDSET, _component("handset"))),
     Field("handsets_csv", "any", check=_handsets_csv),
+    Field("applications", "any", check=_records("application", "components", APPLICATION, _component("application"),
+                                                item_field="applications", not_a_mapping="each entry must be a mapping")),
     Field("approved_firmware", "skip"),
-], rules=[_references, _approved_firmware])
+], rules=[_places, _references, _approved_firmware])
