@@ -6,8 +6,9 @@ for them.
 Planted: the callserver host's SNMP community and a gateway's SNMPv3 auth/priv passwords, the webhook's URL path and
 bearer token, the PostgreSQL password in the callserver database URL, the lab subscribers' SIP passwords and their
 HA1 digests, the AWX controller token and the credential secrets playbooks/awx_configure.yml is given; found after
-the runs: the SIP passwords the user mutations generated (joiners, a re-issue) and their HA1.  The runs use a private lab (its own state directory and ports, no phones) and a throw-away PostgreSQL, so the
-shared test lab is not disturbed.
+the runs: the SIP passwords the user mutations generated (joiners, a re-issue) and their HA1.  The runs use a private
+lab (its own state directory and ports, no phones) and a throw-away PostgreSQL, so the shared test lab is not
+disturbed.
 """
 import glob
 import hashlib
