@@ -5,10 +5,11 @@ for them.
 
 Planted: the callserver host's SNMP community and a gateway's SNMPv3 auth/priv passwords, the webhook's URL path and
 bearer token, the PostgreSQL password in the callserver database URL, the lab subscribers' SIP passwords and their
-HA1 digests, the AWX controller token and the credential secrets playbooks/awx_configure.yml is given; found after
-the runs: the SIP passwords the user mutations generated (joiners, a re-issue) and their HA1.  The runs use a private
-lab (its own state directory and ports, no phones) and a throw-away PostgreSQL, so the shared test lab is not
-disturbed.
+HA1 digests, the gateways' management API password (a gateway firmware release through
+playbooks/release_rollout.yml, whose release records and pages are searched too), the AWX controller token and the
+credential secrets playbooks/awx_configure.yml is given (the test-call account's password among them); found after the
+runs: the SIP passwords the user mutations generated (joiners, a re-issue) and their HA1.  The runs use a private lab
+(its own state directory and ports, no phones) and a throw-away PostgreSQL, so the shared test lab is not disturbed.
 """
 import glob
 import hashlib
@@ -45,6 +46,8 @@ PLANTED = {
     "awx credential snmpv3 priv key": "awxPriv1Jc9Planted",
     "awx credential webhook path": "awxHook4Gd8Planted",
     "awx credential webhook token": "awxBear7Ks3Planted",
+    "gateway api password": "gwApiPw6Fd2QzPlanted",
+    "awx credential test-call password": "awxCall3Hn5Planted",
 }
 # playbooks/awx_configure.yml's credentials task and the secrets an AWX administrator gives it (awx_secrets)
 AWX_CREDENTIALS_TASK = "Credentials (secrets from awx_secrets; kept as they are in AWX when not given)"
@@ -53,8 +56,13 @@ AWX_SECRETS = {
     "VoIP SNMPv3": {"auth_key": PLANTED["awx credential snmpv3 auth key"], "priv_key": PLANTED["awx credential snmpv3 priv key"]},
     "VoIP ticket webhook": {"webhook_url": "https://tickets.example.org/hooks/%s" % PLANTED["awx credential webhook path"],
                             "token": PLANTED["awx credential webhook token"]},
+    "VoIP test-call account": {"password": PLANTED["awx credential test-call password"]},
 }
 SUBSCRIBERS = ("1001", "1002", "1003", "1004")
+# playbooks/release_rollout.yml: a gateway_firmware release per verbosity, each to a new version (both run the whole
+# drain, graceful reset, upload, boot, return and gate against the lab's gateway simulators, whose REST API
+# password is planted in the lab's secrets/gateway-api)
+GATEWAY_RELEASES = {0: ("gw-secrets-v0", "7.40A.250.001"), 3: ("gw-secrets-v3", "7.40A.260.001")}
 SIP = dict((u, "sipPw%sXb7Planted" % u) for u in SUBSCRIBERS)
 
 
@@ -144,6 +152,8 @@ def runs(tmp_path_factory):
     for user, password in SIP.items():                     # the lab's seed subscribers get planted passwords
         with os.fdopen(os.open(os.path.join(lab_dir, "secrets", user), os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
             handle.write(password)
+    with os.fdopen(os.open(os.path.join(lab_dir, "secrets", "gateway-api"), os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+        handle.write(PLANTED["gateway api password"])      # the gateway simulators' REST API password (lab_up wants 20 characters)
     db_url, stop_pg = start_postgres(base)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -211,9 +221,33 @@ def runs(tmp_path_factory):
                           "CONTROLLER_HOST": "http://127.0.0.1:%d" % free_tcp_port(),
                           "CONTROLLER_OAUTH_TOKEN": PLANTED["awx controller token"]},
                 args=["--start-at-task", "'%s'" % AWX_CREDENTIALS_TASK])
+            # a gateway firmware release on the lab's two gateways (the REST password an extra var, as from a vault or
+            # an AWX credential); its records and pages are written under the searched tree
+            release_id, version = GATEWAY_RELEASES[verbosity]
+            release_file = os.path.join(base, "inputs", "%s.yml" % release_id)
+            with open(release_file, "w") as handle:
+                handle.write("id: %s\nkind: gateway_firmware\ndescription: the lab's gateways to %s\n" % (
+                    release_id, version))
+            image = os.path.join(base, "inputs", "M1000_SIP_%s.cmp" % version)
+            with open(image, "w") as handle:
+                handle.write("AUDIOCODES-CMP %s\n" % version)
+            with open(os.path.join(lab_dir, "endpoints.json")) as handle:
+                lab = json.load(handle)
+            mgmt = lab["gateway_management"]
+            run("playbooks/release_rollout.yml", verbosity, {
+                "release_file": release_file, "release_rollout_record_dir": os.path.join(base, "releases"),
+                "release_rollout_callserver_rpc_url": lab["callserver"]["rpc_url"],
+                "release_rollout_gateways": [{"name": gw["name"], "api_url": mgmt["gateways"][gw["name"]]["api_url"],
+                                              "sip_uri": gw["sip_uri"], "dispatcher_setid": gw["dispatcher_setid"]}
+                                             for gw in lab["gateways"]],
+                "release_rollout_gateway_image": image, "release_rollout_gateway_version": version,
+                "release_rollout_gateway_username": mgmt["username"],
+                "release_rollout_gateway_password": mgmt["password"],
+                "release_rollout_gateway_drain_timeout": 30, "release_rollout_gateway_boot_timeout": 30,
+                "release_rollout_gateway_busy_delay": 0.2, "release_rollout_gateway_gate_timeout": 30}, "release_rollout")
         stores = [os.path.join(base, "user_mutations", "credentials.json"), os.path.join(lab_dir, "endpoints.json"),
                   os.path.join(lab_dir, "kamailio", "kamailio.db"), os.path.join(lab_dir, "snmpd", "snmpd.conf")]
-        stores += [os.path.join(lab_dir, "secrets", u) for u in SUBSCRIBERS]
+        stores += [os.path.join(lab_dir, "secrets", u) for u in SUBSCRIBERS + ("gateway-api",)]
         store_data = dict((path, (os.stat(path).st_mode, open(path, "rb").read())) for path in stores)
         run("playbooks/lab_down.yml", 3, lab_vars, "lab_down")
         run("playbooks/lab_down.yml", 0, lab_vars, "lab_down")
@@ -275,7 +309,19 @@ def test_the_planted_secrets_were_used(runs):
         assert mode & 0o077 == 0, "%s is readable by others (%o)" % (store, mode & 0o777)
         held.update(hits(blob, runs["secrets"]))
     assert held >= set(n for n in runs["secrets"] if n.startswith(("SIP password", "generated SIP password")))
-    assert held >= set(["snmp community"] + ["HA1 of %s" % u for u in SUBSCRIBERS])
+    assert held >= set(["snmp community", "gateway api password"] + ["HA1 of %s" % u for u in SUBSCRIBERS])
+    # the gateway releases ran with the planted REST password (the simulators refuse any other): each upgraded both
+    # lab gateways, and their records and pages are among the files searched
+    for verbosity, (release_id, version) in sorted(GATEWAY_RELEASES.items()):
+        release = next(r for r in runs["runs"] if r["name"] == "release_rollout -v%d" % verbosity)
+        upgrade = [e["event_data"]["res"] for e in release["events"] if e["event"] == "runner_on_ok"
+                   and e["event_data"].get("task", "").startswith("Upgrade the gateways")]
+        assert len(upgrade) == 1 and upgrade[0]["changed"], release["stdout"][-3000:]
+        assert [(g["status"], g["after"]) for g in upgrade[0]["gateways"]] == [("upgraded", version)] * 2
+        with open(os.path.join(runs["base"], "releases", release_id + ".json")) as handle:
+            record = json.load(handle)
+        assert record["status"] == "done"
+        assert os.path.exists(os.path.join(runs["base"], "releases", release_id + ".md"))
 
 
 def test_no_secret_in_job_events_or_stdout(runs):
