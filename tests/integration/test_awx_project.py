@@ -11,7 +11,9 @@ import subprocess
 import sys
 
 import ansible_runner
+import jinja2
 import pytest
+from ansible.parsing.yaml.loader import AnsibleLoader
 
 from conftest import ROOT, LAB_DIR
 
@@ -55,10 +57,11 @@ def job_collections(project):
     return dest
 
 
-def run_job(project, job_collections, tmp_path, playbook, extravars, inventory, cmdline=None):
+def run_job(project, job_collections, tmp_path, playbook, extravars, inventory, cmdline=None, credential_env=None):
     pdd = tmp_path / "job"
     pdd.mkdir()
     envvars = dict(clean_env(), ANSIBLE_COLLECTIONS_PATHS=str(job_collections), ANSIBLE_NOCOLOR="1")
+    envvars.update(credential_env or {})
     result = ansible_runner.run(private_data_dir=str(pdd), project_dir=str(project), playbook=playbook,
                                 inventory=inventory, extravars=extravars, envvars=envvars, cmdline=cmdline,
                                 quiet=True, timeout=600)
@@ -110,3 +113,48 @@ def test_a_check_job_of_the_health_audit_succeeds(lab, project, job_collections,
     assert "Check run: no report written." in text and not (tmp_path / "reports").exists()
     stats = [e for e in events if e["event"] == "playbook_on_stats"][0]["event_data"]["artifact_data"]
     assert stats["health_audit_reports"] == {} and stats["health_audit_status"] in ("ok", "warning", "critical")
+
+
+def injected_env(project, type_name, inputs):
+    """What AWX puts into a job's environment for a credential of one of awx/credential_types.yml's types: each env
+    injector, a Jinja2 template over the credential's inputs (an input not given renders empty)."""
+    with open(str(project / "awx" / "credential_types.yml")) as handle:
+        types = AnsibleLoader(handle).get_single_data()["awx_credential_types"]
+    ctype = next(t for t in types if t["name"] == type_name)
+    return dict((var, jinja2.Template(str(template)).render(**inputs)) for var, template in ctype["injectors"]["env"].items())
+
+
+def test_the_test_call_credential_reaches_the_health_audit_calls(lab, project, job_collections, tmp_path, extra_subscriber):
+    """The audit job template with the "VoIP test-call account" credential: its injected environment alone (no extra
+    var names the account) makes the audit place its test calls, and the call through the callserver authenticates
+    with the injected password (a password that did not reach sip_call would be auth_failed)."""
+    acct = extra_subscriber("1097")
+    env = injected_env(project, "VoIP test-call account (voipops.voip)",
+                       {"username": acct["username"], "password": acct["password"]})
+    assert env["VOIPOPS_TEST_CALL_PASSWORD"] == acct["password"] and env["VOIPOPS_TEST_CALL_PROXY"] == ""
+    inv = tmp_path / "estate.yml"
+    inv.write_text("plugin: voipops.voip.estate\nestate_file: %s\nendpoints_file: %s\nhandsets: none\n" % (
+        project / "inventories" / "lab" / "estate.yml", os.path.join(LAB_DIR, "endpoints.json")))
+    dest = tmp_path / "reports"
+    result, events = run_job(project, job_collections, tmp_path, "playbooks/health_audit.yml",
+                             {"health_audit_dest": str(dest), "health_audit_fail_on_priority": "none",
+                              "health_audit_history": "",
+                              "health_audit_thresholds": {"cpu_warning": 101, "cpu_critical": 101},
+                              "health_audit_test_call_groups": [{"name": "external", "number": "90001"}],
+                              "health_audit_test_call_phones": 0, "health_audit_test_call_ring_timeout": 2.0,
+                              "health_audit_test_call_hold": 0.2},
+                             [str(inv), str(project / "inventories" / "lab" / "hosts.yml")], credential_env=env)
+    text = "\n".join(e.get("stdout", "") for e in events)
+    assert result.status == "successful", text[-4000:]
+    calls = [e["event_data"]["res"] for e in events if e["event"] == "runner_on_ok"
+             and e["event_data"].get("task", "").startswith("Test calls")]
+    assert len(calls) == 1, text[-4000:]
+    group = [c for c in calls[0]["calls"] if c["name"] == "external"]
+    assert [(c["classification"], c["authenticated"]) for c in group] == [("answered", True)], calls[0]["calls"]
+    with open(str(dest / "health_audit.json")) as handle:
+        report = json.load(handle)
+    check = [c for c in report["checks"] if c["name"] == "test_calls"][0]
+    assert "cs1" in check["checked"]
+    assert not [f for f in report["findings"] if f["check"] == "test_calls" and f["component"] == "cs1"]
+    # the password went in through the environment only: no job event shows it
+    assert acct["password"] not in json.dumps(events)
