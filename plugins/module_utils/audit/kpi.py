@@ -125,7 +125,7 @@ def compute(current, previous=None, previous_at=None):
     """
     doc = {"schema_version": KPI_SCHEMA_VERSION, "counters": current, "baseline_at": previous_at,
            "baseline_counters": previous, "first": previous is None, "restarted": False,
-           "registration": None, "sessions": None, "gateway_groups": {}}
+           "registration": None, "sessions": None, "gateway_groups": {}, "note": None}
     if previous is None:
         doc["note"] = "first audit with the callserver's counters: this is the baseline, KPIs from the next audit on"
         return doc
@@ -172,7 +172,7 @@ def rows(doc):
     reg = doc.get("registration")
     if reg:
         out.append({"kpi": "registration_success", "scope": "callserver", "value": reg["registration_success"],
-                    "samples": reg["attempted"], "trend": reg.get("trend")})
+                    "samples": reg["attempted"], "trend": reg.get("trend"), "failure_codes": {}})
     scopes = [("callserver", doc.get("sessions"), ("ser", "seer"))]
     scopes += [("gateway group %s" % n, g, ("ser", "seer", "asr", "ner"))
                for n, g in sorted((doc.get("gateway_groups") or {}).items())]
