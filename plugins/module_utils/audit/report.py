@@ -251,7 +251,8 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
  {% if a.kpis.note %}<p class="muted kpi-note">{{ a.kpis.note }}</p>{% endif %}
  {% if a.kpis.get("table") %}
  <p class="muted">From the callserver's own counters since {{ a.kpis.baseline_at }}; trend against the previous audit.</p>
- <table><thead><tr><th>KPI</th><th>Scope</th><th>Value</th><th>Threshold</th><th>Attempts</th><th>Trend</th><th>Status</th><th>Failure codes</th></tr></thead><tbody>
+ <table><thead><tr><th>KPI</th><th>Scope</th><th>Value</th><th>Threshold</th><th>Attempts</th><th>Trend</th><th>Status</th>
+  <th>Failure codes</th></tr></thead><tbody>
  {% for r in a.kpis.table %}<tr class="kpi kpi-{{ r.status }}" data-kpi="{{ r.kpi }}" data-scope="{{ r.scope }}">
   <td>{{ r.kpi }}</td><td>{{ r.scope }}</td><td>{{ "%.1f%%" % r.value if r.value is not none else "-" }}</td>
   <td>{{ "%s%%" % r.threshold if r.threshold is not none else "-" }}</td><td>{{ r.samples }}</td>
