@@ -100,9 +100,14 @@ options:
     description: The audit time (ISO 8601). Defaults to the current time; set it to replay an audit.
     type: str
   thresholds:
-    description: Override thresholds of the checks (C(cpu_warning), C(cpu_critical), C(memory_warning),
-      C(memory_critical), C(disk_warning), C(disk_critical), C(cert_warning_days), C(cert_critical_days),
-      C(stale_registration_seconds), C(post_dial_delay_warning_ms)).
+    description:
+      - Override thresholds of the checks (C(cpu_warning), C(cpu_critical), C(memory_warning),
+        C(memory_critical), C(disk_warning), C(disk_critical), C(cert_warning_days), C(cert_critical_days),
+        C(stale_registration_seconds), C(post_dial_delay_warning_ms)), and of the service KPIs
+        (C(registration_success_min_pct), C(ser_min_pct), C(seer_min_pct), C(ner_min_pct), C(asr_min_pct), and
+        C(kpi_min_samples), the least number of attempts a KPI is judged on).
+      - The KPIs are computed when the C(rpc) results carry the callserver's C(counters)
+        (M(voipops.voip.callserver_info) gathering C(statistics)), on their change since the previous report.
     type: dict
     default: {}
   title:
@@ -495,7 +500,12 @@ def main():
             _exit_partial(module, estate, now, checks)
         previous_path = p["previous"] or R.report_paths(p["dest"], p["basename"], ["json"])["json"]
         previous = R.read_previous(previous_path)
-        audit = B.build_audit(checks, estate, now, previous=previous, thresholds=p["thresholds"], title=p["title"])
+        kpis, kpi_checks = C.from_kpis(results, estate, now, previous=previous, callserver=callserver,
+                                       thresholds=p["thresholds"])
+        audit = B.build_audit(checks + kpi_checks, estate, now, previous=previous, thresholds=p["thresholds"],
+                              title=p["title"])
+        if kpis is not None:
+            audit["kpis"] = kpis
         if coverage is not None and coverage["missing"]:
             audit["slices"] = dict((k, coverage[k]) for k in ("audit_id", "count", "merged", "missing"))
         written = R.write_reports(audit, p["dest"], p["basename"], p["formats"], check_mode=module.check_mode)

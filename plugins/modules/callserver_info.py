@@ -83,6 +83,15 @@ callserver:
       description: Key counters (requests, replies, transactions, shared memory, registrations, dispatcher).
       type: dict
       sample: {"core:rcv_requests": 1200, "usrloc:registered_users": 42}
+    counters:
+      description:
+        - With C(statistics) gathered, the callserver's counters the health audit computes its KPIs from
+          (registrations accepted and rejected; calls per gateway group, that is dispatcher set, by final answer).
+        - Gateway-group counters come from the C(statistics) module's script counters C(gw<set>_<what>) (see
+          the KPI section of the health audit guide); a callserver without them has no C(gateway_groups).
+      type: dict
+      sample: {"registrations": {"accepted": 120, "rejected": 2},
+               "gateway_groups": {"1": {"invites": 40, "2xx": 31, "486": 5, "5xx": 2, "503": 2}}}
     registrations:
       description: Registered contacts.
       type: dict

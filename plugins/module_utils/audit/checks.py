@@ -21,6 +21,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.apps import parse_end
 from ansible_collections.voipops.voip.plugins.module_utils.audit.finding import (
     check_result, make_finding, thresholds_with,
 )
+from ansible_collections.voipops.voip.plugins.module_utils.audit import kpi as _kpi
 from ansible_collections.voipops.voip.plugins.module_utils.gateways import generic as gateways
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import registrations as hreg
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import host_port
@@ -155,6 +156,64 @@ def from_rpc(results, estate, check="callserver_rpc"):
                                       "%s management API (JSON-RPC) does not answer: %s" % (name, res.get("error") or res.get("msg") or "no reply"),
                                       {"error": res.get("error") or res.get("msg")}))
     return check_result(check, checked, found)
+
+
+def counters_of(rpc_results, estate, callserver):
+    """The callserver's KPI counters from the management API check's results (``callserver_info`` gathering
+    ``statistics``: ``callserver.counters``); None when that check did not read them."""
+    checked = []
+    for res, name in _each_named(rpc_results if isinstance(rpc_results, list) else [], estate, checked):
+        facts = res.get("callserver") if isinstance(res.get("callserver"), dict) else res
+        if (callserver is None or name == callserver) and isinstance(facts.get("counters"), dict):
+            return name, facts["counters"]
+    return None, None
+
+
+def from_kpis(results, estate, now, previous=None, callserver=None, thresholds=None, check="kpi"):
+    """Service KPIs (``audit/kpi.py``) on the change of the callserver's counters since the ``previous`` audit
+    (its JSON report, which keeps the counters under ``kpis``) -> ``(kpi section of the audit, [check result])``;
+    ``(None, [])`` when the audit did not read the counters.  Below-threshold KPIs with enough samples are
+    ``<kpi>_low`` findings on the callserver (the gateway group is in the kind and the details)."""
+    name, counters = counters_of((results or {}).get("rpc"), estate, _callserver(estate, callserver))
+    if counters is None:
+        return None, []
+    prev = previous or {}
+    if prev.get("kpis") and prev.get("generated_at") == sla.to_utc(now).strftime("%Y-%m-%dT%H:%M:%SZ"):
+        doc = prev["kpis"]  # a re-run of the same audit: that audit's KPIs
+    else:
+        before = prev.get("kpis") or {}
+        doc = _kpi.compute(counters, before.get("counters"), prev.get("generated_at") if before else None)
+        _kpi.add_trends(doc, before)
+    doc["callserver"] = name
+    limits = thresholds_with(thresholds)
+    found = []
+    doc["table"] = _kpi_rows_with_status(doc, limits)
+    for row in doc["table"]:
+        if row["status"] != "low":
+            continue
+        group = row["scope"].split()[-1] if row["scope"].startswith("gateway group") else None
+        label, severity = _kpi.KPI_LIMITS[row["kpi"]][1:]
+        found.append(make_finding(
+            check, name, "%s_low%s" % (row["kpi"], "_group%s" % group if group else ""), severity,
+            "%s of %s is %.1f%% (threshold %s%%) over %d attempts since %s%s" % (
+                label, row["scope"] if group else name, row["value"], row["threshold"], row["samples"],
+                doc.get("baseline_at") or "the previous audit",
+                ("; failures: %s" % ", ".join("%s x%d" % kv for kv in sorted(row.get("failure_codes", {}).items())))
+                if row.get("failure_codes") else ""),
+            {"kpi": row["kpi"], "scope": row["scope"], "gateway_group": group, "value_pct": row["value"],
+             "threshold_pct": row["threshold"], "samples": row["samples"], "failure_codes": row.get("failure_codes", {}),
+             "since": doc.get("baseline_at")}, availability=False))
+    return doc, [check_result(check, [name], found)]
+
+
+def _kpi_rows_with_status(doc, limits):
+    out = []
+    for row in _kpi.rows(doc):
+        threshold, below = _kpi.evaluate(row, limits)
+        judged = row["value"] is not None and row["samples"] >= limits.get("kpi_min_samples", 0)
+        row.update(threshold=threshold, status="low" if below else ("ok" if judged else "not_judged"))
+        out.append(row)
+    return out
 
 
 def from_dispatcher(entries, estate, callserver=None, check="dispatcher"):

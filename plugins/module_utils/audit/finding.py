@@ -26,6 +26,10 @@ DEFAULT_THRESHOLDS = {
     "cert_warning_days": 30, "cert_critical_days": 7,
     "stale_registration_seconds": 0,
     "post_dial_delay_warning_ms": 3000,
+    # service KPIs from the callserver's counters since the previous audit (audit/kpi.py): percent, and the
+    # least number of attempts (REGISTERs, calls) a KPI needs before it can be judged
+    "registration_success_min_pct": 95, "ser_min_pct": 95, "seer_min_pct": 98, "ner_min_pct": 95,
+    "asr_min_pct": 50, "kpi_min_samples": 20,
 }
 
 

@@ -245,6 +245,25 @@ HTML_TEMPLATE = r"""<!DOCTYPE html>
  {% else %}<p class="muted">Nothing resolved since the previous audit.</p>{% endif %}
 </section>
 
+{% if a.get("kpis") %}
+<section id="kpis">
+ <h2>Service KPIs{% if a.kpis.get("callserver") %} of {{ a.kpis.callserver }}{% endif %}</h2>
+ {% if a.kpis.note %}<p class="muted kpi-note">{{ a.kpis.note }}</p>{% endif %}
+ {% if a.kpis.get("table") %}
+ <p class="muted">From the callserver's own counters since {{ a.kpis.baseline_at }}; trend against the previous audit.</p>
+ <table><thead><tr><th>KPI</th><th>Scope</th><th>Value</th><th>Threshold</th><th>Attempts</th><th>Trend</th><th>Status</th>
+  <th>Failure codes</th></tr></thead><tbody>
+ {% for r in a.kpis.table %}<tr class="kpi kpi-{{ r.status }}" data-kpi="{{ r.kpi }}" data-scope="{{ r.scope }}">
+  <td>{{ r.kpi }}</td><td>{{ r.scope }}</td><td>{{ "%.1f%%" % r.value if r.value is not none else "-" }}</td>
+  <td>{{ "%s%%" % r.threshold if r.threshold is not none else "-" }}</td><td>{{ r.samples }}</td>
+  <td>{{ {"up": "&#8593; up", "down": "&#8595; down", "same": "= same"}[r.trend] | safe if r.trend else "-" }}</td>
+  <td>{{ r.status }}</td>
+  <td>{% for code, n in (r.failure_codes or {}) | dictsort %}{{ code }} &times;{{ n }}{{ ", " if not loop.last }}{% endfor %}</td></tr>
+ {% endfor %}</tbody></table>
+ {% endif %}
+</section>
+{% endif %}
+
 <section id="checks">
  <h2>Checks run</h2>
  <table><thead><tr><th>Check</th><th>Components checked</th><th>Findings</th></tr></thead><tbody>
@@ -283,6 +302,10 @@ def render_junit(audit):
             f = by_id.get(fid)
             if f:
                 per_comp.setdefault(f["component"], []).append(f)
+        if chk["name"] == "kpi" and (audit.get("kpis") or {}).get("table") is not None:
+            t, f_, k = _kpi_suite(root, audit, chk, by_id)
+            total, fails, skips = total + t, fails + f_, skips + k
+            continue
         comps = sorted(set(chk.get("checked", [])) | set(per_comp))
         suite = ET.SubElement(root, "testsuite", name=chk["name"], tests=str(len(comps)), timestamp=audit.get("generated_at") or "")
         s_fail = s_skip = 0
@@ -317,6 +340,29 @@ def render_junit(audit):
     if hasattr(ET, "indent"):
         ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _kpi_suite(root, audit, chk, by_id):
+    """The KPI check's testsuite: one testcase per KPI measured (a KPI below its threshold fails)."""
+    rows = audit["kpis"]["table"]
+    suite = ET.SubElement(root, "testsuite", name=chk["name"], tests=str(len(rows)), timestamp=audit.get("generated_at") or "")
+    findings = [by_id[i] for i in chk.get("findings", []) if i in by_id]
+    fails = skips = 0
+    for row in rows:
+        case = ET.SubElement(suite, "testcase", classname="%s.%s" % (chk["name"], row["scope"].replace(" ", "_")),
+                             name="%s %s" % (row["kpi"], row["scope"]))
+        mine = [f for f in findings if f["details"].get("kpi") == row["kpi"] and f["details"].get("scope") == row["scope"]]
+        if mine:
+            fails += 1
+            fail = ET.SubElement(case, "failure", type=mine[0].get("priority") or "info", message=mine[0]["summary"])
+            fail.text = "%s [%s] id=%s" % (mine[0]["kind"], mine[0]["severity"], mine[0]["id"])
+        elif row["status"] == "not_judged":
+            skips += 1
+            ET.SubElement(case, "skipped", message="%s attempts: too few to judge" % row["samples"])
+    suite.set("failures", str(fails))
+    suite.set("errors", "0")
+    suite.set("skipped", str(skips))
+    return len(rows), fails, skips
 
 
 RENDERERS = {"json": render_json, "html": render_html, "junit": render_junit}

@@ -13,6 +13,8 @@ and implements :class:`CallserverDriver`:
 
 live state
     ``info(gather)``, ``registrations()``, ``dispatcher()``, ``unregister(aor)``,
+    (with ``statistics`` gathered, ``info`` also returns ``counters``: the normalised counters of
+    ``audit/kpi.py`` - registrations accepted/rejected and calls per gateway group by final answer),
     ``set_gateway_state(setid, uri, state)`` (drain a gateway and return it to service).
 configuration releases
     ``sip_uri_of_config(text)``, ``check_config(text, live_path)``, ``trial_start(text, live_path)``,

@@ -27,6 +27,7 @@ __metaclass__ = type
 
 import itertools
 import json
+import re
 import traceback
 
 try:
@@ -176,6 +177,39 @@ def parse_stats(result, wanted=KEY_STATS):
     return stats
 
 
+#: stats.fetch name -> where it goes in the normalised counters (one rule per counter; audit/kpi.py reads them)
+COUNTER_RULES = (
+    (re.compile(r"^registrar\.accepted_regs$"), lambda m: ("registrations", "accepted")),
+    (re.compile(r"^registrar\.rejected_regs$"), lambda m: ("registrations", "rejected")),
+    # the statistics module's script counters of a gateway group (the lab's kamailio.cfg, "KPI statistics")
+    (re.compile(r"^script\.gw(\d+)_(invites|[2-6]xx|[3-6]\d\d|noroute)$"),
+     lambda m: ("gateway_groups", m.group(1), m.group(2))),
+)
+
+
+def parse_counters(result, rules=COUNTER_RULES):
+    """``stats.fetch ["all"]`` result -> the normalised counters the health audit's KPIs are computed from:
+    ``{"registrations": {"accepted", "rejected"}, "gateway_groups": {set id: {"invites", "2xx", ..., "486", ...}}}``.
+    A counter the callserver does not have is left out (its KPIs are then not measured)."""
+    counters = {"registrations": {}, "gateway_groups": {}}
+    for name, value in sorted((result or {}).items()):
+        for pattern, place in rules:
+            match = pattern.match(name)
+            if not match:
+                continue
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                break
+            node = counters
+            path = place(match)
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+            break
+    return counters
+
+
 class KamailioRPC(object):
     """A JSON-RPC 2.0 client for Kamailio's jsonrpcs module over HTTP."""
 
@@ -233,6 +267,11 @@ class KamailioRPC(object):
 
     def statistics(self):
         return parse_stats(self.call("stats.fetch", "all"))
+
+    def statistics_and_counters(self):
+        """One ``stats.fetch all``: the key statistics and the normalised KPI counters."""
+        raw = self.call("stats.fetch", "all")
+        return parse_stats(raw), parse_counters(raw)
 
     def registrations(self):
         """Every registered contact (``ul.dump``), without those awaiting purge."""
@@ -335,7 +374,7 @@ class KamailioDriver(CallserverDriver):
             facts["uptime_seconds"] = int(up.get("uptime", 0)) if isinstance(up, dict) else None
             facts["started"] = up.get("now") if isinstance(up, dict) else None
         if "statistics" in gather:
-            facts["statistics"] = self.rpc.statistics()
+            facts["statistics"], facts["counters"] = self.rpc.statistics_and_counters()
         if "registrations" in gather:
             contacts = self.rpc.registrations()
             aors = {}
