@@ -88,6 +88,9 @@ def split_header_list(value):
     if "," not in value:
         v = value.strip()
         return [v] if v else []
+    if '"' not in value and "<" not in value:
+        # nothing to protect (no quoted string, no <uri>): a plain split gives what the scan below gives
+        return [v for v in (item.strip() for item in value.split(",")) if v]
     out = []
     buf = []
     in_quote = False
@@ -775,6 +778,106 @@ def parse_message(data, stream=False):
         if stream and len(rest) > clen:
             raise SipParseError("extra bytes after Content-Length body")
         msg.body = rest[:clen]
+    return msg
+
+
+
+# ---------------------------------------------------------------------- lean response path
+# The bulk OPTIONS sweep parses thousands of responses a second; most come in the plain shape every
+# server sends (one header per line, no folding, an ASCII head, From/To as <uri> or a simple display
+# name, a top Via with token parameters).  parse_response_lean() checks exactly that shape with cheap
+# tests that are a strict SUBSET of what _parse_head accepts, and builds the same SipResponse (same
+# header items, code, reason, body, and the top Via already parsed).  Anything else returns None and the
+# caller falls back to parse_message(), which stays the reference (tests compare the two on a corpus
+# and with hypothesis).
+_TOKEN_CHARS = r"A-Za-z0-9.!%*_+`'~\-"
+_LEAN_VIA_RE = re.compile(
+    r"SIP/2\.0/([%s]+) (\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_]+)(?::([0-9]{1,5}))?"
+    r"((?:;[%s]+(?:=[^;\"\s]+)?)*)\Z" % (_TOKEN_CHARS, _TOKEN_CHARS))
+_LEAN_PARAMS = r"(?:;[%s]+(?:=[%s]+)?)*\Z" % (_TOKEN_CHARS, _TOKEN_CHARS)
+_LEAN_NAMEADDR_RE = re.compile(
+    r"(?:(?:\"[^\"\\<>]*\"[ \t]*|[%s \t]*)<[^<>\"\s]*:[^<>\"\s]*>|[^<>\"\s;,]*:[^<>\"\s;]*)%s"
+    % (_TOKEN_CHARS, _LEAN_PARAMS))
+_LEAN_WATCH = frozenset(("via", "from", "to", "call-id", "cseq"))
+
+
+def parse_response_lean(data):
+    """Fast path for a response datagram in the common shape; returns a :class:`SipResponse` equal to
+    what :func:`parse_message` returns, or ``None`` when the input is not in that shape (then use
+    :func:`parse_message`, which also tells what is wrong).  Never raises for any ``bytes`` input."""
+    if data[:8] != b"SIP/2.0 ":
+        return None
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or end > MAX_HEADER_BYTES:
+        return None
+    try:
+        head = data[:end].decode("ascii")
+    except (UnicodeDecodeError, AttributeError):
+        return None
+    ncrlf = head.count("\r\n")
+    if head.count("\r") != ncrlf or head.count("\n") != ncrlf:
+        return None  # bare CR or LF: the strict parser decides
+    lines = head.split("\r\n")
+    start = lines[0]
+    code = start[8:11]
+    if len(start) < 11 or not "100" <= code <= "699" or not code.isdigit() or (len(start) > 11 and start[11] != " "):
+        return None
+    msg = SipResponse(int(code), start[12:].strip())
+    items = msg.headers._items
+    seen = {}
+    clens = []
+    token = _TOKEN_RE.match
+    for line in lines[1:]:
+        if not line or line[0] in " \t":
+            return None  # folded header (or an empty line): strict path
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not token(name):
+            return None
+        key = name.lower()
+        key = COMPACT_FORMS.get(key, key)
+        value = value.strip()
+        items.append((_CANONICAL.get(key, name), value, key))
+        if key in _LEAN_WATCH:
+            if key not in seen:
+                seen[key] = value
+        elif key == "content-length":
+            clens.append(value)
+    if len(seen) != 5:
+        return None
+    try:
+        _parse_cseq(seen["cseq"])
+    except SipParseError:
+        return None
+    via = seen["via"]
+    if '"' in via:
+        return None
+    m = _LEAN_VIA_RE.match(via.split(",", 1)[0].strip())
+    if m is None:
+        return None
+    host, port = m.group(2), m.group(3)
+    if port is not None:
+        port = int(port)
+        if not 0 < port < 65536:
+            return None
+    if host[0] == "[":
+        host = host[1:-1]
+    if _LEAN_NAMEADDR_RE.match(seen["from"]) is None or _LEAN_NAMEADDR_RE.match(seen["to"]) is None:
+        return None
+    body = data[end + 4:]
+    if clens:
+        cl = clens[0]
+        if len(clens) > 1 and len(set(clens)) > 1:
+            return None
+        if not cl.isdigit() or not cl.isascii() or len(cl) > 9:
+            return None
+        clen = int(cl)
+        if len(body) < clen:
+            return None
+        body = body[:clen]
+    msg.body = bytes(body)
+    ptext = m.group(4)
+    msg._via = Via(m.group(1), host, port, parse_params(ptext) if ptext else {})
     return msg
 
 
