@@ -650,7 +650,10 @@ class SipEndpoint(object):
         """
         target = uri if isinstance(uri, SipTarget) else SipTarget.parse(uri, transport, dest)
         deadline = time.monotonic() + timeout
-        family, ip = await self._resolve(target.host, target.port)
+        if _is_ip(target.host):  # no lookup to wait for
+            family, ip = (socket.AF_INET6 if ":" in target.host else socket.AF_INET), target.host
+        else:
+            family, ip = await self._resolve(target.host, target.port)
         if target.transport == "udp":
             conn = self._udp_for(family)
         else:
@@ -711,7 +714,8 @@ class SipEndpoint(object):
         resp.authenticated = authenticated
         return resp
 
-    async def _transact(self, branch, method, data, addr, conn, timeout, reliable, label=None):
+    def _transact(self, branch, method, data, addr, conn, timeout, reliable, label=None):
+        """Start a client transaction; returns the future (awaitable) of its final response."""
         tx = _ClientTransaction(self, branch, method, data, addr, conn, timeout, reliable, label)
         self._transactions[branch] = tx
         if reliable:
@@ -721,7 +725,7 @@ class SipEndpoint(object):
         err = conn.send(data, addr)
         if err:
             tx.fail("error", err)
-        return await tx.future
+        return tx.future
 
     def _forget(self, tx):
         self._transactions.pop(tx.branch, None)
@@ -904,6 +908,25 @@ def _result_base(target_text, target):
             "user_agent": None, "allow": [], "supported": [], "authenticated": False, "error": None}
 
 
+def _identity(headers):
+    """(Server, User-Agent, Allow upper-cased, Supported) of a response in one pass over its headers: the first
+    Server and User-Agent, every element of every Allow and Supported header (as ``get``/``get_list`` give)."""
+    server = user_agent = None
+    allow, supported = [], []
+    for _name, value, key in headers._items:
+        if key == "server":
+            if server is None:
+                server = value
+        elif key == "user-agent":
+            if user_agent is None:
+                user_agent = value
+        elif key == "allow":
+            allow.extend(a.upper() for a in split_header_list(value))
+        elif key == "supported":
+            supported.extend(split_header_list(value))
+    return server, user_agent, allow, supported
+
+
 async def request_many(targets, method="OPTIONS", transport="udp", concurrency=1000, timeout=5.0, from_uri=None,
                        validate_certs=True, ca_path=None, expect_codes=(200,), endpoint=None, credentials=None,
                        headers=None, body=b"", content_type=None, user_agent=DEFAULT_USER_AGENT, t1=T1, t2=T2,
@@ -953,10 +976,9 @@ async def request_many(targets, method="OPTIONS", transport="udp", concurrency=1
         except (OSError, ValueError) as exc:
             res["error"] = "%s: %s" % (type(exc).__name__, exc)
             return res
-        h = resp.headers
-        res.update(reachable=True, code=resp.code, reason=resp.reason, rtt_ms=resp.rtt_ms, server=h.get("server"),
-                   user_agent=h.get("user-agent"), allow=[a.upper() for a in h.get_list("allow")],
-                   supported=h.get_list("supported"), authenticated=resp.authenticated)
+        server, user_agent, allow, supported = _identity(resp.headers)
+        res.update(reachable=True, code=resp.code, reason=resp.reason, rtt_ms=resp.rtt_ms, server=server,
+                   user_agent=user_agent, allow=allow, supported=supported, authenticated=resp.authenticated)
         if resp.code in expect:
             res["status"] = "ok"
         else:

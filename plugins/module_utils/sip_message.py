@@ -798,7 +798,37 @@ _LEAN_PARAMS = r"(?:;[%s]+(?:=[%s]+)?)*\Z" % (_TOKEN_CHARS, _TOKEN_CHARS)
 _LEAN_NAMEADDR_RE = re.compile(
     r"(?:(?:\"[^\"\\<>]*\"[ \t]*|[%s \t]*)<[^<>\"\s]*:[^<>\"\s]*>|[^<>\"\s;,]*:[^<>\"\s;]*)%s"
     % (_TOKEN_CHARS, _LEAN_PARAMS))
-_LEAN_WATCH = frozenset(("via", "from", "to", "call-id", "cseq"))
+# every header line after the status line: "\r\n" name ":" value; a line this does not match (no colon) makes
+# the number of matches differ from the number of lines
+_LEAN_LINE_RE = re.compile(r"\r\n([^:\r\n]*):([^\r\n]*)")
+_LEAN_SHAPES = {}  # tuple of raw header names as sent -> what _lean_shape() says about them
+_LEAN_SHAPES_MAX = 256
+_LEAN_FIRST = ("via", "from", "to", "call-id", "cseq")
+
+
+def _lean_shape(raw_names):
+    """For a sequence of raw header names: (canonical names, keys, index of the first Via, From, To, Call-ID,
+    CSeq, indexes of Content-Length), or None when a name is not a token or a required header is missing.
+    Responses from one kind of server repeat the same sequence, so the answer is cached."""
+    canon, keys = [], []
+    for raw in raw_names:
+        name = raw.rstrip(" \t")
+        if not name or not _TOKEN_RE.match(name):
+            return None
+        key = name.lower()
+        key = COMPACT_FORMS.get(key, key)
+        canon.append(_CANONICAL.get(key, name))
+        keys.append(key)
+    first = []
+    for req in _LEAN_FIRST:
+        if req not in keys:
+            return None
+        first.append(keys.index(req))
+    clens = tuple(i for i, key in enumerate(keys) if key == "content-length")
+    shape = (tuple(canon), tuple(keys), tuple(first), clens)
+    if len(_LEAN_SHAPES) < _LEAN_SHAPES_MAX:
+        _LEAN_SHAPES[raw_names] = shape
+    return shape
 
 
 def parse_response_lean(data):
@@ -817,39 +847,31 @@ def parse_response_lean(data):
     ncrlf = head.count("\r\n")
     if head.count("\r") != ncrlf or head.count("\n") != ncrlf:
         return None  # bare CR or LF: the strict parser decides
-    lines = head.split("\r\n")
-    start = lines[0]
+    first = head.find("\r\n")
+    start = head if first < 0 else head[:first]
     code = start[8:11]
     if len(start) < 11 or not "100" <= code <= "699" or not code.isdigit() or (len(start) > 11 and start[11] != " "):
         return None
-    msg = SipResponse(int(code), start[12:].strip())
-    items = msg.headers._items
-    seen = {}
-    clens = []
-    token = _TOKEN_RE.match
-    for line in lines[1:]:
-        if not line or line[0] in " \t":
-            return None  # folded header (or an empty line): strict path
-        name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not token(name):
+    pairs = _LEAN_LINE_RE.findall(head)
+    if len(pairs) != ncrlf:
+        return None  # a line without a colon, or a folded one: strict path
+    raw_names = tuple([pair[0] for pair in pairs])
+    shape = _LEAN_SHAPES.get(raw_names)
+    if shape is None:
+        shape = _lean_shape(raw_names)
+        if shape is None:
             return None
-        key = name.lower()
-        key = COMPACT_FORMS.get(key, key)
-        value = value.strip()
-        items.append((_CANONICAL.get(key, name), value, key))
-        if key in _LEAN_WATCH:
-            if key not in seen:
-                seen[key] = value
-        elif key == "content-length":
-            clens.append(value)
-    if len(seen) != 5:
-        return None
+    canon, keys, first, clen_at = shape
+    values = [pair[1].strip() for pair in pairs]
+    msg = SipResponse(int(code), start[12:].strip())
+    msg.headers._items = list(zip(canon, values, keys))
+    i_via, i_from, i_to, _i_callid, i_cseq = first
+    clens = [values[i] for i in clen_at]
     try:
-        _parse_cseq(seen["cseq"])
+        _parse_cseq(values[i_cseq])
     except SipParseError:
         return None
-    via = seen["via"]
+    via = values[i_via]
     if '"' in via:
         return None
     m = _LEAN_VIA_RE.match(via.split(",", 1)[0].strip())
@@ -862,7 +884,7 @@ def parse_response_lean(data):
             return None
     if host[0] == "[":
         host = host[1:-1]
-    if _LEAN_NAMEADDR_RE.match(seen["from"]) is None or _LEAN_NAMEADDR_RE.match(seen["to"]) is None:
+    if _LEAN_NAMEADDR_RE.match(values[i_from]) is None or _LEAN_NAMEADDR_RE.match(values[i_to]) is None:
         return None
     body = data[end + 4:]
     if clens:
@@ -876,8 +898,13 @@ def parse_response_lean(data):
             return None
         body = body[:clen]
     msg.body = bytes(body)
+    params = {}
     ptext = m.group(4)
-    msg._via = Via(m.group(1), host, port, parse_params(ptext) if ptext else {})
+    if ptext:  # ";name[=value]..." already checked by the regex: no quotes, no blanks, no empty names
+        for part in ptext[1:].split(";"):
+            name, eq, value = part.partition("=")
+            params[name.lower()] = value if eq else None
+    msg._via = Via(m.group(1), host, port, params)
     return msg
 
 
