@@ -8,7 +8,8 @@ built for thousands of concurrent transactions in one process on one socket per 
 
 Messages (``sip_message.py``, re-exported here)
     ``SipRequest(method, uri, headers, body)``, ``SipResponse(code, reason, headers, body)``,
-    ``SipResponse.for_request(req, code)``, ``parse_message(bytes) -> msg``, ``StreamFramer``,
+    ``SipResponse.for_request(req, code)``, ``parse_message(bytes) -> msg``, ``parse_response_lean(bytes)``
+    (the fast path for responses in the common shape; ``None`` = use ``parse_message``), ``StreamFramer``,
     ``Headers`` (case-insensitive, compact forms, repeated + comma lists), ``SipUri``, ``NameAddr``,
     ``Via``, and ``SipParseError`` - the one error every malformed input raises.
 
@@ -24,8 +25,9 @@ Endpoint
 
     - ``resp = await ep.request("OPTIONS", "sip:127.0.0.1:5060", timeout=5, credentials=(user, pw))``
       runs a non-INVITE client transaction (UDP retransmission on Timer E: T1 doubling up to T2,
-      overall ``timeout`` instead of Timer F), answers one 401/407 Digest challenge (two if ``stale``),
-      and returns the final :class:`SipResponse` (``resp.rtt_ms`` is set).  Failures raise
+      overall ``timeout`` instead of Timer F; both on the endpoint's 10 ms timer wheel), answers one
+      401/407 Digest challenge (two if ``stale``), and returns the final :class:`SipResponse`
+      (``resp.rtt_ms`` is set).  Failures raise
       :class:`SipTransportError` whose ``status`` is ``timeout``, ``refused`` (ICMP port unreachable
       on UDP, RST on TCP), ``tls_error``, ``dns_error`` or ``error``.
     - ``handler(request, source)`` receives incoming requests (plain function or coroutine).  Return a

@@ -12,6 +12,8 @@ Public API (re-exported by ``sip.py``):
 - :class:`SipRequest` / :class:`SipResponse` - ``to_bytes()`` sets Content-Length; handy
   properties ``call_id``, ``cseq`` (number, method), ``top_via`` (:class:`Via`), ``branch``,
   ``from_tag``, ``to_tag``; ``SipResponse.for_request(req, code, reason)`` builds a UAS answer.
+- :func:`parse_response_lean` (fast path for a response datagram in the common shape: the same
+  :class:`SipResponse` as :func:`parse_message`, or ``None`` to fall back to it).
 - :func:`parse_message` (one datagram, or one framed stream message) and :class:`StreamFramer`
   (Content-Length framing on TCP/TLS, ignores CRLF keep-alives).
 - :class:`SipUri` (``sip:``/``sips:`` URIs, IPv6 references), :class:`NameAddr`

@@ -83,7 +83,8 @@ YEALINK_COMPACT = _msg(
     "CSeq: 1 OPTIONS",
     "Contact: <sip:1001@10.0.0.7:5062>",
     "User-Agent: Yealink SIP-T54W 96.86.0.100",
-    "Allow: INVITE, INFO, PRACK, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REGISTER, SUBSCRIBE, REFER, PUBLISH, UPDATE, MESSAGE",
+    "Allow: INVITE, INFO, PRACK, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REGISTER, SUBSCRIBE, REFER, PUBLISH, UPDATE,"
+    " MESSAGE",
     "k: replaces, timer",
     "l: 0")
 ODD_CASE = _msg(
@@ -165,7 +166,8 @@ MALFORMED = {
     "code out of range": KAMAILIO_200.replace(b"SIP/2.0 200 OK", b"SIP/2.0 999 Nope"),
     "four-digit code": KAMAILIO_200.replace(b"SIP/2.0 200 OK", b"SIP/2.0 2000 OK"),
     "no Call-ID": KAMAILIO_200.replace(b"Call-ID: 3f2a9c1e-4b5d\r\n", b""),
-    "no Via": KAMAILIO_200.replace(b"Via: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKa1b2c3;rport=5070;received=10.0.0.5\r\n", b""),
+    "no Via": KAMAILIO_200.replace(
+        b"Via: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKa1b2c3;rport=5070;received=10.0.0.5\r\n", b""),
     "bad CSeq": KAMAILIO_200.replace(b"CSeq: 1 OPTIONS", b"CSeq: one OPTIONS"),
     "CSeq out of range": KAMAILIO_200.replace(b"CSeq: 1 OPTIONS", b"CSeq: 99999999999 OPTIONS"),
     "bad Via": KAMAILIO_200.replace(b"SIP/2.0/UDP 10.0.0.5:5070", b"SIP/3.0/UDP 10.0.0.5:5070"),
