@@ -783,7 +783,6 @@ def parse_message(data, stream=False):
     return msg
 
 
-
 # ---------------------------------------------------------------------- lean response path
 # The bulk OPTIONS sweep parses thousands of responses a second; most come in the plain shape every
 # server sends (one header per line, no folding, an ASCII head, From/To as <uri> or a simple display
