@@ -8,7 +8,8 @@ built for thousands of concurrent transactions in one process on one socket per 
 
 Messages (``sip_message.py``, re-exported here)
     ``SipRequest(method, uri, headers, body)``, ``SipResponse(code, reason, headers, body)``,
-    ``SipResponse.for_request(req, code)``, ``parse_message(bytes) -> msg``, ``StreamFramer``,
+    ``SipResponse.for_request(req, code)``, ``parse_message(bytes) -> msg``, ``parse_response_lean(bytes)``
+    (the fast path for responses in the common shape; ``None`` = use ``parse_message``), ``StreamFramer``,
     ``Headers`` (case-insensitive, compact forms, repeated + comma lists), ``SipUri``, ``NameAddr``,
     ``Via``, and ``SipParseError`` - the one error every malformed input raises.
 
@@ -24,8 +25,9 @@ Endpoint
 
     - ``resp = await ep.request("OPTIONS", "sip:127.0.0.1:5060", timeout=5, credentials=(user, pw))``
       runs a non-INVITE client transaction (UDP retransmission on Timer E: T1 doubling up to T2,
-      overall ``timeout`` instead of Timer F), answers one 401/407 Digest challenge (two if ``stale``),
-      and returns the final :class:`SipResponse` (``resp.rtt_ms`` is set).  Failures raise
+      overall ``timeout`` instead of Timer F; both on the endpoint's 10 ms timer wheel), answers one
+      401/407 Digest challenge (two if ``stale``), and returns the final :class:`SipResponse`
+      (``resp.rtt_ms`` is set).  Failures raise
       :class:`SipTransportError` whose ``status`` is ``timeout``, ``refused`` (ICMP port unreachable
       on UDP, RST on TCP), ``tls_error``, ``dns_error`` or ``error``.
     - ``handler(request, source)`` receives incoming requests (plain function or coroutine).  Return a
@@ -72,7 +74,7 @@ import time
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
     COMPACT_FORMS, Headers, NameAddr, SipMessage, SipParseError, SipRequest, SipResponse, SipUri,
     StreamFramer, Via, canonical_name, format_hostport, header_key, parse_message, parse_params,
-    split_header_list, split_hostport,
+    parse_response_lean, split_header_list, split_hostport,
 )
 from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import (
     DigestAuthorization, DigestChallenge, DigestServer, authorization_value, compute_ha1, digest_response,
@@ -89,7 +91,7 @@ __all__ = [
     # sip_message
     "COMPACT_FORMS", "Headers", "NameAddr", "SipMessage", "SipParseError", "SipRequest", "SipResponse", "SipUri",
     "StreamFramer", "Via", "canonical_name", "format_hostport", "header_key", "parse_message", "parse_params",
-    "split_header_list", "split_hostport",
+    "parse_response_lean", "split_header_list", "split_hostport",
     # sip_digest
     "DigestAuthorization", "DigestChallenge", "DigestServer", "authorization_value", "compute_ha1", "digest_response",
     "format_authorization",
@@ -107,6 +109,11 @@ _IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
 _MAX_DATAGRAM = 65535
 _RECV_BATCH = 256
 _ICMP_ERRNOS = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "error", errno.ENETUNREACH: "error"}
+# client transaction timers (retransmission and deadline) share one timer wheel per endpoint: a slot per
+# _WHEEL_TICK seconds, one loop timer per occupied slot instead of two per transaction; a timer fires at most
+# one tick late, never early
+_WHEEL_TICK = 0.01
+_EARLY = 1e-6
 
 
 class SipTransportError(Exception):
@@ -339,10 +346,13 @@ class _StreamConnection(asyncio.Protocol):
 
 
 class _ClientTransaction(object):
-    """Non-INVITE client transaction (RFC 3261 17.1.2) with an overall deadline instead of Timer F."""
+    """Non-INVITE client transaction (RFC 3261 17.1.2) with an overall deadline instead of Timer F.
+
+    Timer E (retransmission, UDP only) and the deadline are one entry on the endpoint's timer wheel, armed for
+    whichever comes first."""
 
     __slots__ = ("endpoint", "branch", "method", "data", "addr", "conn", "future", "sent_at", "interval",
-                 "retrans", "deadline", "reliable", "provisional")
+                 "next_at", "deadline_at", "label", "slot", "reliable", "provisional")
 
     def __init__(self, endpoint, branch, method, data, addr, conn, timeout, reliable, label=None):
         self.endpoint = endpoint
@@ -356,17 +366,35 @@ class _ClientTransaction(object):
         self.provisional = None
         self.interval = endpoint.t1
         self.sent_at = time.monotonic()
-        loop = endpoint.loop
-        self.retrans = None if reliable else loop.call_later(self.interval, self._retransmit)
-        self.deadline = loop.call_later(timeout, self._timeout, label or timeout)
+        now = endpoint.loop.time()
+        self.label = label or timeout
+        self.deadline_at = now + timeout
+        self.next_at = None if reliable else now + self.interval
+        self.slot = None
+        self._arm()
 
-    def _retransmit(self):
+    def _arm(self):
+        when = self.deadline_at
+        if self.next_at is not None and self.next_at < when:
+            when = self.next_at
+        self.endpoint._arm(self, when)
+
+    def on_timer(self, now):
+        """Called by the timer wheel: time out, or retransmit (Timer E: T1 doubling up to T2; T2 after a
+        provisional response) and re-arm."""
         if self.future.done():
             return
-        self.conn.send(self.data, self.addr)
-        self.endpoint.stats["retransmissions"] += 1
-        self.interval = self.endpoint.t2 if self.provisional else min(self.interval * 2, self.endpoint.t2)
-        self.retrans = self.endpoint.loop.call_later(self.interval, self._retransmit)
+        if now >= self.deadline_at - _EARLY:
+            self._timeout(self.label)
+            return
+        if self.next_at is not None and now >= self.next_at - _EARLY:
+            self.conn.send(self.data, self.addr)
+            self.endpoint.stats["retransmissions"] += 1
+            self.interval = self.endpoint.t2 if self.provisional else min(self.interval * 2, self.endpoint.t2)
+            self.next_at += self.interval
+            if self.next_at < now:
+                self.next_at = now + self.interval
+        self._arm()
 
     def _timeout(self, timeout):
         self.fail("timeout", "no final response within %gs" % timeout)
@@ -386,10 +414,7 @@ class _ClientTransaction(object):
         self._finish()
 
     def _finish(self):
-        if self.retrans is not None:
-            self.retrans.cancel()
-            self.retrans = None
-        self.deadline.cancel()
+        self.slot = None  # the wheel skips it
         self.endpoint._forget(self)
 
 
@@ -426,6 +451,7 @@ class SipEndpoint(object):
         self._transactions = {}
         self._by_addr = {}
         self._server_tx = {}
+        self._wheel = {}
         self._dns = {}
         self._tag_prefix = _random_token(4)
         self._counter = 0
@@ -520,6 +546,28 @@ class SipEndpoint(object):
             if handle is not None and handle[1] is not None:
                 handle[1].cancel()
         self._server_tx.clear()
+        for handle, _bucket in self._wheel.values():
+            handle.cancel()
+        self._wheel.clear()
+
+    # ------------------------------------------------------------------ timer wheel
+    def _arm(self, tx, when):
+        """Fire ``tx.on_timer(now)`` at the first wheel tick at or after ``when`` (loop time)."""
+        slot = int(when / _WHEEL_TICK) + 1
+        entry = self._wheel.get(slot)
+        if entry is None:
+            entry = self._wheel[slot] = (self.loop.call_at(slot * _WHEEL_TICK, self._tick, slot), [])
+        entry[1].append(tx)
+        tx.slot = slot
+
+    def _tick(self, slot):
+        entry = self._wheel.pop(slot, None)
+        if entry is None:
+            return
+        now = self.loop.time()
+        for tx in entry[1]:
+            if tx.slot == slot:  # not finished nor re-armed since
+                tx.on_timer(now)
 
     # ------------------------------------------------------------------ identifiers
     def new_branch(self):
@@ -604,7 +652,10 @@ class SipEndpoint(object):
         """
         target = uri if isinstance(uri, SipTarget) else SipTarget.parse(uri, transport, dest)
         deadline = time.monotonic() + timeout
-        family, ip = await self._resolve(target.host, target.port)
+        if _is_ip(target.host):  # no lookup to wait for
+            family, ip = (socket.AF_INET6 if ":" in target.host else socket.AF_INET), target.host
+        else:
+            family, ip = await self._resolve(target.host, target.port)
         if target.transport == "udp":
             conn = self._udp_for(family)
         else:
@@ -665,7 +716,8 @@ class SipEndpoint(object):
         resp.authenticated = authenticated
         return resp
 
-    async def _transact(self, branch, method, data, addr, conn, timeout, reliable, label=None):
+    def _transact(self, branch, method, data, addr, conn, timeout, reliable, label=None):
+        """Start a client transaction; returns the future (awaitable) of its final response."""
         tx = _ClientTransaction(self, branch, method, data, addr, conn, timeout, reliable, label)
         self._transactions[branch] = tx
         if reliable:
@@ -675,7 +727,7 @@ class SipEndpoint(object):
         err = conn.send(data, addr)
         if err:
             tx.fail("error", err)
-        return await tx.future
+        return tx.future
 
     def _forget(self, tx):
         self._transactions.pop(tx.branch, None)
@@ -719,11 +771,15 @@ class SipEndpoint(object):
 
     # ------------------------------------------------------------------ incoming
     def _on_datagram(self, data, addr, conn):
-        try:
-            msg = parse_message(data)
-        except SipParseError:
-            self.stats["parse_errors"] += 1
-            return
+        # responses in the common shape take the lean parser (same result, a fraction of the work); the
+        # strict parser handles everything else and tells what is wrong
+        msg = parse_response_lean(data)
+        if msg is None:
+            try:
+                msg = parse_message(data)
+            except SipParseError:
+                self.stats["parse_errors"] += 1
+                return
         self._on_message(msg, addr, conn)
 
     def _on_message(self, msg, addr, conn):
@@ -854,6 +910,25 @@ def _result_base(target_text, target):
             "user_agent": None, "allow": [], "supported": [], "authenticated": False, "error": None}
 
 
+def _identity(headers):
+    """(Server, User-Agent, Allow upper-cased, Supported) of a response in one pass over its headers: the first
+    Server and User-Agent, every element of every Allow and Supported header (as ``get``/``get_list`` give)."""
+    server = user_agent = None
+    allow, supported = [], []
+    for _name, value, key in headers._items:
+        if key == "server":
+            if server is None:
+                server = value
+        elif key == "user-agent":
+            if user_agent is None:
+                user_agent = value
+        elif key == "allow":
+            allow.extend(a.upper() for a in split_header_list(value))
+        elif key == "supported":
+            supported.extend(split_header_list(value))
+    return server, user_agent, allow, supported
+
+
 async def request_many(targets, method="OPTIONS", transport="udp", concurrency=1000, timeout=5.0, from_uri=None,
                        validate_certs=True, ca_path=None, expect_codes=(200,), endpoint=None, credentials=None,
                        headers=None, body=b"", content_type=None, user_agent=DEFAULT_USER_AGENT, t1=T1, t2=T2,
@@ -903,10 +978,9 @@ async def request_many(targets, method="OPTIONS", transport="udp", concurrency=1
         except (OSError, ValueError) as exc:
             res["error"] = "%s: %s" % (type(exc).__name__, exc)
             return res
-        h = resp.headers
-        res.update(reachable=True, code=resp.code, reason=resp.reason, rtt_ms=resp.rtt_ms, server=h.get("server"),
-                   user_agent=h.get("user-agent"), allow=[a.upper() for a in h.get_list("allow")],
-                   supported=h.get_list("supported"), authenticated=resp.authenticated)
+        server, user_agent, allow, supported = _identity(resp.headers)
+        res.update(reachable=True, code=resp.code, reason=resp.reason, rtt_ms=resp.rtt_ms, server=server,
+                   user_agent=user_agent, allow=allow, supported=supported, authenticated=resp.authenticated)
         if resp.code in expect:
             res["status"] = "ok"
         else:

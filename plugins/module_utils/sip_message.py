@@ -12,6 +12,8 @@ Public API (re-exported by ``sip.py``):
 - :class:`SipRequest` / :class:`SipResponse` - ``to_bytes()`` sets Content-Length; handy
   properties ``call_id``, ``cseq`` (number, method), ``top_via`` (:class:`Via`), ``branch``,
   ``from_tag``, ``to_tag``; ``SipResponse.for_request(req, code, reason)`` builds a UAS answer.
+- :func:`parse_response_lean` (fast path for a response datagram in the common shape: the same
+  :class:`SipResponse` as :func:`parse_message`, or ``None`` to fall back to it).
 - :func:`parse_message` (one datagram, or one framed stream message) and :class:`StreamFramer`
   (Content-Length framing on TCP/TLS, ignores CRLF keep-alives).
 - :class:`SipUri` (``sip:``/``sips:`` URIs, IPv6 references), :class:`NameAddr`
@@ -88,6 +90,9 @@ def split_header_list(value):
     if "," not in value:
         v = value.strip()
         return [v] if v else []
+    if '"' not in value and "<" not in value:
+        # nothing to protect (no quoted string, no <uri>): a plain split gives what the scan below gives
+        return [v for v in (item.strip() for item in value.split(",")) if v]
     out = []
     buf = []
     in_quote = False
@@ -775,6 +780,132 @@ def parse_message(data, stream=False):
         if stream and len(rest) > clen:
             raise SipParseError("extra bytes after Content-Length body")
         msg.body = rest[:clen]
+    return msg
+
+
+# ---------------------------------------------------------------------- lean response path
+# The bulk OPTIONS sweep parses thousands of responses a second; most come in the plain shape every
+# server sends (one header per line, no folding, an ASCII head, From/To as <uri> or a simple display
+# name, a top Via with token parameters).  parse_response_lean() checks exactly that shape with cheap
+# tests that are a strict SUBSET of what _parse_head accepts, and builds the same SipResponse (same
+# header items, code, reason, body, and the top Via already parsed).  Anything else returns None and the
+# caller falls back to parse_message(), which stays the reference (tests compare the two on a corpus
+# and with hypothesis).
+_TOKEN_CHARS = r"A-Za-z0-9.!%*_+`'~\-"
+_LEAN_VIA_RE = re.compile(
+    r"SIP/2\.0/([%s]+) (\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_]+)(?::([0-9]{1,5}))?"
+    r"((?:;[%s]+(?:=[^;\"\s]+)?)*)\Z" % (_TOKEN_CHARS, _TOKEN_CHARS))
+_LEAN_PARAMS = r"(?:;[%s]+(?:=[%s]+)?)*\Z" % (_TOKEN_CHARS, _TOKEN_CHARS)
+_LEAN_NAMEADDR_RE = re.compile(
+    r"(?:(?:\"[^\"\\<>]*\"[ \t]*|[%s \t]*)<[^<>\"\s]*:[^<>\"\s]*>|[^<>\"\s;,]*:[^<>\"\s;]*)%s"
+    % (_TOKEN_CHARS, _LEAN_PARAMS))
+# every header line after the status line: "\r\n" name ":" value; a line this does not match (no colon) makes
+# the number of matches differ from the number of lines
+_LEAN_LINE_RE = re.compile(r"\r\n([^:\r\n]*):([^\r\n]*)")
+_LEAN_SHAPES = {}  # tuple of raw header names as sent -> what _lean_shape() says about them
+_LEAN_SHAPES_MAX = 256
+_LEAN_FIRST = ("via", "from", "to", "call-id", "cseq")
+
+
+def _lean_shape(raw_names):
+    """For a sequence of raw header names: (canonical names, keys, index of the first Via, From, To, Call-ID,
+    CSeq, indexes of Content-Length), or None when a name is not a token or a required header is missing.
+    Responses from one kind of server repeat the same sequence, so the answer is cached."""
+    canon, keys = [], []
+    for raw in raw_names:
+        name = raw.rstrip(" \t")
+        if not name or not _TOKEN_RE.match(name):
+            return None
+        key = name.lower()
+        key = COMPACT_FORMS.get(key, key)
+        canon.append(_CANONICAL.get(key, name))
+        keys.append(key)
+    first = []
+    for req in _LEAN_FIRST:
+        if req not in keys:
+            return None
+        first.append(keys.index(req))
+    clens = tuple(i for i, key in enumerate(keys) if key == "content-length")
+    shape = (tuple(canon), tuple(keys), tuple(first), clens)
+    if len(_LEAN_SHAPES) < _LEAN_SHAPES_MAX:
+        _LEAN_SHAPES[raw_names] = shape
+    return shape
+
+
+def parse_response_lean(data):
+    """Fast path for a response datagram in the common shape; returns a :class:`SipResponse` equal to
+    what :func:`parse_message` returns, or ``None`` when the input is not in that shape (then use
+    :func:`parse_message`, which also tells what is wrong).  Never raises for any ``bytes`` input."""
+    if data[:8] != b"SIP/2.0 ":
+        return None
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or end > MAX_HEADER_BYTES:
+        return None
+    try:
+        head = data[:end].decode("ascii")
+    except (UnicodeDecodeError, AttributeError):
+        return None
+    ncrlf = head.count("\r\n")
+    if head.count("\r") != ncrlf or head.count("\n") != ncrlf:
+        return None  # bare CR or LF: the strict parser decides
+    first = head.find("\r\n")
+    start = head if first < 0 else head[:first]
+    code = start[8:11]
+    if len(start) < 11 or not "100" <= code <= "699" or not code.isdigit() or (len(start) > 11 and start[11] != " "):
+        return None
+    pairs = _LEAN_LINE_RE.findall(head)
+    if len(pairs) != ncrlf:
+        return None  # a line without a colon, or a folded one: strict path
+    raw_names = tuple([pair[0] for pair in pairs])
+    shape = _LEAN_SHAPES.get(raw_names)
+    if shape is None:
+        shape = _lean_shape(raw_names)
+        if shape is None:
+            return None
+    canon, keys, first, clen_at = shape
+    values = [pair[1].strip() for pair in pairs]
+    msg = SipResponse(int(code), start[12:].strip())
+    msg.headers._items = list(zip(canon, values, keys))
+    i_via, i_from, i_to, _i_callid, i_cseq = first
+    clens = [values[i] for i in clen_at]
+    try:
+        _parse_cseq(values[i_cseq])
+    except SipParseError:
+        return None
+    via = values[i_via]
+    if '"' in via:
+        return None
+    m = _LEAN_VIA_RE.match(via.split(",", 1)[0].strip())
+    if m is None:
+        return None
+    host, port = m.group(2), m.group(3)
+    if port is not None:
+        port = int(port)
+        if not 0 < port < 65536:
+            return None
+    if host[0] == "[":
+        host = host[1:-1]
+    if _LEAN_NAMEADDR_RE.match(values[i_from]) is None or _LEAN_NAMEADDR_RE.match(values[i_to]) is None:
+        return None
+    body = data[end + 4:]
+    if clens:
+        cl = clens[0]
+        if len(clens) > 1 and len(set(clens)) > 1:
+            return None
+        if not cl.isdigit() or not cl.isascii() or len(cl) > 9:
+            return None
+        clen = int(cl)
+        if len(body) < clen:
+            return None
+        body = body[:clen]
+    msg.body = bytes(body)
+    params = {}
+    ptext = m.group(4)
+    if ptext:  # ";name[=value]..." already checked by the regex: no quotes, no blanks, no empty names
+        for part in ptext[1:].split(";"):
+            name, eq, value = part.partition("=")
+            params[name.lower()] = value if eq else None
+    msg._via = Via(m.group(1), host, port, params)
     return msg
 
 

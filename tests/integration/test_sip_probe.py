@@ -6,12 +6,14 @@ digest REGISTER at Kamailio and a digest-challenged NOTIFY check-sync to the reg
 from __future__ import absolute_import, division, print_function
 
 import asyncio
+import socket
 
 import pytest
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
 from ansible_collections.voipops.voip.plugins.module_utils.sip import (
-    DigestServer, SipEndpoint, SipResponse, notify_many, probe_many, summarize,
+    DigestServer, SipEndpoint, SipResponse, SipTarget, notify_many, parse_message, parse_response_lean, probe_many,
+    summarize,
 )
 from tests.support.net import free_udp_port as _dead_udp_port
 
@@ -32,6 +34,40 @@ def test_probe_callserver_and_gateways(lab):
         assert gw["server"].startswith("Mediant 1000 (simulated)/v.")  # the lab gateway says what it runs
         assert "OPTIONS" in gw["allow"] and "INVITE" in gw["allow"]
     assert summarize(results)["ok"] == len(targets)
+
+
+def _raw_options_answer(target):
+    """Send one OPTIONS from a plain UDP socket and return the final response's bytes as the peer sent them."""
+    t = SipTarget.parse(target)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        port = sock.getsockname()[1]
+        sock.sendto((
+            "OPTIONS %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKlean%d;rport\r\nMax-Forwards: 70\r\n"
+            "From: <sip:probe@127.0.0.1>;tag=lean\r\nTo: <%s>\r\nCall-ID: lean-%d@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n" % (t.uri, port, port, t.uri, port)).encode(), (t.host, t.port))
+        while True:
+            data, _addr = sock.recvfrom(65535)
+            if not data.startswith(b"SIP/2.0 1"):
+                return data
+    finally:
+        sock.close()
+
+
+def test_real_answers_take_the_lean_path_and_read_as_the_strict_parser_reads_them(lab):
+    """Kamailio's and the lab gateway's own bytes: the sweep's lean parser takes them (so a probe of these
+    peers does not pay for the strict parse) and reads exactly what the strict parser reads."""
+    for target in (lab["callserver"]["sip_uri"], lab["gateways"][0]["sip_uri"]):
+        data = _raw_options_answer(target)
+        lean, strict = parse_response_lean(data), parse_message(data)
+        assert lean is not None, data
+        assert (lean.code, lean.reason, lean.headers.items(), lean.body) == \
+            (strict.code, strict.reason, strict.headers.items(), strict.body)
+        assert (lean.top_via.branch, lean.top_via.params, lean.cseq) == \
+            (strict.top_via.branch, strict.top_via.params, strict.cseq)
+        assert lean.code == 200 and lean.headers.get("server")
 
 
 def test_kamailio_over_tcp(lab):
