@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """The provisioning options are defined once (doc fragment voipops.voip.provisioning, provision.provisioning_argspec)
-and handset_provision and handset_release take them from there."""
+and handset_provision and handset_release take them from there; the estate -> provisioning conversion is one too."""
 from __future__ import absolute_import, division, print_function
 
 import importlib
@@ -13,9 +13,15 @@ from tests.support.modargs import patch_module_args
 
 from ansible_collections.voipops.voip.plugins.module_utils import provision
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import CALLSERVER_ARGSPEC
+from ansible_collections.voipops.voip.plugins.module_utils.estate import build_estate, load_estate
+from ansible_collections.voipops.voip.plugins.module_utils.release import handset
+from ansible_collections.voipops.voip.plugins.module_utils.schema.provisioning import handsets_from_estate
 from ansible_collections.voipops.voip.plugins.modules import handset_provision, handset_release
+from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim
 
 PKG = "ansible_collections.voipops.voip.plugins"
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+LAB_ESTATE = os.path.join(ROOT, "inventories", "lab", "estate.yml")
 # Where the two modules differ on purpose (kept as they were when the options were merged): a release needs the
 # accounts file (it cannot take inline users) and reads root and provisioning_url from its task only.
 DIFFERENCES = {("users_file", "required"), ("root", "fallback"), ("provisioning_url", "fallback")}
@@ -126,3 +132,51 @@ def test_handset_release_still_needs_root_url_and_users_file_in_its_task(tmp_pat
                                         "registrar": "127.0.0.1", "handsets": [], "rpc_url": "http://127.0.0.1:9/RPC"})
     assert out["failed"]
     assert "missing required arguments: provisioning_url, root, users_file" in out["msg"], out["msg"]
+
+
+# ------------------------------------------------------------------------- estate -> provisioning records
+ESTATE = {
+    "sites": [{"name": "ams", "timezone": "Europe/Amsterdam", "handset_maintainer": "acme"}],
+    "suppliers": [{"name": "acme", "coverage": "24x7",
+                   "sla": dict((p, {"response": "1h", "resolve": "1d"}) for p in ("P1", "P2", "P3", "P4"))}],
+    "handsets": [
+        {"name": "desk-1", "mac": "0015.65aa.bb01", "vendor": "Yealink", "model": "T54W", "site": "ams",
+         "user": "1001"},
+        {"name": "dect-1", "mac": "80:5e:0c:aa:bb:02", "vendor": "yealink", "model": "W70B", "site": "ams",
+         "lines": [{"user": "1011", "label": "Ward"}, "1012"]},
+        {"name": "ata-1", "mac": "00:56:2b:aa:bb:03", "vendor": "cisco", "model": "ATA191", "site": "ams",
+         "lines": ["1021"]},
+    ],
+}
+
+
+def estate():
+    return build_estate(json.loads(json.dumps(ESTATE)))
+
+
+def test_estate_handsets_become_the_records_handset_provision_takes():
+    records = handsets_from_estate(estate())
+    by_name = dict((r["name"], r) for r in records)
+    assert by_name["desk-1"] == {"name": "desk-1", "mac": "00:15:65:aa:bb:01", "vendor": "yealink", "model": "T54W",
+                                 "site": "ams", "user": "1001"}
+    # a DECT base: its handsets' users in line order, no single user (labels are the estate's, not the files')
+    assert by_name["dect-1"]["lines"] == ["1011", "1012"] and "user" not in by_name["dect-1"]
+    # a device declared with one line stays a device with lines
+    assert by_name["ata-1"]["lines"] == ["1021"] and "user" not in by_name["ata-1"]
+    users = [{"extension": u, "sip_password": "pw-%s-secret" % u} for u in ("1001", "1011", "1012", "1021")]
+    checked, _accounts, _settings = provision.validate(records, users, {"registrar": "127.0.0.1",
+                                                                        "provisioning_url": "http://127.0.0.1:8081/"})
+    assert [(r["name"], r["model"]) for r in checked] == [("desk-1", "T54W"), ("dect-1", "W70B"), ("ata-1", "ATA191")]
+
+
+def test_the_release_and_the_lab_fleet_read_the_estate_through_the_one_conversion():
+    est = load_estate(LAB_ESTATE)
+    records = handsets_from_estate(est)
+    handsets, _sites, groups = handset.load_estate_handsets(LAB_ESTATE)
+    assert handsets == records
+    fleet = phonesim.fleet_from_estate(LAB_ESTATE)
+    sim_only = ("users", "running_firmware")
+    assert [dict((k, v) for k, v in p.items() if k not in sim_only) for p in fleet] == [
+        dict(r, vendor=p["vendor"], model=p["model"]) for r, p in zip(records, fleet)]
+    multi = [p for p in fleet if "lines" in p]
+    assert multi and all(p["users"] == p["lines"] and "user" not in p for p in multi)
