@@ -25,6 +25,8 @@ import json
 import os
 import re
 
+from ansible.module_utils.common.parameters import env_fallback
+
 from ansible_collections.voipops.voip.plugins.module_utils.source import (
     ErrorCollector, SourceError, SourceErrors, Validator, line_of, load_csv, load_yaml)
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
@@ -45,6 +47,51 @@ DEFAULT_SETTINGS = {
     "language": "en",
     "firmware": "latest",
 }
+
+# The provisioning options (doc fragment voipops.voip.provisioning), shared by handset_provision and handset_release;
+# defaults and choices are those of the settings above.  The environment variables let an AWX credential inject
+# root and provisioning_url.
+PROVISIONING_ARGSPEC = dict(
+    root=dict(type="path", required=True, fallback=(env_fallback, ["VOIPOPS_PROVISIONING_ROOT"])),
+    provisioning_url=dict(type="str", required=True, fallback=(env_fallback, ["VOIPOPS_PROVISIONING_URL"])),
+    registrar=dict(type="str", required=True),
+    registrar_port=dict(type="int", default=DEFAULT_SETTINGS["registrar_port"]),
+    transport=dict(type="str", choices=list(base.TRANSPORTS), default=DEFAULT_SETTINGS["transport"]),
+    expires=dict(type="int", default=DEFAULT_SETTINGS["expires"]),
+    ntp_server=dict(type="str", default=DEFAULT_SETTINGS["ntp_server"]),
+    timezone=dict(type="str", default=DEFAULT_SETTINGS["timezone"]),
+    language=dict(type="str", choices=list(base.LANGUAGES), default=DEFAULT_SETTINGS["language"]),
+    firmware=dict(type="str", choices=["latest", "none"], default=DEFAULT_SETTINGS["firmware"]),
+    handsets=dict(type="list", elements="dict"),
+    handsets_file=dict(type="path"),
+    users_file=dict(type="path"),
+    mode=dict(type="raw", default="0640"),
+)
+# The options that become the provisioning settings (``Provisioner``/``validate``); ``domain`` is a callserver option.
+SETTING_KEYS = ("registrar", "registrar_port", "transport", "domain", "expires", "ntp_server", "timezone", "language",
+                "firmware", "provisioning_url")
+
+
+def provisioning_argspec(required=(), env=True):
+    """A copy of PROVISIONING_ARGSPEC with ``required`` options marked required; ``env=False`` drops the
+    environment fallbacks of root and provisioning_url (handset_release takes them from its task only)."""
+    spec = dict((k, dict(v)) for k, v in PROVISIONING_ARGSPEC.items())
+    for name in required:
+        spec[name]["required"] = True
+    if not env:
+        for option in spec.values():
+            option.pop("fallback", None)
+    return spec
+
+
+def settings_of(params):
+    """The provisioning settings out of a module's params."""
+    return dict((k, params.get(k)) for k in SETTING_KEYS)
+
+
+def file_mode(value):
+    """The O(mode) option as an int (``'0640'``, ``640`` given as text, or an int); ValueError when not octal."""
+    return value if isinstance(value, int) else int(str(value), 8)
 
 
 # ------------------------------------------------------------------------------------- firmware

@@ -28,6 +28,7 @@ description:
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.callserver
+  - voipops.voip.provisioning
   - voipops.voip.attributes
   - voipops.voip.attributes.CHANGES
 attributes:
@@ -39,60 +40,10 @@ attributes:
   idempotent:
     support: full
 options:
-  root:
-    description:
-      - The provisioning server's document root (the lab's C(provisioning.root)).
-      - Defaults to the environment variable E(VOIPOPS_PROVISIONING_ROOT) (an AWX credential can inject it).
-    type: path
-    required: true
-  provisioning_url:
-    description:
-      - The URL at which O(root) is served (the lab's C(provisioning.url)); firmware URLs are built from it.
-      - Defaults to the environment variable E(VOIPOPS_PROVISIONING_URL).
-    type: str
-    required: true
-  registrar:
-    description: Host name or address of the SIP registrar the handsets register with.
-    type: str
-    required: true
-  registrar_port:
-    description: SIP port of the registrar.
-    type: int
-    default: 5060
-  transport:
-    description: SIP transport.
-    type: str
-    choices: [udp, tcp, tls]
-    default: udp
   domain:
     description:
       - SIP domain of the handsets' accounts (defaults to O(registrar)).
       - If not set, the environment variable E(VOIPOPS_CALLSERVER_DOMAIN) is used.
-  expires:
-    description: Registration expiry the handsets ask for, in seconds.
-    type: int
-    default: 3600
-  ntp_server:
-    description: NTP server for the handsets.
-    type: str
-    default: pool.ntp.org
-  timezone:
-    description: IANA time zone name, rendered in each vendor's own form (offset, POSIX rule, ...).
-    type: str
-    default: UTC
-  language:
-    description: Handset display language (ISO 639-1).
-    type: str
-    choices: [en, nl, de, fr, es, it]
-    default: en
-  firmware:
-    description:
-      - V(latest) points each handset at the newest image of its family found under C(<root>/firmware/<vendor>/),
-        unless the handset pins a C(firmware) version.
-      - V(none) writes no firmware URL except for handsets that pin one.
-    type: str
-    choices: [latest, none]
-    default: latest
   handsets:
     description:
       - The estate's handsets, each C({name, mac, vendor, model, site, user, firmware}); C(user) is the extension.
@@ -101,20 +52,12 @@ options:
         a line per extension; a model takes at most its number of lines (Yealink W70B 10, Cisco ATA191 2, a desk
         phone 1).
       - Either O(handsets) or O(handsets_file) is required.
-    type: list
-    elements: dict
-  handsets_file:
-    description:
-      - A YAML file with a C(handsets) list (or a top-level list) or a CSV file with columns
-        C(name,mac,vendor,model,user) (and optionally C(site,firmware,lines)); errors then name file and line.
-    type: path
   users_file:
     description:
       - A YAML file (a C(users) list or a top-level list) or CSV file (C(extension,display_name,sip_password)) with
         the users, instead of O(users).
       - Prefer it for thousands of users; every inline O(users[].sip_password) is a C(no_log) value that Ansible
         scrubs from all output, which costs time in proportion to output size times number of secrets.
-    type: path
   users:
     description:
       - The callserver's users, as returned by M(voipops.voip.callserver_users) or read from an estate file.
@@ -146,8 +89,6 @@ options:
     description:
       - File mode of the written files. The files hold SIP passwords - keep them out of reach of other users
         (the default V(0640) with O(group) the web server's group; never world-readable in production).
-    type: raw
-    default: '0640'
   group:
     description:
       - Group that owns the written files (for example the web server's group), so O(mode) C(0640) is readable by it.
@@ -218,7 +159,6 @@ import grp
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.parameters import env_fallback
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import callserver_argspec
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base, registrations
@@ -229,20 +169,8 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import SourceE
 def main():
     # the callserver connection options are accepted (group/voipops.voip.callserver); only domain is used here
     argument_spec = callserver_argspec()
+    argument_spec.update(provision.provisioning_argspec())
     argument_spec.update(
-        root=dict(type="path", required=True, fallback=(env_fallback, ["VOIPOPS_PROVISIONING_ROOT"])),
-        provisioning_url=dict(type="str", required=True, fallback=(env_fallback, ["VOIPOPS_PROVISIONING_URL"])),
-        registrar=dict(type="str", required=True),
-        registrar_port=dict(type="int", default=5060),
-        transport=dict(type="str", choices=["udp", "tcp", "tls"], default="udp"),
-        expires=dict(type="int", default=3600),
-        ntp_server=dict(type="str", default="pool.ntp.org"),
-        timezone=dict(type="str", default="UTC"),
-        language=dict(type="str", choices=["en", "nl", "de", "fr", "es", "it"], default="en"),
-        firmware=dict(type="str", choices=["latest", "none"], default="latest"),
-        handsets=dict(type="list", elements="dict"),
-        handsets_file=dict(type="path"),
-        users_file=dict(type="path"),
         users=dict(type="list", elements="dict", options=dict(
             extension=dict(type="str", required=True),
             display_name=dict(type="str"),
@@ -251,7 +179,6 @@ def main():
             auth_user=dict(type="str"),
             label=dict(type="str"),
         )),
-        mode=dict(type="raw", default="0640"),
         group=dict(type="str"),
     )
     module = AnsibleModule(
@@ -266,7 +193,7 @@ def main():
         module.fail_json(msg=missing_required_lib("netaddr"), exception=registrations.NETADDR_IMPORT_ERROR)
     p = module.params
     try:
-        mode = int(str(p["mode"]), 8) if not isinstance(p["mode"], int) else p["mode"]
+        mode = provision.file_mode(p["mode"])
     except ValueError:
         module.fail_json(msg="mode '%s' is not an octal file mode" % p["mode"])
     gid = None
@@ -275,8 +202,7 @@ def main():
             gid = grp.getgrnam(p["group"]).gr_gid
         except KeyError:
             module.fail_json(msg="group '%s' does not exist" % p["group"])
-    settings = dict((k, p[k]) for k in ("registrar", "registrar_port", "transport", "domain", "expires",
-                                        "ntp_server", "timezone", "language", "firmware", "provisioning_url"))
+    settings = provision.settings_of(p)
 
     def provision_all(fast):
         handsets = p["handsets"] if p["handsets"] is not None else provision.load_handsets(p["handsets_file"], fast=fast)

@@ -38,6 +38,7 @@ description:
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.callserver
+  - voipops.voip.provisioning
   - voipops.voip.attributes
   - voipops.voip.attributes.CHANGES
 attributes:
@@ -103,62 +104,14 @@ options:
   handsets:
     description:
       - The handsets, each C({name, mac, vendor, model, site, user, firmware}), instead of O(estate_file).
-    type: list
-    elements: dict
   handsets_file:
     description: A handsets file as M(voipops.voip.handset_provision) reads it, instead of O(estate_file).
-    type: path
   users_file:
-    description: The SIP accounts file of M(voipops.voip.handset_provision) (YAML/JSON C(users) list or CSV).
-    type: path
     required: true
   root:
     description: The provisioning server's document root.
-    type: path
-    required: true
   provisioning_url:
     description: The URL at which O(root) is served.
-    type: str
-    required: true
-  registrar:
-    description: Host name or address of the SIP registrar, as given to M(voipops.voip.handset_provision).
-    type: str
-    required: true
-  registrar_port:
-    description: SIP port of the registrar.
-    type: int
-    default: 5060
-  transport:
-    description: SIP transport.
-    type: str
-    choices: [udp, tcp, tls]
-    default: udp
-  expires:
-    description: Registration expiry the handsets ask for, in seconds.
-    type: int
-    default: 3600
-  ntp_server:
-    description: NTP server for the handsets.
-    type: str
-    default: pool.ntp.org
-  timezone:
-    description: IANA time zone name of the handsets' files.
-    type: str
-    default: UTC
-  language:
-    description: Handset display language (ISO 639-1).
-    type: str
-    choices: [en, nl, de, fr, es, it]
-    default: en
-  firmware:
-    description: The O(voipops.voip.handset_provision#module:firmware) policy the files were written with.
-    type: str
-    choices: [latest, none]
-    default: latest
-  mode:
-    description: File mode of the written files.
-    type: raw
-    default: '0640'
 notes:
   - The provisioning options must be those of the last M(voipops.voip.handset_provision) run, so that only the
     release's phones get other files; the module checks this before it writes anything.
@@ -326,6 +279,8 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import SourceE
 
 def main():
     argument_spec = callserver_argspec()
+    # the provisioning options of handset_provision: the release re-renders the files it wrote
+    argument_spec.update(provision.provisioning_argspec(required=("users_file",), env=False))
     argument_spec.update(
         release_file=dict(type="path", required=True),
         record_dir=dict(type="path", required=True),
@@ -338,20 +293,6 @@ def main():
         concurrency=dict(type="int", default=500),
         groups=dict(type="dict"),
         estate_file=dict(type="path"),
-        handsets=dict(type="list", elements="dict"),
-        handsets_file=dict(type="path"),
-        users_file=dict(type="path", required=True),
-        root=dict(type="path", required=True),
-        provisioning_url=dict(type="str", required=True),
-        registrar=dict(type="str", required=True),
-        registrar_port=dict(type="int", default=5060),
-        transport=dict(type="str", choices=["udp", "tcp", "tls"], default="udp"),
-        expires=dict(type="int", default=3600),
-        ntp_server=dict(type="str", default="pool.ntp.org"),
-        timezone=dict(type="str", default="UTC"),
-        language=dict(type="str", choices=["en", "nl", "de", "fr", "es", "it"], default="en"),
-        firmware=dict(type="str", choices=["latest", "none"], default="latest"),
-        mode=dict(type="raw", default="0640"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("estate_file", "handsets", "handsets_file")],
@@ -365,11 +306,10 @@ def main():
     if not p["rpc_url"]:
         module.fail_json(msg="rpc_url is required: the gate reads the callserver's live registrations")
     try:
-        mode = int(str(p["mode"]), 8) if not isinstance(p["mode"], int) else p["mode"]
+        mode = provision.file_mode(p["mode"])
     except ValueError:
         module.fail_json(msg="mode '%s' is not an octal file mode" % p["mode"])
-    settings = dict((k, p[k]) for k in ("registrar", "registrar_port", "transport", "domain", "expires",
-                                        "ntp_server", "timezone", "language", "firmware", "provisioning_url"))
+    settings = provision.settings_of(p)
     try:
         driver = get_driver(**connection(p))
         handsets, sites, groups = handset.load_inputs(p)

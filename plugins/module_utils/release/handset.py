@@ -47,6 +47,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.callservers.base impo
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet
 from ansible_collections.voipops.voip.plugins.module_utils.release import spec, waves
 from ansible_collections.voipops.voip.plugins.module_utils.release.record import Record, now_iso
+from ansible_collections.voipops.voip.plugins.module_utils.schema.provisioning import handsets_from_estate
 from ansible_collections.voipops.voip.plugins.module_utils.schema.release import ReleaseContext
 from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError
 
@@ -62,22 +63,16 @@ class ReleaseError(Exception):
 
 
 def load_estate_handsets(path):
-    """(handsets, sites {name: {timezone}}, groups {tag: [names]}) from an estate file."""
+    """(handsets, sites {name: {timezone}}, groups {tag: [names]}) from an estate file; the handsets as
+    handset_provision takes them (``schema.provisioning.handsets_from_estate``)."""
     from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
     est = load_estate(path)
-    handsets, groups = [], {}
+    groups = {}
     for h in est.handsets:
-        rec = dict((k, h.get(k)) for k in ("name", "mac", "vendor", "model", "site", "user"))
-        if h.get("lines"):    # a DECT base or an ATA: its lines' users, as handset_provision takes them
-            rec["lines"] = [line.get("user") if isinstance(line, dict) else line for line in h["lines"]]
-            rec.pop("user", None)
-        if h.get("firmware"):
-            rec["firmware"] = h["firmware"]
-        handsets.append(rec)
         for tag in h.get("tags") or []:
             groups.setdefault(tag, []).append(h["name"])
     sites = dict((name, {"timezone": s.get("timezone")}) for name, s in est.sites.items())
-    return handsets, sites, groups
+    return handsets_from_estate(est), sites, groups
 
 
 class HandsetRelease(object):

@@ -177,3 +177,24 @@ HANDSET = Table("handset", [
     Field("user", "any", always=True, check=_user),
     Field("lines", "any", default=[], check=_lines),
 ], closed=False, rules=[_line_count])
+
+
+def handsets_from_estate(estate):
+    """The estate's handsets (``estate.Estate``) as the records :data:`HANDSET` reads, the input of handset_provision.
+
+    Each is ``{name, mac, vendor, model, site}`` with, for a desk phone, its extension ``user``, or for a
+    multi-line device (a DECT base's handsets, an ATA's ports) ``lines``: its lines' users in line order, and no
+    ``user``; a ``firmware`` pin is kept when the record has one.  The one conversion from the estate: the handset
+    release (``release/handset.py``) and the lab's phone fleet (``roles/lab/files/phonesim``, ``estate``) use it.
+    """
+    out = []
+    for h in estate.handsets:
+        rec = dict((k, h.get(k)) for k in ("name", "mac", "vendor", "model", "site"))
+        if h.get("lines"):
+            rec["lines"] = registrations.handset_users(h)
+        else:
+            rec["user"] = h.get("user")
+        if h.get("firmware"):
+            rec["firmware"] = h["firmware"]
+        out.append(rec)
+    return out

@@ -788,13 +788,17 @@ def wait_registered(state_dir, timeout=60.0, expect=None):
 
 
 def fleet_from_estate(path):
-    """The estate's handsets as a simulator fleet: each runs the latest firmware the estate approves for its
-    model (``approved_firmware``), else its vendor's default release, so a clean lab has no audit findings."""
+    """The estate's handsets as a simulator fleet: the records handset_provision takes (the collection's one
+    conversion, ``schema.provisioning.handsets_from_estate``: ``user``, or ``lines`` for a DECT base's handsets or an
+    ATA's ports), each with its vendor's and model's canonical names, every line's user (``users``) and the firmware it
+    runs: the latest the estate approves for its model (``approved_firmware``), else its vendor's default release, so
+    a clean lab has no audit findings."""
     from ansible_collections.voipops.voip.plugins.module_utils import estate as estate_mod
+    from ansible_collections.voipops.voip.plugins.module_utils.schema.provisioning import handsets_from_estate
 
     est = estate_mod.load_estate(path)
     fleet = []
-    for h in est.handsets:
+    for h in handsets_from_estate(est):
         profile = base.get_profile(h["vendor"])
         if profile is None:
             raise ControlError("%s: handset '%s' has vendor '%s', which the simulator does not know"
@@ -802,12 +806,8 @@ def fleet_from_estate(path):
         model = profile.canonical_model(h["model"])
         approved = est.approved_versions(h["vendor"], h["model"])
         firmware = approved[-1] if approved else profile.FIRMWARE[profile.family(model)]["version"]
-        users = registrations.handset_users(h)
-        spec = {"name": h["name"], "mac": h["mac"], "vendor": profile.vendor, "model": model,
-                "site": h.get("site"), "user": h.get("user"), "users": users, "running_firmware": str(firmware)}
-        if len(users) > 1:   # a DECT base's handsets, an ATA's ports: provisioned as lines of one device
-            spec["lines"] = users
-        fleet.append(spec)
+        fleet.append(dict(h, vendor=profile.vendor, model=model, users=registrations.handset_users(h),
+                          running_firmware=str(firmware)))
     return fleet
 
 
