@@ -17,6 +17,14 @@ callserver_release_service_gap
     ``callserver_config`` releasing a good Kamailio configuration on the same lab (``kamailio -c``, trial start on
     spare ports, swap, restart through the lab's restart hook, registration gate): ``service_gap_ms``, the longest time
     the callserver did not answer OPTIONS, as the module measured it.  Reported, no peer.
+
+handset_release_wave_growth
+    The release's growth inside one run: each wave's seconds (start to gate verdict, from the release record, 1 s
+    resolution) against the phones in the wave (10, then about 30%, 30% and 40% of the fleet: three sizes), the
+    fitted exponent (target k <= 1.1) and the chart ``bench/results/handset_release.svg`` with the phones' own bound
+    (one reboot delay per wave, whatever its size) beside it.
+
+Knobs: ``BENCH_RELEASE_PHONES`` (1000; 200 makes a run of about a minute) and ``BENCH_RELEASE_REBOOT_DELAY`` (1.0 s).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -29,7 +37,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +44,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import bench_e2e as BE  # noqa: E402  pylint: disable=wrong-import-position
 import bench_users as BU  # noqa: E402  pylint: disable=wrong-import-position
+import chart  # noqa: E402  pylint: disable=wrong-import-position
 sys.path.insert(0, ROOT)
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim  # noqa: E402
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base  # noqa: E402
@@ -183,7 +191,13 @@ def handset_wave(lab, work):
     if res["status"] != "done" or on_target != PHONES:
         raise RuntimeError("release did not finish: status %s, %d of %d on target, gate %r"
                            % (res["status"], on_target, PHONES, res.get("gate")))
-    return elapsed, len(res["waves"]), on_target, wave_seconds(res["record"])
+    return elapsed, len(res["waves"]), on_target, wave_seconds(res["record"]), wave_sizes(res["record"])
+
+
+def wave_sizes(record):
+    """The number of phones in each wave, from the release record."""
+    with open(record) as handle:
+        return [len(w.get("names", [])) for w in json.load(handle).get("waves", [])]
 
 
 def wave_seconds(record):
@@ -215,21 +229,20 @@ def callserver_gap(lab, lab_dir):
 
 
 def run():
-    tmp = tempfile.mkdtemp(prefix="voipops-bench-release-")
-    os.chmod(tmp, 0o755)  # nosec - the lab's nginx workers (an unprivileged user) must reach its provisioning tree
-    lab_dir = os.path.join(tmp, "lab")
-    os.makedirs(lab_dir)
+    tmp = BE.bench_tmp("voipops-bench-release-")
     work = os.path.join(tmp, "work")
     os.makedirs(work)
+    lab_dir = None
     try:
-        lab = BE._lab(lab_dir, "up")
-        elapsed, waves, on_target, per_wave = handset_wave(lab, work)
+        lab_dir, lab = BE.lab_up(tmp)
+        elapsed, waves, on_target, per_wave, sizes = handset_wave(lab, work)
         gap = callserver_gap(lab, lab_dir)
     finally:
-        BE._lab(lab_dir, "down")
+        if lab_dir:
+            BE.lab_down(lab_dir)
         shutil.rmtree(tmp, ignore_errors=True)
     bound = waves * REBOOT_DELAY
-    return [
+    results = [
         {"name": "handset_release_%d" % PHONES, "value": round(elapsed, 2), "unit": "s",
          "baseline": "lower bound set by the phones: %d waves x %.1f s reboot delay" % (waves, REBOOT_DELAY),
          "baseline_value": round(bound, 2), "ratio": round(bound / elapsed, 2),
@@ -240,6 +253,25 @@ def run():
          "baseline": "no peer: the longest OPTIONS silence callserver_config measured during the swap",
          "baseline_value": None, "ratio": None},
     ]
+    return results + wave_growth(sizes, per_wave)
+
+
+def wave_growth(sizes, per_wave):
+    """The release's own growth: seconds of each wave against its phones (the canary and the larger waves are the
+    sizes), the fitted exponent, and the chart bench/results/handset_release.svg with the phones' bound beside it."""
+    points = [(n, s) for n, s in zip(sizes, per_wave) if n > 0 and s > 0]  # a wave under 1 s reads as 0 in the record
+    if len(set(n for n, _s in points)) < 2:
+        return []
+    chart.write_svg(os.path.join(HERE, "results", "handset_release.svg"),
+                    "handset_release: seconds per wave (start to gate verdict), %d phones" % PHONES,
+                    [("handset_release wave (release record, 1 s resolution)", points),
+                     ("bound set by the phones: their reboot delay", [(n, REBOOT_DELAY) for n, _s in points])],
+                    x_label="phones in the wave")
+    k = chart.growth_exponent(points)
+    return [{"name": "handset_release_wave_growth", "value": round(k, 2), "unit": "exponent",
+             "baseline": "the phones' bound (one reboot delay per wave, whatever its size)", "baseline_value": 0.0,
+             "ratio": None, "target": "k <= 1.1", "met": k <= 1.1, "sizes": [n for n, _s in points],
+             "seconds": [s for _n, s in points]}]
 
 
 if __name__ == "__main__":
