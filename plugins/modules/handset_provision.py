@@ -113,14 +113,15 @@ EXAMPLES = r"""
     registrar: sip.example.org
     timezone: Europe/Amsterdam
     language: nl
-    handsets_file: inventories/prod/handsets.csv
+    handsets: "{{ estate_handsets }}"
     users: "{{ callserver_users.users }}"
   register: prov
 
-- name: Re-sync the handsets whose files changed
+- name: Re-sync the handsets whose files changed (handset_resync takes the handsets and, in names, which of them)
   voipops.voip.handset_resync:
     rpc_url: http://127.0.0.1:5071/RPC
-    handsets: "{{ prov.changed_handsets }}"
+    handsets: "{{ estate_handsets }}"
+    names: "{{ prov.changed_handsets }}"
   when: prov.changed
 """
 
