@@ -26,6 +26,9 @@ DEFAULT_THRESHOLDS = {
     "cert_warning_days": 30, "cert_critical_days": 7,
     "stale_registration_seconds": 0,
     "post_dial_delay_warning_ms": 3000,
+    # test calls with media (sip_call media): loss in percent, RFC 3550 jitter in ms, E-model MOS (ITU-T G.107);
+    # beyond a warning limit -> media_degraded (warning); a MOS below media_mos_minor (or no RTP back) -> minor
+    "media_loss_warning_pct": 1.0, "media_jitter_warning_ms": 30, "media_mos_warning": 3.6, "media_mos_minor": 3.1,
 }
 
 
