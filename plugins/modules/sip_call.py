@@ -37,7 +37,7 @@ options:
         is given, else straight to its host.
       - A dict takes C(target) (a number or URI) and optionally C(name) and C(kind) (labels copied into the result,
         for example the gateway's name and V(gateway)) and C(direct) (V(true) sends a URI straight to its host even
-        when O(proxy) is set - a gateway tested on its own) and C(media) (a boolean: this call carries RTP or not,
+        when O(proxy) is set - a gateway tested on its own) and C(media) (a boolean - this call carries RTP or not,
         whatever O(media) says).
     type: list
     elements: raw

@@ -39,8 +39,8 @@ def direct(gw):
 
 def test_media_to_a_gateway_straight_and_through_the_callserver(ansible, lab, caller):
     gw = lab["gateways"][0]
-    result = ansible.module("sip_call", dict(caller, media=True, targets=[direct(gw), "90001",
-                                                                         {"target": "1001", "media": False}]))
+    targets = [direct(gw), "90001", {"target": "1001", "media": False}]
+    result = ansible.module("sip_call", dict(caller, media=True, targets=targets))
     assert not result.get("failed"), result.get("msg")
     straight, routed, phone = result["calls"]
     for call in (straight, routed):
