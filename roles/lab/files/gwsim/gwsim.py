@@ -446,7 +446,11 @@ class MediaEcho(object):
     def __init__(self, device, host, port):
         self.device = device
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((host, port))
+        try:
+            self.sock.bind((host, port))
+        except OSError as exc:  # the lab's port was taken meanwhile: a free one (the SDP answer names it)
+            sys.stderr.write("gwsim rtp: port %d: %s; using a free port\n" % (port, exc))
+            self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
         self.streams = {}  # source address -> {ssrc, seq, ts, first seq/ts, loss accumulator, n}
         self.queue = []  # (due, n, packet, address) of delayed echoes
@@ -579,7 +583,7 @@ class Handler(BaseHTTPRequestHandler):
                          "pending_reset": self.device.pending_reset, "sip_calls": len(self.device.dialogs),
                          "calls_answered": self.device.calls_answered, "calls_dropped": self.device.calls_dropped,
                          "graceful_waits": list(self.device.graceful_waits), "sip_port": self.server.sip_port,
-                         "media_port": self.server.media_port, "rtp_loss": self.device.rtp_loss,
+                         "media_port": getattr(self.server, "media_port", None), "rtp_loss": self.device.rtp_loss,
                          "rtp_delay_ms": self.device.rtp_delay_ms, "rtp_jitter_ms": self.device.rtp_jitter_ms,
                          "rtp": dict(self.device.rtp)}
             return self.reply(200, state)
