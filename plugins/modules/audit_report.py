@@ -102,7 +102,8 @@ options:
   thresholds:
     description: Override thresholds of the checks (C(cpu_warning), C(cpu_critical), C(memory_warning),
       C(memory_critical), C(disk_warning), C(disk_critical), C(cert_warning_days), C(cert_critical_days),
-      C(stale_registration_seconds), C(post_dial_delay_warning_ms)).
+      C(stale_registration_seconds), C(post_dial_delay_warning_ms), C(media_loss_warning_pct), C(media_jitter_warning_ms),
+      C(media_mos_warning), C(media_mos_minor)).
     type: dict
     default: {}
   title:
