@@ -39,6 +39,7 @@ import socket
 import struct
 import time
 
+from ansible_collections.voipops.voip.plugins.module_utils import rtp
 from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import DigestChallenge, authorization_value
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
     NameAddr, SipParseError, SipRequest, SipResponse, SipUri, format_hostport, parse_message, split_header_list,
@@ -328,17 +329,198 @@ class CallEndpoint(object):
         self.send(resp.to_bytes(), dest)
 
 
-def _sdp(host, session):
+def _sdp(host, session, port=9):
+    """The SDP offer (RFC 4566 / RFC 3264): port 9 (discard) when no media is sent, else our RTP port."""
     return ("v=0\r\no=voipops %d %d IN IP4 %s\r\ns=voipops test call\r\nc=IN IP4 %s\r\nt=0 0\r\n"
-            "m=audio 9 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
-            "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n" % (session, session, host, host)).encode("ascii")
+            "m=audio %d RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+            % (session, session, host, host, port)).encode("ascii")
+
+
+def parse_sdp_answer(body):
+    """``(address, port, payload types)`` of the first audio stream of an SDP answer (RFC 4566: the media-level
+    ``c=`` line wins over the session-level one; RFC 3264 6: port 0 = the stream is refused).  Raises ValueError."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    session_addr, media = None, None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("c=") and line[2:].split()[:2] == ["IN", "IP4"] and len(line[2:].split()) >= 3:
+            addr = line[2:].split()[2].split("/")[0]
+            if media is None:
+                session_addr = addr
+            elif media.get("addr") is None:
+                media["addr"] = addr
+        elif line.startswith("m="):
+            if media is not None:
+                break
+            fields = line[2:].split()
+            if len(fields) >= 4 and fields[0] == "audio":
+                try:
+                    media = {"port": int(fields[1].split("/")[0]), "pts": [int(f) for f in fields[3:] if f.isdigit()],
+                             "addr": None}
+                except ValueError:
+                    raise ValueError("the SDP answer's audio line %r is not valid" % line)
+    if media is None:
+        raise ValueError("the answer carries no SDP audio stream")
+    addr = media["addr"] or session_addr
+    if not addr:
+        raise ValueError("the SDP answer names no IPv4 connection address")
+    if media["port"] == 0:
+        raise ValueError("the far end refused the audio stream (port 0)")
+    if rtp.PT_PCMA not in media["pts"]:
+        raise ValueError("the far end does not take PCMA (payload types %s)" % media["pts"])
+    return addr, media["port"], media["pts"]
+
+
+class MediaSession(object):
+    """The RTP of one test call (RFC 3550): our stream of PCMA/8000 packets every 20 ms to the address of the SDP
+    answer, from the port of our offer; the far end's stream (or its echo of ours) received on the same socket.
+
+    ``start(addr)`` sends until ``stop()``; ``result()`` gives the receiver statistics of the far end's stream (loss,
+    jitter: :class:`rtp.ReceiverStats`), the round trip of echoed packets and the E-model R and MOS
+    (:func:`rtp.quality`)."""
+
+    def __init__(self, loop, host):
+        self.loop = loop
+        self.sock = _even_port_socket(host)
+        self.local = self.sock.getsockname()[:2]
+        self.ssrc = struct.unpack("!I", os.urandom(4))[0]
+        self.seq0 = struct.unpack("!H", os.urandom(2))[0]
+        self.ts0 = struct.unpack("!I", os.urandom(4))[0]
+        self.sent = 0
+        self.sent_at = {}              # our seq -> monotonic time sent
+        self.rtts = []
+        self.stats = None              # ReceiverStats of the far end's stream (its first SSRC)
+        self.remote_ssrc = None
+        self.other_packets = 0         # not RTP, or another SSRC
+        self.last_rx = None
+        self.remote = None
+        self._task = None
+        self._stopped = asyncio.Event()
+        loop.add_reader(self.sock.fileno(), self._readable)
+
+    def _readable(self):
+        for _i in range(64):
+            try:
+                data, _addr = self.sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue
+            self.on_packet(data, time.monotonic())
+
+    def on_packet(self, data, now):
+        pkt = rtp.parse_packet(data)
+        if pkt is None:
+            self.other_packets += 1
+            return
+        _pt, _marker, seq, ts, ssrc, payload = pkt
+        if self.remote_ssrc is None:
+            self.remote_ssrc = ssrc
+            self.stats = rtp.ReceiverStats()
+        if ssrc != self.remote_ssrc:
+            self.other_packets += 1
+            return
+        self.last_rx = now
+        self.stats.add(seq, ts, now)
+        echoed = rtp.echo_of(payload)
+        if echoed is not None and echoed[1] == self.ssrc and echoed[0] in self.sent_at:
+            self.rtts.append(now - self.sent_at.pop(echoed[0]))
+
+    def start(self, addr):
+        self.remote = addr
+        self._task = self.loop.create_task(self._send())
+
+    async def _send(self):
+        start = time.monotonic()
+        i = 0
+        while not self._stopped.is_set():
+            seq = (self.seq0 + i) & 0xFFFF
+            pkt = rtp.build_packet(seq, self.ts0 + i * rtp.SAMPLES, self.ssrc, marker=(i == 0),
+                                   payload=rtp.probe_payload(seq, self.ssrc))
+            self.sent_at[seq] = time.monotonic()
+            try:
+                self.sock.sendto(pkt, self.remote)
+                self.sent += 1
+            except OSError:
+                pass               # a lost packet: the receiver counts it
+            i += 1
+            # the 20 ms clock of the first packet: no drift however late one send was
+            delay = start + i * rtp.PTIME_MS / 1000.0 - time.monotonic()
+            try:
+                await asyncio.wait_for(self._stopped.wait(), max(0.0, delay))
+            except asyncio.TimeoutError:
+                pass
+
+    async def stop(self, drain=0.3):
+        """Stop sending; wait for the packets still on their way (until ``drain`` seconds without one)."""
+        self._stopped.set()
+        if self._task is not None:
+            await self._task
+        end = time.monotonic() + drain
+        while time.monotonic() < end:
+            await asyncio.sleep(0.02)
+            if self.last_rx is not None and self.sent_at == {} and time.monotonic() - self.last_rx > 0.06:
+                break              # every packet came back
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.loop.remove_reader(self.sock.fileno())
+            except (ValueError, OSError):
+                pass
+            self.sock.close()
+            self.sock = None
+
+    def result(self, plc=True):
+        out = {"codec": "PCMA/8000", "ptime_ms": rtp.PTIME_MS, "local": format_hostport(*self.local),
+               "remote": format_hostport(*self.remote) if self.remote else None, "sent": self.sent,
+               "received": 0, "expected": 0, "lost": 0, "loss_pct": None, "jitter_ms": None, "duplicates": 0,
+               "out_of_order": 0, "burst_ratio": None, "echoed": bool(self.rtts), "rtt_ms": None, "one_way_ms": None,
+               "r_factor": None, "mos": None, "error": None}
+        if self.stats is not None:
+            out.update(self.stats.result())
+        if self.rtts:
+            out["rtt_ms"] = round(1000.0 * sum(self.rtts) / len(self.rtts), 2)
+            out["one_way_ms"] = round(out["rtt_ms"] / 2.0, 2)
+            if self.sent > out["expected"]:
+                # an echo: every packet we sent was expected back (the last ones lost leave no sequence gap)
+                lost = self.sent - out["received"]
+                out.update(expected=self.sent, lost=lost, loss_pct=round(100.0 * lost / self.sent, 2))
+        if out["received"]:
+            out.update(rtp.quality(out["loss_pct"], out["one_way_ms"], out["burst_ratio"], plc))
+        elif self.sent:
+            # nothing came back: one-way audio (or none) - as bad as a call gets (G.107 is not made for no audio at
+            # all: its R for 100% loss is still 17; no audio is the floor of the scale instead)
+            out.update(expected=self.sent, lost=self.sent, loss_pct=100.0, r_factor=0.0, mos=1.0)
+            out["error"] = "no RTP received from %s in %d packets' time" % (out["remote"], self.sent)
+        return out
+
+
+def _even_port_socket(host):
+    """A UDP socket on an even port (RFC 3550 section 11: RTP on an even port, RTCP on the next one)."""
+    spare = []
+    try:
+        for _attempt in range(32):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.bind((host, 0))
+            if sock.getsockname()[1] % 2 == 0:
+                return sock
+            spare.append(sock)
+        return spare.pop()
+    finally:
+        for s in spare:
+            s.close()
 
 
 class _Call(object):
     """One test call (the transaction user): INVITE, auth, CANCEL on ring timeout, ACK, hold, BYE."""
 
-    def __init__(self, ep, spec, credentials, hold, ring_timeout, from_uri):
+    def __init__(self, ep, spec, credentials, hold, ring_timeout, from_uri, media=False):
         self.ep = ep
+        self.media = bool(spec.get("media", media))
+        self.session = None
         self.spec = spec
         self.credentials = credentials
         self.hold = hold
@@ -359,7 +541,7 @@ class _Call(object):
             "via": spec["via"], "classification": None, "code": None, "reason": None, "answered": False,
             "ringing": False, "post_dial_delay_ms": None, "setup_ms": None, "duration_ms": None, "hangup": None,
             "bye_code": None, "cancelled": False, "authenticated": False, "server": None, "redirect": None,
-            "call_id": self.call_id, "error": None,
+            "call_id": self.call_id, "error": None, "media": None,
         }
 
     # ------------------------------------------------------------------ messages
@@ -392,6 +574,8 @@ class _Call(object):
             res["error"] = "%s: %s" % (type(exc).__name__, exc)
         finally:
             self.ep.dialogs.pop(self.call_id, None)
+            if self.session is not None:
+                self.session.close()
         res["classification"] = classify(res["code"], res["cancelled"])
         if res["classification"] == "unreachable" and not res["error"]:
             res["error"] = "no answer from %s within %gs" % (self.spec["dest_text"], self.ring_timeout)
@@ -403,7 +587,9 @@ class _Call(object):
         dest_ip = await _resolve(loop, self.spec["dest"][0])
         addr = (dest_ip, self.spec["dest"][1])
         uri = self.spec["uri"]
-        sdp = _sdp(self.ep.via_host(dest_ip), int(time.time()))
+        if self.media:
+            self.session = MediaSession(loop, self.ep.via_host(dest_ip))
+        sdp = _sdp(self.ep.via_host(dest_ip), int(time.time()), self.session.local[1] if self.session else 9)
         base_headers = [("Contact", self._contact(dest_ip)), ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"),
                         ("Content-Type", "application/sdp")]
         auth = None
@@ -540,10 +726,23 @@ class _Call(object):
         self.ack_2xx_addr = hop_addr
         answered_at = time.monotonic()
         self.ep.send(self.ack_2xx, hop_addr)
+        media_error = None
+        if self.session is not None:
+            try:
+                addr = parse_sdp_answer(final.body)
+                self.session.start((await _resolve(self.ep.loop, addr[0]), addr[1]))
+            except (ValueError, OSError) as exc:
+                media_error = str(exc)
         try:
             await asyncio.wait_for(self.remote_bye.wait(), self.hold)
         except asyncio.TimeoutError:
             pass
+        if self.session is not None:
+            if media_error is None:
+                await self.session.stop(drain=0 if self.remote_bye.is_set() else 0.3)
+            res["media"] = self.session.result()
+            if media_error is not None:
+                res["media"]["error"] = media_error
         if self.remote_bye.is_set():
             res["hangup"] = "remote"
             res["duration_ms"] = _ms(answered_at, self.remote_bye_at)
@@ -639,9 +838,12 @@ def normalize_targets(targets, proxy=None, domain=None):
     for i, item in enumerate(targets or []):
         where = "targets[%d]" % i
         spec = dict(item) if isinstance(item, dict) else {"target": item}
-        unknown = set(spec) - set(("target", "name", "kind", "direct"))
+        unknown = set(spec) - set(("target", "name", "kind", "direct", "media"))
         if unknown:
-            raise CallError("%s: unknown key(s) %s (use target, name, kind, direct)" % (where, ", ".join(sorted(unknown))))
+            raise CallError("%s: unknown key(s) %s (use target, name, kind, direct, media)" % (
+                where, ", ".join(sorted(unknown))))
+        if "media" in spec and not isinstance(spec["media"], bool):
+            raise CallError("%s: media %r is not a boolean" % (where, spec["media"]))
         raw = spec.get("target")
         if raw is None or str(raw).strip() == "":
             raise CallError("%s: target is empty" % where)
@@ -675,8 +877,12 @@ def normalize_targets(targets, proxy=None, domain=None):
 
 
 async def call_many(targets, proxy=None, domain=None, username=None, password=None, from_uri=None, hold=1.0,
-                    ring_timeout=15.0, concurrency=10, t1=T1, t2=T2, bind_host="0.0.0.0", user_agent=USER_AGENT):
-    """Place one test call per target, at most ``concurrency`` at a time; one result dict per target, in order."""
+                    ring_timeout=15.0, concurrency=10, t1=T1, t2=T2, bind_host="0.0.0.0", user_agent=USER_AGENT,
+                    media=False):
+    """Place one test call per target, at most ``concurrency`` at a time; one result dict per target, in order.
+
+    ``media``: answered calls carry RTP for their ``hold`` time (a target's own ``media`` key wins); each result's
+    ``media`` then holds the figures of :meth:`MediaSession.result`."""
     if hold < 0:
         raise CallError("hold: %r is negative" % hold)
     if ring_timeout <= 0:
@@ -696,7 +902,7 @@ async def call_many(targets, proxy=None, domain=None, username=None, password=No
 
     async def worker():
         for i, spec in work:
-            results[i] = await _Call(ep, spec, credentials, hold, ring_timeout, from_uri).run()
+            results[i] = await _Call(ep, spec, credentials, hold, ring_timeout, from_uri, media).run()
 
     try:
         n = max(1, min(int(concurrency), len(specs) or 1))

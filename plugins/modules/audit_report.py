@@ -103,7 +103,8 @@ options:
     description:
       - Override thresholds of the checks (C(cpu_warning), C(cpu_critical), C(memory_warning),
         C(memory_critical), C(disk_warning), C(disk_critical), C(cert_warning_days), C(cert_critical_days),
-        C(stale_registration_seconds), C(post_dial_delay_warning_ms)), and of the service KPIs
+        C(stale_registration_seconds), C(post_dial_delay_warning_ms), C(media_loss_warning_pct),
+        C(media_jitter_warning_ms), C(media_mos_warning), C(media_mos_minor)), and of the service KPIs
         (C(registration_success_min_pct), C(ser_min_pct), C(seer_min_pct), C(ner_min_pct), C(asr_min_pct), and
         C(kpi_min_samples), the least number of attempts a KPI is judged on).
       - The KPIs are computed when the C(rpc) results carry the callserver's C(counters)

@@ -20,7 +20,9 @@ description:
     duration and a classification - V(answered), V(busy) (486, 600), V(no_answer) (cancelled on ring timeout, 408,
     480, 487), V(rejected) (any other final code), V(unreachable) (no answer at all, or ICMP port unreachable) or
     V(auth_failed) (401/407 after the credentials were sent, or no credentials).
-  - No media is sent (the SDP offer names port 9); the call proves routing, signalling and answering.
+  - Without O(media) no media is sent (the SDP offer names port 9); the call proves routing, signalling and answering.
+    With O(media) (or a target's C(media) key) an answered call carries RTP both ways for O(hold) seconds and reports
+    packet loss, interarrival jitter, the round trip when the far end echoes and an E-model MOS estimate.
   - Changes nothing anywhere (a test call leaves no state on the callserver), so it runs the same in check mode.
     It never fails because a call failed, unless O(fail_on_failed_calls) is set.
 author: voipops maintainers (@voipops)
@@ -35,7 +37,8 @@ options:
         is given, else straight to its host.
       - A dict takes C(target) (a number or URI) and optionally C(name) and C(kind) (labels copied into the result,
         for example the gateway's name and V(gateway)) and C(direct) (V(true) sends a URI straight to its host even
-        when O(proxy) is set - a gateway tested on its own).
+        when O(proxy) is set - a gateway tested on its own) and C(media) (a boolean - this call carries RTP or not,
+        whatever O(media) says).
     type: list
     elements: raw
     required: true
@@ -76,6 +79,18 @@ options:
     description: How many calls are up at once.
     type: int
     default: 10
+  media:
+    description:
+      - Answered calls carry RTP (RFC 3550) both ways for O(hold) seconds. The SDP offer names a real port
+        (even, RFC 3550 section 11); a stream of PCMA/8000 packets, one every 20 ms (C(seq), C(timestamp), C(SSRC)),
+        goes to the address and port of the SDP answer, and the far end's stream is received on the same port.
+      - The result's C(media) has packet loss (from sequence numbers, RFC 3550 appendix A.3; against the packets sent
+        when the far end echoes them), interarrival jitter (RFC 3550 section 6.4.1), the round trip of echoed packets
+        (a gateway's test or loopback number echoes; the lab's gateways do), and an ITU-T G.107 E-model R and MOS for
+        G.711 with packet loss concealment (Ie 0, Bpl 25.1; one-way delay = half the round trip).
+      - A target's own C(media) key wins. A far end that sends nothing back shows as 100% loss (one-way audio).
+    type: bool
+    default: false
   fail_on_failed_calls:
     description: Fail the task when a call is not answered (the results are returned all the same).
     type: bool
@@ -101,8 +116,10 @@ EXAMPLES = r"""
     targets: ["90001", "1001", "1002"]
   register: calls
 
-- name: A gateway on its own, straight to its SIP address
+- name: A gateway on its own, straight to its SIP address, with RTP for 3 seconds (loss, jitter, MOS)
   voipops.voip.sip_call:
+    media: true
+    hold: 3
     targets:
       - target: sip:90001@10.0.20.5:5060
         name: mgw1
@@ -183,11 +200,73 @@ calls:
     error:
       description: What went wrong when no final answer came.
       type: str
+    media:
+      description: The call's RTP figures; null when the call carried no media (not answered, or O(media) off).
+      type: dict
+      contains:
+        codec:
+          description: V(PCMA/8000).
+          type: str
+        ptime_ms:
+          description: Milliseconds of audio in a packet (20).
+          type: int
+        local:
+          description: Our RTP address, V(host:port) (the port of the SDP offer).
+          type: str
+        remote:
+          description: Where our RTP went (the SDP answer's address and port).
+          type: str
+        sent:
+          description: RTP packets sent.
+          type: int
+        received:
+          description: RTP packets received from the far end (its first SSRC; duplicates not counted).
+          type: int
+        expected:
+          description: Packets expected - from the sequence numbers (RFC 3550 A.3), or the packets sent when echoed.
+          type: int
+        lost:
+          description: RV(calls[].media.expected) minus RV(calls[].media.received) (0 at least).
+          type: int
+        loss_pct:
+          description: Lost packets in percent of those expected (100 when nothing came back).
+          type: float
+        jitter_ms:
+          description: RFC 3550 interarrival jitter of the received stream, in milliseconds.
+          type: float
+        duplicates:
+          description: Duplicate packets received.
+          type: int
+        out_of_order:
+          description: Packets that came after a later one.
+          type: int
+        burst_ratio:
+          description: ITU-T G.107 BurstR of the loss pattern (1 = random loss, more = bursty).
+          type: float
+        echoed:
+          description: The far end echoed our packets (so the round trip was measured).
+          type: bool
+        rtt_ms:
+          description: Mean round trip of echoed packets, in milliseconds.
+          type: float
+        one_way_ms:
+          description: Half the round trip (the one-way delay used for the E-model).
+          type: float
+        r_factor:
+          description: ITU-T G.107 transmission rating R (93.2 for a perfect G.711 call).
+          type: float
+        mos:
+          description: The MOS estimate from R (ITU-T G.107 Annex B; 4.41 for a perfect G.711 call).
+          type: float
+        error:
+          description: Why no media flowed (no or a refused SDP answer, nothing received).
+          type: str
   sample:
     - {"target": "90001", "uri": "sip:90001@voip.lab", "via": "proxy", "classification": "answered", "code": 200,
        "reason": "OK", "answered": true, "ringing": false, "post_dial_delay_ms": 4.1, "setup_ms": 4.1,
        "duration_ms": 1003.2, "hangup": "local", "bye_code": 200, "cancelled": false, "authenticated": true,
-       "server": null, "redirect": null, "name": null, "kind": null, "call_id": "c1a2b31@voipops", "error": null}
+       "server": null, "redirect": null, "name": null, "kind": null, "call_id": "c1a2b31@voipops", "error": null,
+       "media": null}
 summary:
   description: Totals.
   returned: always
@@ -228,6 +307,7 @@ def main():
             hold=dict(type="float", default=1.0),
             ring_timeout=dict(type="float", default=15.0),
             concurrency=dict(type="int", default=10),
+            media=dict(type="bool", default=False),
             fail_on_failed_calls=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
@@ -236,7 +316,7 @@ def main():
     try:
         out = run_calls(targets=p["targets"], proxy=p["proxy"], domain=p["domain"], username=p["username"],
                         password=p["password"], from_uri=p["from_uri"], hold=p["hold"], ring_timeout=p["ring_timeout"],
-                        concurrency=p["concurrency"])
+                        concurrency=p["concurrency"], media=p["media"])
     except CallError as exc:
         module.fail_json(msg="sip_call: %s" % exc)
     failed = [c for c in out["calls"] if not c["answered"]]

@@ -7,6 +7,7 @@ import os
 import sqlite3
 
 import pytest
+import requests
 
 from ansible_collections.voipops.voip.roles.lab.files.phonesim import sim as phonesim
 from conftest import ROOT, free_udp_port
@@ -139,17 +140,33 @@ def test_triage_without_a_test_call_account_says_so(ansible, lab):
 
 
 # ---------------------------------------------------------------------------------------- the health audit
-def test_health_audit_test_calls(ansible, lab, caller, answer_mode, tmp_path):
-    """One audit with test calls: both gateways answer straight; gateway group "external" (9xxx) answers through the
+@pytest.fixture
+def rtp_loss(lab):
+    """``rtp_loss("mgw1", 0.2)``: the lab gateway simulator drops that share of the RTP it echoes; 0 after the test."""
+    urls = []
+
+    def set_loss(name, share):
+        urls.append(lab["gateway_management"]["gateways"][name]["sim_url"])
+        requests.post(urls[-1] + "/control", json={"rtp_loss": share}, timeout=5).raise_for_status()
+    yield set_loss
+    for url in urls:
+        requests.post(url + "/control", json={"rtp_loss": 0}, timeout=5).raise_for_status()
+
+
+def test_health_audit_test_calls(ansible, lab, caller, answer_mode, rtp_loss, tmp_path):
+    """One audit with test calls: both gateways answer straight, with RTP (health_audit_test_call_media's default),
+    and mgw1 drops a fifth of it (the simulator's rtp_loss); gateway group "external" (9xxx) answers through the
     callserver, group "national" (0xxx) fails because the test account has no national class of service (403); of the
     two phones sampled, hs-1001 rejects calls."""
     answer_mode("hs-1001", "reject", code=603)
+    rtp_loss("mgw1", 0.2)
     inv = tmp_path / "lab.estate.yml"
     inv.write_text("plugin: voipops.voip.estate\nestate_file: %s\nendpoints_file: %s\nhandsets: none\n" % (
         os.path.join(ROOT, "inventories", "lab", "estate.yml"), os.path.join(lab["state_dir"], "endpoints.json")))
     dest = tmp_path / "audit"
     extra = {"health_audit_dest": str(dest), "health_audit_fail_on_priority": "none", "health_audit_history": "",
-             "health_audit_thresholds": {"cpu_warning": 101, "cpu_critical": 101},
+             # a busy test machine can delay packets: this test is about loss, so jitter may be anything
+             "health_audit_thresholds": {"cpu_warning": 101, "cpu_critical": 101, "media_jitter_warning_ms": 1000},
              "health_audit_test_call_username": caller["username"], "health_audit_test_call_password": caller["password"],
              "health_audit_test_call_groups": [{"name": "external", "number": "90001"},
                                                {"name": "national", "number": "0201234567"}],
@@ -163,7 +180,10 @@ def test_health_audit_test_calls(ansible, lab, caller, answer_mode, tmp_path):
     check = [c for c in report["checks"] if c["name"] == "test_calls"][0]
     assert set(check["checked"]) >= {"mgw1", "mgw2", "cs1", "hs-1001", "hs-1002"}, check
     found = sorted((f["component"], f["kind"]) for f in report["findings"] if f["check"] == "test_calls")
-    assert found == [("cs1", "group_call_failed_national"), ("hs-1001", "call_failed")], found
+    assert found == [("cs1", "group_call_failed_national"), ("hs-1001", "call_failed"), ("mgw1", "media_degraded")], found
+    media = [f for f in report["findings"] if f["kind"] == "media_degraded"][0]
+    assert 15.0 <= media["details"]["media"]["loss_pct"] <= 25.0 and media["details"]["media"]["echoed"] is True, media
+    assert "loss " in media["summary"] and "MOS" in media["summary"] and media["severity"] == "minor"
     national = [f for f in report["findings"] if f["kind"] == "group_call_failed_national"][0]
     assert "403" in national["summary"] and national["severity"] == "critical"
     phone = [f for f in report["findings"] if f["component"] == "hs-1001" and f["check"] == "test_calls"][0]

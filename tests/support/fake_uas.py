@@ -12,6 +12,8 @@ The Request-URI's user picks the behaviour:
 - ``silent``: never answers.  ``lossy``: ignores the first INVITE (the client must retransmit), then ``answer``.
 - ``retransmit-final``: 486, sent twice (the client must ACK each copy).
 
+``media_port``: the audio port of the SDP answer (4000 by default: nothing listens there).
+
 Every datagram received is kept in ``received`` (parsed), so tests can check ACK/CANCEL/BYE framing.
 """
 import asyncio
@@ -23,12 +25,13 @@ from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
 
 
 class FakeUas(asyncio.DatagramProtocol):
-    def __init__(self, password="secret", realm="fake.lab", record_route=True, ring_delay=0.0):
+    def __init__(self, password="secret", realm="fake.lab", record_route=True, ring_delay=0.0, media_port=4000):
         self.received = []
         self.password = password
         self.digest = DigestServer(realm)
         self.record_route = record_route
         self.ring_delay = ring_delay
+        self.media_port = media_port
         self.transport = None
         self.port = None
         self.invites = {}       # branch -> request (ring mode)
@@ -122,7 +125,7 @@ class FakeUas(asyncio.DatagramProtocol):
         headers = [("Contact", "<sip:uas@127.0.0.1:%d>" % self.port), ("Content-Type", "application/sdp")]
         if self.record_route:
             headers.append(("Record-Route", "<sip:127.0.0.1:%d;lr>" % self.port))
-        sdp = b"v=0\r\no=uas 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n"
+        sdp = b"v=0\r\no=uas 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 8\r\n" % self.media_port
         ok = self._answer(req, 200, headers=headers, body=sdp)
         ev = self.acked.setdefault(req.call_id, asyncio.Event())
         delay = 0.05

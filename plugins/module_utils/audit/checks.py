@@ -666,7 +666,11 @@ def from_test_calls(result, estate, callserver=None, thresholds=None, options_ok
       not busy and not ringing -> ``call_failed`` (minor) on the handset;
     - any call: ``auth_failed`` -> ``test_call_auth_failed`` on the callserver (the audit's test-call account is
       refused: the other test calls prove nothing); a post-dial delay above ``post_dial_delay_warning_ms`` ->
-      ``slow_call_setup`` (warning).
+      ``slow_call_setup`` (warning);
+    - an answered call with media (its ``media`` figures): loss above ``media_loss_warning_pct``, jitter above
+      ``media_jitter_warning_ms`` or a MOS below ``media_mos_warning`` -> ``media_degraded`` (``_<group>`` for a
+      group) with the figures in its details: warning, minor when the MOS is below ``media_mos_minor`` or no RTP
+      came back at all (one-way audio).
     """
     limits = thresholds_with(thresholds)
     calls = _calls_of(result)
@@ -716,6 +720,9 @@ def from_test_calls(result, estate, callserver=None, thresholds=None, options_ok
                 check, target, "slow_call_setup" if kind != "group" else "slow_call_setup_%s" % name, "warning",
                 "a test call to %s took %d ms to ring or answer (post-dial delay above %d ms)" % (what, pdd, limit),
                 dict(details, threshold_ms=limit), availability=False))
+        media = _media_finding(check, target, kind, name, what, call, details, limits)
+        if media is not None:
+            found.append(media)
     if auth_failed and cs is not None:
         checked.append(cs)
         first = auth_failed[0]
@@ -725,6 +732,37 @@ def from_test_calls(result, estate, callserver=None, thresholds=None, options_ok
             "account and password are right" % (cs, _call_text(first), len(auth_failed)),
             {"calls": len(auth_failed), "code": first.get("code")}, availability=False))
     return check_result(check, checked, found)
+
+
+_MEDIA_KEYS = ("sent", "received", "expected", "lost", "loss_pct", "jitter_ms", "rtt_ms", "one_way_ms", "burst_ratio",
+               "r_factor", "mos", "remote", "echoed", "error")
+
+
+def _media_finding(check, target, kind, name, what, call, details, limits):
+    """``media_degraded`` for an answered call whose RTP figures pass a limit (None when they are fine)."""
+    media = call.get("media")
+    if not isinstance(media, dict):
+        return None
+    loss, jitter, mos = media.get("loss_pct"), media.get("jitter_ms"), media.get("mos")
+    beyond = []
+    if loss is not None and limits["media_loss_warning_pct"] is not None and loss > limits["media_loss_warning_pct"]:
+        beyond.append("loss %g%% (above %g%%)" % (loss, limits["media_loss_warning_pct"]))
+    if jitter is not None and limits["media_jitter_warning_ms"] and jitter > limits["media_jitter_warning_ms"]:
+        beyond.append("jitter %g ms (above %g ms)" % (jitter, limits["media_jitter_warning_ms"]))
+    if mos is not None and limits["media_mos_warning"] and mos < limits["media_mos_warning"]:
+        beyond.append("MOS %.2f (below %g)" % (mos, limits["media_mos_warning"]))
+    if media.get("error") and not media.get("received"):
+        beyond.insert(0, media["error"])
+    if not beyond:
+        return None
+    minor = not media.get("received") or (mos is not None and limits["media_mos_minor"] and mos < limits["media_mos_minor"])
+    limit_keys = ("media_loss_warning_pct", "media_jitter_warning_ms", "media_mos_warning", "media_mos_minor")
+    return make_finding(
+        check, target, "media_degraded" if kind != "group" else "media_degraded_%s" % name,
+        "minor" if minor else "warning",
+        "the media of a test call to %s is degraded: %s" % (what, ", ".join(beyond)),
+        dict(details, media=dict((k, media.get(k)) for k in _MEDIA_KEYS),
+             thresholds=dict((k, limits[k]) for k in limit_keys)), availability=False)
 
 
 def _callserver(estate, callserver):

@@ -30,6 +30,9 @@ DEFAULT_THRESHOLDS = {
     # least number of attempts (REGISTERs, calls) a KPI needs before it can be judged
     "registration_success_min_pct": 95, "ser_min_pct": 95, "seer_min_pct": 98, "ner_min_pct": 95,
     "asr_min_pct": 50, "kpi_min_samples": 20,
+    # test calls with media (sip_call media): loss in percent, RFC 3550 jitter in ms, E-model MOS (ITU-T G.107);
+    # beyond a warning limit -> media_degraded (warning); a MOS below media_mos_minor (or no RTP back) -> minor
+    "media_loss_warning_pct": 1.0, "media_jitter_warning_ms": 30, "media_mos_warning": 3.6, "media_mos_minor": 3.1,
 }
 
 

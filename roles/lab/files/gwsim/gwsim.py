@@ -41,6 +41,15 @@ calls have ended"). While a graceful reset waits (as the Mediant User's Manual d
 progress go on, new calls are refused) a new INVITE is answered 503 with Retry-After; while the device resets it
 does not answer SIP at all (datagrams are dropped), and a reset ends every call left.
 
+The media side (``--media-port``, the port of the SDP answer; 0 = a free one) is an RTP echo, as a gateway's test
+or loopback number is: each RTP packet (RFC 3550) that arrives is sent back to its source, with the gateway's own
+SSRC and its sequence numbers and timestamps offset from the caller's (a gap in what arrived stays a gap in what goes
+back, so the caller sees the loss of both directions in its sequence numbers).  Loss, delay and jitter of the network
+are simulated knobs (below): ``rtp_loss`` drops that share of the packets of each stream, evenly spread (a
+deterministic error-diffusion pattern: 0.2 drops exactly every fifth packet), ``rtp_delay_ms`` holds each echo that
+long, ``rtp_jitter_ms`` adds to that a delay alternating between 0 and the value (the interarrival jitter RFC 3550
+6.4.1 measures then comes near that value).
+
 Versions: the status ``versionID`` is the running load; with ``--snmprec-template`` the device writes its SNMP
 record file (``--snmprec``, served by snmpsim, which re-indexes a data file whose modification time changed) on every
 boot with ``sysDescr`` (1.3.6.1.2.1.1.1.0) ending in ``SW Version: <running version>``, as a Mediant's sysDescr does.
@@ -48,11 +57,15 @@ boot with ``sysDescr`` (1.3.6.1.2.1.1.1.0) ending in ``SW Version: <running vers
 Simulator control (not part of the vendor API; the tests and the lab use it), under ``/sim/``:
 ``GET /sim/state``; ``POST /sim/control`` ``{"active_calls": n, "busy": k, "reset_seconds": s, "version": v}`` -
 calls in progress besides the SIP ones (a graceful reset waits for them too), how many next upload/reset requests
-answer 409, how long a reset takes, a version to run now (a lab reset between tests; the SNMP record follows) and
-``"clear": true`` to forget the history (resets, uploads, call counters).
+answer 409, how long a reset takes, a version to run now (a lab reset between tests; the SNMP record follows),
+``rtp_loss`` (0..1), ``rtp_delay_ms`` and ``rtp_jitter_ms`` of the RTP echo, and ``"clear": true`` to forget the
+history (resets, uploads, call counters, RTP counters).  ``/sim/state`` shows the knobs and ``rtp`` counters
+(``received``, ``echoed``, ``dropped``).
 """
 import argparse
 import base64
+import heapq
+import struct
 import email.parser
 import email.policy
 import json
@@ -91,6 +104,10 @@ class Device(object):
         self.resets = 0
         self.uploads = []
         self.pending_reset = None  # description of a graceful reset waiting for calls
+        self.rtp_loss = 0.0  # RTP echo knobs (see the module docstring)
+        self.rtp_delay_ms = 0
+        self.rtp_jitter_ms = 0
+        self.rtp = {"received": 0, "echoed": 0, "dropped": 0}
         self.write_snmprec()
 
     @property
@@ -422,6 +439,95 @@ class SipSide(object):
                 del self.sent[key]
 
 
+class MediaEcho(object):
+    """The gateway's RTP echo on one UDP socket (see the module docstring): every stream (source address) gets the
+    gateway's own SSRC and offsets; ``rtp_loss`` drops evenly, ``rtp_delay_ms``/``rtp_jitter_ms`` delay the echo."""
+
+    def __init__(self, device, host, port):
+        self.device = device
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((host, port))
+        except OSError as exc:  # the lab's port was taken meanwhile: a free one (the SDP answer names it)
+            sys.stderr.write("gwsim rtp: port %d: %s; using a free port\n" % (port, exc))
+            self.sock.bind((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.streams = {}  # source address -> {ssrc, seq, ts, first seq/ts, loss accumulator, n}
+        self.queue = []  # (due, n, packet, address) of delayed echoes
+        self.cond = threading.Condition()
+        self.n = 0
+
+    def serve(self):
+        thread = threading.Thread(target=self.sender)
+        thread.daemon = True
+        thread.start()
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(2048)
+            except OSError:
+                return
+            if len(data) < 12 or data[0] >> 6 != 2:
+                continue  # not RTP
+            if 200 <= data[1] <= 204:  # RTCP (RFC 5761 4: packet types 200-204 in the second byte)
+                continue
+            self.echo(data, addr)
+
+    def echo(self, data, addr):
+        dev = self.device
+        with dev.lock:
+            if dev.resetting:
+                return
+            dev.rtp["received"] += 1
+            loss, delay, jitter = float(dev.rtp_loss or 0), float(dev.rtp_delay_ms or 0), float(dev.rtp_jitter_ms or 0)
+        seq, ts = struct.unpack_from("!HI", data, 2)
+        st = self.streams.get(addr)
+        if st is None:
+            if len(self.streams) > 1024:
+                self.streams.clear()
+            rnd = struct.unpack("!IHI", os.urandom(10))
+            st = self.streams[addr] = {"ssrc": rnd[0], "seq": rnd[1], "ts": rnd[2], "seq0": seq, "ts0": ts,
+                                       "acc": 0.0, "n": 0}
+        st["acc"] += min(1.0, max(0.0, loss))
+        st["n"] += 1
+        if st["acc"] >= 1.0 - 1e-9:  # evenly spread loss: error diffusion
+            st["acc"] -= 1.0
+            with dev.lock:
+                dev.rtp["dropped"] += 1
+            return
+        out = bytearray(data)
+        struct.pack_into("!HII", out, 2, (st["seq"] + seq - st["seq0"]) & 0xFFFF, (st["ts"] + ts - st["ts0"]) & 0xFFFFFFFF,
+                         st["ssrc"])
+        wait = (delay + (jitter if st["n"] % 2 else 0.0)) / 1000.0
+        if wait <= 0:
+            self.send(bytes(out), addr)
+            return
+        with self.cond:
+            self.n += 1
+            heapq.heappush(self.queue, (time.monotonic() + wait, self.n, bytes(out), addr))
+            self.cond.notify()
+
+    def send(self, data, addr):
+        try:
+            self.sock.sendto(data, addr)
+        except OSError:
+            return
+        with self.device.lock:
+            self.device.rtp["echoed"] += 1
+
+    def sender(self):
+        while True:
+            with self.cond:
+                while not self.queue:
+                    self.cond.wait()
+                due, _n, data, addr = self.queue[0]
+                now = time.monotonic()
+                if due > now:
+                    self.cond.wait(due - now)
+                    continue
+                heapq.heappop(self.queue)
+            self.send(data, addr)
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "AudioCodes-sim"
     protocol_version = "HTTP/1.1"
@@ -476,7 +582,10 @@ class Handler(BaseHTTPRequestHandler):
                          "busy": self.device.busy, "resets": self.device.resets, "uploads": list(self.device.uploads),
                          "pending_reset": self.device.pending_reset, "sip_calls": len(self.device.dialogs),
                          "calls_answered": self.device.calls_answered, "calls_dropped": self.device.calls_dropped,
-                         "graceful_waits": list(self.device.graceful_waits), "sip_port": self.server.sip_port}
+                         "graceful_waits": list(self.device.graceful_waits), "sip_port": self.server.sip_port,
+                         "media_port": getattr(self.server, "media_port", None), "rtp_loss": self.device.rtp_loss,
+                         "rtp_delay_ms": self.device.rtp_delay_ms, "rtp_jitter_ms": self.device.rtp_jitter_ms,
+                         "rtp": dict(self.device.rtp)}
             return self.reply(200, state)
         if not self.gate():
             return None
@@ -490,7 +599,8 @@ class Handler(BaseHTTPRequestHandler):
             ctl = json.loads(self.body() or b"{}")
             with self.device.lock:
                 for key, attr in (("active_calls", "extra_calls"), ("busy", "busy"),
-                                  ("reset_seconds", "reset_seconds"), ("version", "version")):
+                                  ("reset_seconds", "reset_seconds"), ("version", "version"), ("rtp_loss", "rtp_loss"),
+                                  ("rtp_delay_ms", "rtp_delay_ms"), ("rtp_jitter_ms", "rtp_jitter_ms")):
                     if key in ctl:
                         setattr(self.device, attr, ctl[key])
                 if "version" in ctl:
@@ -499,6 +609,7 @@ class Handler(BaseHTTPRequestHandler):
                 if ctl.get("clear"):  # forget the history: resets, uploads, call counters
                     self.device.resets = self.device.calls_answered = self.device.calls_dropped = 0
                     self.device.uploads, self.device.graceful_waits = [], []
+                    self.device.rtp = {"received": 0, "echoed": 0, "dropped": 0}
                 self.device.lock.notify_all()
             return self.reply(200, {"ok": True})
         if not self.gate():
@@ -560,7 +671,8 @@ def main(argv=None):
     parser.add_argument("--password-file", help="file holding the password (none: no authentication)")
     parser.add_argument("--reset-seconds", type=float, default=0.5)
     parser.add_argument("--sip-port", type=int, help="UDP port of the SIP side (none: no SIP side)")
-    parser.add_argument("--media-port", type=int, default=0, help="RTP port announced in the SDP answer")
+    parser.add_argument("--media-port", type=int, default=0,
+                        help="RTP echo port announced in the SDP answer (0: a free port)")
     parser.add_argument("--answer-ms", type=int, default=0, help="ring this long (180) before the 200 OK")
     parser.add_argument("--hold-ms", type=int, default=0,
                         help="hang up a call this long after answering it (0: the caller hangs up); X-Hold-Ms per call")
@@ -570,10 +682,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
-    server.sip_port = None
+    server.sip_port = server.media_port = None
     server.device = Device(args.version, args.reset_seconds, args.snmprec, args.snmprec_template)
     if args.sip_port is not None:
-        sip = SipSide(server.device, args.host, args.sip_port, args.media_port, args.answer_ms, args.verbose,
+        media = MediaEcho(server.device, args.host, args.media_port)
+        server.media_port = media.port
+        thread = threading.Thread(target=media.serve)
+        thread.daemon = True
+        thread.start()
+        sip = SipSide(server.device, args.host, args.sip_port, media.port, args.answer_ms, args.verbose,
                       args.hold_ms)
         server.sip_port = sip.port
         thread = threading.Thread(target=sip.serve)

@@ -110,3 +110,57 @@ def test_no_calls_no_check(estate):
     """The audit's test-call task skipped (no test-call account): no empty test_calls check in the reports."""
     assert [c["check"] for c in C.from_results({"test_calls": []}, estate, NOW)] == []
     assert [c["check"] for c in C.from_results({"test_calls": {"calls": []}}, estate, NOW)] == []
+
+
+# ---------------------------------------------------------------------------------------------- media
+def media(loss=0.0, jitter=1.0, mos=4.41, received=50, error=None):
+    return {"sent": 50, "received": received, "expected": 50, "lost": 50 - received, "loss_pct": loss, "jitter_ms": jitter,
+            "rtt_ms": 1.0, "one_way_ms": 0.5, "burst_ratio": 1.0, "r_factor": 93.2, "mos": mos,
+            "remote": "127.0.0.1:40000", "echoed": bool(received), "error": error}
+
+
+def with_media(c, m):
+    return dict(c, media=m)
+
+
+def test_clean_media_is_no_finding(estate):
+    res = C.from_test_calls([with_media(call("sip:90001@127.0.0.1:5080", "gateway", "mgw1"), media())], estate)
+    assert res["findings"] == [] and res["checked"] == ["mgw1"]
+
+
+def test_lossy_gateway_call_is_media_degraded_with_the_figures(estate):
+    res = C.from_test_calls([with_media(call("sip:90001@127.0.0.1:5080", "gateway", "mgw1"),
+                                        media(loss=20.0, jitter=2.0, mos=2.63, received=40)),
+                             with_media(call("sip:90001@127.0.0.1:5081", "gateway", "mgw2"), media(loss=2.0, mos=4.2))],
+                            estate)
+    f = by_kind(res)
+    bad = f[("mgw1", "media_degraded")]
+    assert bad["severity"] == "minor" and bad["availability"] is False        # MOS below media_mos_minor 3.1
+    assert "loss 20% (above 1%)" in bad["summary"] and "MOS 2.63 (below 3.6)" in bad["summary"]
+    assert bad["details"]["media"]["loss_pct"] == 20.0 and bad["details"]["media"]["mos"] == 2.63
+    assert bad["details"]["thresholds"]["media_loss_warning_pct"] == 1.0
+    mild = f[("mgw2", "media_degraded")]
+    assert mild["severity"] == "warning" and "loss 2% (above 1%)" in mild["summary"] and "MOS" not in mild["summary"]
+
+
+def test_media_thresholds_are_the_estates(estate):
+    c = with_media(call("sip:90001@127.0.0.1:5080", "gateway", "mgw1"), media(loss=2.0, jitter=45.0, mos=4.2))
+    assert by_kind(C.from_test_calls([c], estate))[("mgw1", "media_degraded")]["summary"].endswith(
+        "loss 2% (above 1%), jitter 45 ms (above 30 ms)")
+    assert C.from_test_calls([c], estate, thresholds={"media_loss_warning_pct": 5, "media_jitter_warning_ms": 50})[
+        "findings"] == []
+
+
+def test_no_rtp_back_is_minor(estate):
+    c = with_media(call("sip:90001@127.0.0.1:5080", "gateway", "mgw1"),
+                   media(loss=100.0, mos=1.0, received=0, error="no RTP received from 127.0.0.1:40000 in 50 packets' time"))
+    f = by_kind(C.from_test_calls([c], estate))[("mgw1", "media_degraded")]
+    assert f["severity"] == "minor" and f["summary"].startswith(
+        "the media of a test call to sip:90001@127.0.0.1:5080 (mgw1) is degraded: no RTP received")
+
+
+def test_media_degraded_reaches_the_report(estate):
+    c = with_media(call("sip:90001@127.0.0.1:5080", "gateway", "mgw1"), media(loss=20.0, mos=2.63, received=40))
+    checks = C.from_results({"test_calls": {"calls": [c]}}, estate, NOW)
+    found = [f for r in checks for f in r["findings"]]
+    assert [(f["component"], f["kind"]) for f in found] == [("mgw1", "media_degraded")]

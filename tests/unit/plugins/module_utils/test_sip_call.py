@@ -188,6 +188,7 @@ def test_direct_target_goes_to_its_own_host_even_with_a_proxy():
     (["sips:gw"], "127.0.0.1", "targets[0]: 'sips:gw': test calls use UDP only"),
     (["sip:gw;transport=tcp"], "127.0.0.1", "UDP only"),
     (["a@b"], "127.0.0.1", "is neither a number nor a sip: URI"),
+    ([{"target": "1001", "media": "yes"}], "127.0.0.1", "targets[0]: media 'yes' is not a boolean"),
 ])
 def test_bad_targets_are_named(targets, proxy, message):
     with pytest.raises(CallError) as exc:
@@ -200,3 +201,83 @@ def test_classify():
     assert classify(None, cancelled=True) == "no_answer"
     assert classify(200) == "answered" and classify(486) == "busy" and classify(487, cancelled=True) == "no_answer"
     assert classify(407) == "auth_failed" and classify(501) == "rejected"
+
+
+# ---------------------------------------------------------------------------------------------- media (RTP)
+class _Echo(asyncio.DatagramProtocol):
+    """An RTP echo that drops every ``drop_every``-th packet (the lab gateway does the same, roles/lab/files/gwsim)."""
+
+    def __init__(self, drop_every=0):
+        self.drop_every = drop_every
+        self.n = 0
+        self.transport = None
+        self.sources = set()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.n += 1
+        self.sources.add(addr)
+        if self.drop_every and self.n % self.drop_every == 0:
+            return
+        self.transport.sendto(data[:8] + b"\x01\x02\x03\x04" + data[12:], addr)   # its own SSRC
+
+
+async def _media_calls(targets, drop_every=0, **kwargs):
+    loop = asyncio.get_running_loop()
+    transport, echo = await loop.create_datagram_endpoint(lambda: _Echo(drop_every), local_addr=("127.0.0.1", 0))
+    try:
+        results, uas = await _calls(targets, uas_kwargs={"media_port": transport.get_extra_info("sockname")[1]},
+                                    **kwargs)
+    finally:
+        transport.close()
+    return results, uas, echo
+
+
+def test_media_flows_both_ways_from_the_offered_port_and_is_measured():
+    (res, plain), uas, echo = run(_media_calls(["answer", {"target": "answer", "media": False}], media=True,
+                                               hold=0.3, concurrency=1))
+    media = res["media"]
+    offer = uas.of("INVITE")[0].body.decode()
+    port = int(offer.split("m=audio ")[1].split()[0])
+    assert port % 2 == 0 and media["local"] == "127.0.0.1:%d" % port
+    assert ("127.0.0.1", port) in echo.sources                 # our RTP left from the port the SDP offer names
+    assert media["sent"] >= 10 and media["received"] == media["sent"] == media["expected"]
+    assert (media["lost"], media["loss_pct"], media["echoed"]) == (0, 0.0, True)
+    assert media["rtt_ms"] is not None and media["mos"] == 4.41 and media["r_factor"] == 93.2
+    # a target's own media key wins: signalling only, port 9 in its offer
+    assert plain["answered"] and plain["media"] is None
+    assert "m=audio 9 " in uas.of("INVITE")[1].body.decode()
+
+
+def test_media_loss_of_the_echo_is_counted_against_what_was_sent():
+    (res,), _uas, echo = run(_media_calls(["answer"], drop_every=5, media=True, hold=0.3))
+    media = res["media"]
+    assert media["lost"] == echo.n // 5 and media["received"] == media["sent"] - echo.n // 5
+    assert media["loss_pct"] == round(100.0 * (echo.n // 5) / media["sent"], 2) and media["loss_pct"] >= 15
+    assert media["mos"] < 3.6
+
+
+def test_no_rtp_back_is_one_way_audio():
+    (res,), _uas = run(_calls(["answer"], media=True, hold=0.2))   # nothing listens on the answer's port
+    media = res["media"]
+    assert res["answered"] and media["sent"] > 0 and media["received"] == 0
+    assert (media["loss_pct"], media["mos"]) == (100.0, 1.0) and "no RTP received from 127.0.0.1:4000" in media["error"]
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 8\r\n", "refused the audio stream"),
+    (b"v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n", "does not take PCMA"),
+    (b"v=0\r\nm=audio 4000 RTP/AVP 8\r\n", "no IPv4 connection address"),
+    (b"", "no SDP audio stream"),
+])
+def test_bad_sdp_answers(body, message):
+    with pytest.raises(ValueError) as exc:
+        sip_call.parse_sdp_answer(body)
+    assert message in str(exc.value)
+
+
+def test_sdp_answer_media_address_wins():
+    body = b"v=0\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4002 RTP/AVP 0 8\r\nc=IN IP4 10.0.0.2\r\n"
+    assert sip_call.parse_sdp_answer(body) == ("10.0.0.2", 4002, [0, 8])
