@@ -77,6 +77,46 @@ options:
           - With it, the gate reads the gateway's C(sysDescr) and requires O(version) in it (within O(gate_timeout),
             before the gateway returns to service). Without it, no SNMP check.
         type: dict
+        suboptions:
+          host:
+            description: SNMP address; defaults to the host of O(gateways[].sip_uri).
+            type: str
+          port:
+            description: SNMP UDP port (161 when not set).
+            type: int
+          version:
+            description: SNMP version (V(2c) when not set).
+            type: str
+            choices: ['2c', '3']
+          community:
+            description: SNMPv2c community.
+            type: str
+          user:
+            description: SNMPv3 security name.
+            type: str
+          auth_protocol:
+            description: SNMPv3 authentication protocol.
+            type: str
+            choices: [md5, sha, sha224, sha256, sha384, sha512]
+          auth_key:
+            description: SNMPv3 authentication passphrase.
+            type: str
+          priv_protocol:
+            description: SNMPv3 privacy protocol.
+            type: str
+            choices: [des, 3des, aes, aes192, aes256]
+          priv_key:
+            description: SNMPv3 privacy passphrase.
+            type: str
+          context:
+            description: SNMPv3 context name.
+            type: str
+          timeout:
+            description: Seconds per SNMP request before a retry.
+            type: float
+          retries:
+            description: SNMP retries after a timeout.
+            type: int
   family:
     description: The gateway family (management API).
     type: str
