@@ -25,6 +25,12 @@ description:
   - "Health gate: JSON-RPC answers, SIP OPTIONS to O(sip_uri) is answered and the registrations are back to at least
     O(min_registrations) of those before, within O(gate_timeout). A failed gate (or a failed restart) puts the previous
     configuration back, restarts again and fails the task with RV(rolled_back=true)."
+  - "Test call: with O(test_call_number) and an account (O(test_call_username), O(test_call_password)), the gate also
+    places a test call (the C(voipops.voip.sip_call) client: INVITE with Digest auth, BYE after 0.2 s) through the
+    restarted callserver to that number, one routed to the gateway group, and requires it answered. A configuration
+    that starts, answers OPTIONS and keeps the registrations but no longer routes to the gateways (a wrong dispatcher
+    set, a route that replies 503) fails the gate and is rolled back. Without a number or an account no test call is
+    placed and RV(test_call) says so. The trial start places no test call (see the guide)."
   - A continuous OPTIONS probe during the swap and the gate reports the service gap in milliseconds.
   - The same configuration again changes nothing (no check, no restart).
 author: voipops maintainers (@voipops)
@@ -99,12 +105,35 @@ options:
     description: Seconds O(restart_command) may take.
     type: float
     default: 60
+  test_call_number:
+    description:
+      - A number the callserver routes to the gateway group (the lab's C(9XXXX)); the gate places a test call to it.
+      - No test call without it (or without an account).
+    type: str
+  test_call_username:
+    description:
+      - The Digest account the test call authenticates with (an account of its own, allowed to call the number).
+      - Falls back to E(VOIPOPS_TEST_CALL_USERNAME).
+    type: str
+  test_call_password:
+    description:
+      - The test-call account's password. Falls back to E(VOIPOPS_TEST_CALL_PASSWORD).
+    type: str
+  test_call_domain:
+    description:
+      - The SIP domain of the called number and of the account. Defaults to E(VOIPOPS_CALLSERVER_DOMAIN), else the
+        host of O(sip_uri).
+    type: str
+  test_call_timeout:
+    description: Seconds the test call may ring before it is cancelled (a failed attempt; the gate retries until O(gate_timeout)).
+    type: float
+    default: 8
   release_id:
     description:
       - The release's id (letters, digits, C(.), C(_), C(-)). With O(record_dir), every run that is not a check run
         writes the release record C(<record_dir>/<release_id>.json) (mode 0600, written atomically) and its page
         C(<release_id>.md) - the configuration's checksum before and after, the validation and gate results, the
-        service gap, whether it was rolled back, the start and end of the run (every run is kept in C(runs)).
+        service gap, the test call, whether it was rolled back, the start and end of the run (every run is kept in C(runs)).
     type: str
   record_dir:
     description: Directory of the release records; see O(release_id).
@@ -164,7 +193,9 @@ restarted:
   returned: always
   type: bool
 gate:
-  description: The health gate after the swap (C(passed), C(rpc), C(options), C(registrations), C(registrations_needed), C(reasons)).
+  description:
+    - The health gate after the swap (C(passed), C(rpc), C(options), C(registrations), C(registrations_needed),
+      C(reasons); with a test call C(test_call) and C(test_call_attempts)).
   returned: when the candidate was swapped in
   type: dict
 registrations_before:
@@ -179,6 +210,14 @@ rollback_gate:
   description: The health gate after the rollback.
   returned: when rolled back
   type: dict
+test_call:
+  description:
+    - The gate's test call - C(placed) (false with a C(reason) when none was configured or the gate failed before it),
+      and the last attempt's C(target), C(answered), C(classification), C(code), C(reason), C(post_dial_delay_ms),
+      C(setup_ms), C(server), C(call_id), C(error) and the number of C(attempts).
+  returned: always
+  type: dict
+  sample: {"placed": true, "target": "90001", "answered": true, "classification": "answered", "code": 200, "attempts": 1}
 service_gap_ms:
   description: Longest time without an OPTIONS answer during the swap and the gate, in milliseconds (0 when nothing restarted).
   returned: always
@@ -193,7 +232,7 @@ page:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible_collections.voipops.voip.plugins.module_utils.callservers import kamailio
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
     DriverError, callserver_argspec, connection, get_driver)
@@ -218,6 +257,11 @@ def main():
         gate_timeout=dict(type="float", default=30.0),
         min_registrations=dict(type="float", default=0.95),
         restart_timeout=dict(type="float", default=60.0),
+        test_call_number=dict(type="str"),
+        test_call_username=dict(type="str", fallback=(env_fallback, ["VOIPOPS_TEST_CALL_USERNAME"])),
+        test_call_password=dict(type="str", no_log=True, fallback=(env_fallback, ["VOIPOPS_TEST_CALL_PASSWORD"])),
+        test_call_domain=dict(type="str", fallback=(env_fallback, ["VOIPOPS_CALLSERVER_DOMAIN"])),
+        test_call_timeout=dict(type="float", default=8.0),
         release_id=dict(type="str"),
         record_dir=dict(type="path"),
     )
@@ -241,7 +285,9 @@ def main():
             backup_dir=p["backup_dir"], keep=p["keep"], binary=p["binary"], trial=p["trial"],
             trial_timeout=p["trial_timeout"], sip_uri=p["sip_uri"], gate_timeout=p["gate_timeout"],
             min_registrations=p["min_registrations"], restart_timeout=p["restart_timeout"],
-            check_mode=module.check_mode)
+            check_mode=module.check_mode,
+            test_call=config.test_caller(p["test_call_number"], p["test_call_username"], p["test_call_password"],
+                                         domain=p["test_call_domain"], ring_timeout=p["test_call_timeout"]))
         failed = None
     except config.ReleaseFailed as exc:
         result, failed = dict(exc.result), str(exc)

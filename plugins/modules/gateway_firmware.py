@@ -17,7 +17,9 @@ description:
   - "Per gateway: drain it in the callserver's dispatcher (no new calls), let its calls end (a graceful reset that
     the device performs when its last call has ended, or after O(drain_timeout) seconds), upload the image (a busy
     device is retried), wait until it is healthy on O(version), return it to service, and gate it (it answers SIP
-    OPTIONS and its dispatcher entry is active again)."
+    OPTIONS and its dispatcher entry is active again). A gateway with SNMP settings (O(gateways[].snmp)) must also
+    show O(version) in its SNMP C(sysDescr) (1.3.6.1.2.1.1.1.0; a Mediant's ends in C(SW Version: <version>)) before
+    it returns to service; one that does not fails the gate, named, and stays drained."
   - "The first failure stops the rollout: that gateway stays drained and is named in RV(failed_gateway); the gateways
     before it run the new version and carry calls, those after it are not touched. An image the gateway refuses, or a
     load that does not boot (the device comes back on its previous load), fails it. A gateway that runs the new load
@@ -66,6 +68,55 @@ options:
         description: Its dispatcher set.
         type: int
         default: 1
+      snmp:
+        description:
+          - Its SNMP agent, as the estate or the lab's C(endpoints.json) give it - C(host) (default the host of
+            O(gateways[].sip_uri)), C(port), C(version), C(community) (no_log) or the SNMPv3 C(user), C(auth_protocol),
+            C(auth_key), C(priv_protocol), C(priv_key), C(context), and C(timeout), C(retries); see
+            M(voipops.voip.snmp_info) for these keys.
+          - With it, the gate reads the gateway's C(sysDescr) and requires O(version) in it (within O(gate_timeout),
+            before the gateway returns to service). Without it, no SNMP check.
+        type: dict
+        suboptions:
+          host:
+            description: SNMP address; defaults to the host of O(gateways[].sip_uri).
+            type: str
+          port:
+            description: SNMP UDP port (161 when not set).
+            type: int
+          version:
+            description: SNMP version (V(2c) when not set).
+            type: str
+            choices: ['2c', '3']
+          community:
+            description: SNMPv2c community.
+            type: str
+          user:
+            description: SNMPv3 security name.
+            type: str
+          auth_protocol:
+            description: SNMPv3 authentication protocol.
+            type: str
+            choices: [md5, sha, sha224, sha256, sha384, sha512]
+          auth_key:
+            description: SNMPv3 authentication passphrase.
+            type: str
+          priv_protocol:
+            description: SNMPv3 privacy protocol.
+            type: str
+            choices: [des, 3des, aes, aes192, aes256]
+          priv_key:
+            description: SNMPv3 privacy passphrase.
+            type: str
+          context:
+            description: SNMPv3 context name.
+            type: str
+          timeout:
+            description: Seconds per SNMP request before a retry.
+            type: float
+          retries:
+            description: SNMP retries after a timeout.
+            type: int
   family:
     description: The gateway family (management API).
     type: str
@@ -135,6 +186,7 @@ options:
     type: path
 requirements:
   - requests
+  - pysnmp >= 7.1 (for O(gateways[].snmp))
 seealso:
   - module: voipops.voip.gateway_info
 """
@@ -194,7 +246,10 @@ gateways:
       type: list
       elements: str
     gate:
-      description: The gate after its return (C(passed), C(options), C(dispatcher)).
+      description:
+        - The gate (C(passed), C(options), C(dispatcher); with SNMP settings C(snmp) - C(passed), the C(sys_descr)
+          read and an C(error)). A failed SNMP part ends the gate before the gateway returns to service (no
+          C(options), C(dispatcher)).
       type: dict
     error:
       description: Why it failed.
@@ -218,6 +273,7 @@ page:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.voipops.voip.plugins.module_utils import snmp
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
     DriverError, callserver_argspec, connection, get_driver)
 from ansible_collections.voipops.voip.plugins.module_utils.gateways import audiocodes_rest
@@ -229,6 +285,8 @@ from ansible_collections.voipops.voip.plugins.module_utils.release.record import
 
 def main():
     argument_spec = callserver_argspec(required=("rpc_url",))
+    snmp_options = snmp.credential_spec(with_defaults=False)
+    snmp_options["host"] = dict(type="str")
     argument_spec.update(
         gateways=dict(type="list", elements="dict", required=True, options=dict(
             name=dict(type="str", required=True),
@@ -236,6 +294,7 @@ def main():
             sip_uri=dict(type="str"),
             dispatcher_uri=dict(type="str"),
             dispatcher_setid=dict(type="int", default=1),
+            snmp=dict(type="dict", options=snmp_options),
         )),
         family=dict(type="str", default="audiocodes_rest", choices=["audiocodes_rest"]),
         image=dict(type="path", required=True),
@@ -263,6 +322,14 @@ def main():
     dupes = sorted(set(n for n in names if names.count(n) > 1))
     if dupes:
         module.fail_json(msg="gateways: %s listed more than once" % ", ".join(dupes))
+    for index, gw in enumerate(p["gateways"]):
+        if gw.get("snmp"):
+            if not snmp.HAS_PYSNMP:
+                module.fail_json(msg=missing_required_lib("pysnmp"), exception=snmp.PYSNMP_IMPORT_ERROR)
+            try:
+                rollout.snmp_target_of(gw)
+            except ValueError as exc:
+                module.fail_json(msg="gateways[%d].snmp: %s" % (index, exc))
     for option in ("image", "rollback_image"):
         if p[option] and not module.check_mode:
             try:

@@ -49,11 +49,18 @@ def release(ansible, cs, content, check=False, diff=False, **extra):
     return ansible.module("callserver_config", args, check=check, diff=diff)
 
 
+def call_account(lab):
+    """The gate's test call: a lab subscriber's account, a number the lab routes to the gateway group (9XXXX)."""
+    acct = lab["subscribers"][0]
+    return dict(test_call_number="90001", test_call_username=acct["username"], test_call_password=acct["password"],
+                test_call_domain=lab["domain"])
+
+
 def registrations(cs):
     return len(KamailioRPC(cs["rpc_url"]).registrations())
 
 
-def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs, tmp_path):
+def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs, lab, tmp_path):
     live = live_text(cs)
     candidate = live + "\n# release test: a good configuration\n"
     pid = kamailio_pid()
@@ -65,8 +72,13 @@ def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs, tmp_path)
 
     before = registrations(cs)
     records = tmp_path / "releases"
-    done = release(ansible, cs, candidate, release_id="cfg-good", record_dir=str(records))
+    done = release(ansible, cs, candidate, release_id="cfg-good", record_dir=str(records), **call_account(lab))
     assert not done["failed"], done["msg"]
+    # the gate's test call went through the restarted callserver to a lab gateway, which answered it
+    call = done["test_call"]
+    assert call["placed"] and call["answered"] and (call["code"], call["target"]) == (200, "90001"), call
+    assert done["gate"]["test_call"]["answered"] and "test call to 90001 answered" in done["msg"]
+    assert lab["subscribers"][0]["password"] not in json.dumps(done)
     assert done["changed"] and done["restarted"] and done["gate"]["passed"] and not done["rolled_back"]
     assert live_text(cs) == candidate and kamailio_pid() != pid
     assert done["registrations_before"] == before and done["gate"]["registrations"] >= done["gate"]["registrations_needed"]
@@ -82,9 +94,11 @@ def test_good_release_check_mode_swap_gate_and_second_run(ansible, cs, tmp_path)
         "callserver_config", "done", done["previous_checksum"], done["checksum"])
     assert rec["summary"]["service_gap_ms"] == done["service_gap_ms"] and rec["summary"]["gate"]["passed"]
     assert "service gap ms: %d" % done["service_gap_ms"] in (records / "cfg-good.md").read_text()
+    assert rec["summary"]["test_call"]["answered"] and target["test_call"]["code"] == 200
 
     again = release(ansible, cs, candidate)
     assert not again["failed"] and not again["changed"] and not again["restarted"] and again["service_gap_ms"] == 0
+    assert again["test_call"]["placed"] is False and "no test call configured" in again["test_call"]["reason"]
 
 
 @pytest.mark.parametrize("breakage", ["missing database", "undefined route"])
@@ -119,6 +133,34 @@ def test_candidate_that_loses_registrations_is_rolled_back(ansible, cs):
     assert res["rollback_gate"]["passed"]
     assert live_text(cs) == live
     assert registrations(cs) >= before
+
+
+def test_candidate_that_breaks_routing_to_the_gateways_is_rolled_back_by_the_test_call(ansible, cs, lab, tmp_path):
+    """Starts, answers OPTIONS and keeps every registration, but calls to the gateway group get 503 (dispatcher set
+    7 does not exist): only the gate's test call sees it, and the previous configuration comes back by itself."""
+    live = live_text(cs)
+    candidate = live.replace('ds_select_dst("1", "4")', 'ds_select_dst("7", "4")')
+    assert candidate != live
+    records = tmp_path / "releases"
+    res = release(ansible, cs, candidate, gate_timeout=3, release_id="cfg-routing", record_dir=str(records),
+                  **call_account(lab))
+    assert res["failed"] and res["restarted"] and res["rolled_back"], res["msg"]
+    gate = res["gate"]
+    assert gate["passed"] is False and gate["rpc"] and gate["options"]
+    assert gate["registrations"] >= gate["registrations_needed"]  # registrations alone would have passed it
+    assert (res["test_call"]["placed"], res["test_call"]["answered"], res["test_call"]["code"]) == (True, False, 503)
+    assert "test call to 90001 not answered: rejected 503" in res["msg"] and "rolled back" in res["msg"]
+    assert res["rollback_gate"]["passed"] and live_text(cs) == live
+    with open(res["record"]) as handle:
+        rec = json.load(handle)
+    assert (rec["status"], rec["summary"]["verdict"], rec["summary"]["test_call"]["code"]) == ("halted", "rolled_back", 503)
+    assert lab["subscribers"][0]["password"] not in json.dumps(res) + (records / "cfg-routing.md").read_text()
+    # the previous configuration routes again: the same test call through the rolled-back callserver is answered
+    from ansible_collections.voipops.voip.plugins.module_utils.release import config
+    args = call_account(lab)
+    call = config.test_caller(args["test_call_number"], args["test_call_username"], args["test_call_password"],
+                              domain=args["test_call_domain"])("sip:%s:%d" % (cs["host"], cs["sip_port"]))
+    assert call["answered"], call
 
 
 def test_role_task_file(ansible, cs, tmp_path):

@@ -50,7 +50,7 @@ def gws(lab):
         wait_for(lambda sim=sim: (_answers(sim) or {"resetting": True})["resetting"] is False, 30,
                  what="the gateway simulator of %s" % gw["name"])
         sim.control(version=OLD, busy=0, active_calls=0, reset_seconds=1, clear=True)
-        out.append(dict(name=gw["name"], api_url=api["api_url"], sip_uri=gw["sip_uri"], sim=sim,
+        out.append(dict(name=gw["name"], api_url=api["api_url"], sip_uri=gw["sip_uri"], snmp=gw["snmp"], sim=sim,
                         password=mgmt["password"]))
     rpc = KamailioRPC(lab["callserver"]["rpc_url"])
     try:
@@ -114,9 +114,13 @@ def test_upgrade_waits_for_the_call_on_the_drained_gateway(ansible, lab, gws, tm
     assert res["changed"] and [(g["name"], g["status"], g["after"]) for g in res["gateways"]] == \
         [(g["name"], "upgraded", NEW) for g in gws]
     assert all(g["gate"]["passed"] and not g["drained"] for g in res["gateways"])
+    # the gate read each gateway's SNMP sysDescr (its snmpsim agent) and saw the new version there
+    assert all(g["gate"]["snmp"]["passed"] and g["gate"]["snmp"]["sys_descr"].endswith("SW Version: %s" % NEW)
+               for g in res["gateways"])
     assert [g["sim"].state()["version"] for g in gws] == [NEW, NEW]
     assert set(state_of(lab, g) for g in gws) == {"active"}
     assert gws[0]["password"] not in json.dumps(res)
+    assert gws[0]["snmp"]["community"] not in json.dumps(res)
 
     again = ansible.module("gateway_firmware", args(lab, gws, img))
     assert not again["failed"] and not again["changed"]
@@ -169,10 +173,40 @@ def test_gate_failure_on_the_new_load_rolls_back_to_the_previous_image(ansible, 
     assert res["failed"] and res["failed_gateway"] == gw["name"]
     first = res["gateways"][0]
     assert first["status"] == "rolled back" and first["rolled_back"] and first["drained"]
-    assert first["gate"] == {"passed": False, "options": False, "dispatcher": "active"}
+    assert dict((k, first["gate"][k]) for k in ("passed", "options", "dispatcher")) == {
+        "passed": False, "options": False, "dispatcher": "active"}
+    assert first["gate"]["snmp"]["passed"]  # the version was right in sysDescr; OPTIONS failed the gate
     assert first["after"] == OLD and gws[0]["sim"].state()["uploads"] == [NEW, OLD]
     assert gws[0]["sim"].state()["version"] == OLD and state_of(lab, gws[0]) == "disabled"
     assert [g["status"] for g in res["gateways"]][1:] == ["not started"] and gws[1]["sim"].state()["uploads"] == []
+
+
+def test_gateway_whose_sysdescr_does_not_show_the_version_is_named_and_left_drained(ansible, lab, gws, tmp_path):
+    """The status API says the new version, but the gateway's SNMP agent still describes the old one (here: its snmp
+    settings lead to the other gateway's agent, which stays on the old load): the gate fails before the gateway
+    returns to service; it stays drained and named, the next gateway is not touched."""
+    img = image(tmp_path, "new.cmp", "AUDIOCODES-CMP %s\n" % NEW)
+    gw = dict(gws[0], snmp=gws[1]["snmp"])
+    res = ansible.module("gateway_firmware", args(lab, [gw, gws[1]], img, drain_timeout=0, gate_timeout=2))
+    assert res["failed"] and res["failed_gateway"] == gw["name"]
+    first = res["gateways"][0]
+    assert (first["status"], first["after"], first["drained"]) == ("failed", NEW, True)
+    snmp_gate = first["gate"]["snmp"]
+    assert not first["gate"]["passed"] and not snmp_gate["passed"]
+    assert snmp_gate["sys_descr"].endswith("SW Version: %s" % OLD)
+    assert "SNMP sysDescr of %s does not show %s" % (gw["name"], NEW) in res["msg"] and "left drained" in res["msg"]
+    assert "returned to service" not in first["steps"]
+    assert gws[0]["sim"].state()["version"] == NEW and state_of(lab, gws[0]) == "disabled"
+    assert [g["status"] for g in res["gateways"]][1:] == ["not started"] and gws[1]["sim"].state()["uploads"] == []
+    assert gws[1]["snmp"]["community"] not in json.dumps(res)
+
+
+def test_snmp_settings_are_checked(ansible, lab, gws, tmp_path):
+    img = image(tmp_path, "new.cmp", "AUDIOCODES-CMP %s\n" % NEW)
+    gw = dict(gws[0], snmp=dict(gws[0]["snmp"], community=None, version="2c"))
+    res = ansible.module("gateway_firmware", args(lab, [gw], img))
+    assert res["failed"] and "gateways[0].snmp" in res["msg"] and "community is required" in res["msg"]
+    assert gws[0]["sim"].state()["uploads"] == [] and state_of(lab, gws[0]) == "active"
 
 
 class Caller(object):

@@ -13,8 +13,10 @@ One way through, platform-neutral; the platform parts are the callserver driver'
 3. check mode stops here (validation and the diff, nothing written, nothing restarted);
 4. the live file is kept in ``backup_dir`` (the newest ``keep`` versions stay), the candidate replaces it atomically,
    ``restart_command`` restarts the real instance (how the host supervises it: systemd, the lab supervisor, ...);
-5. the gate: the management API answers, SIP OPTIONS is answered and the registrations are back to at least
-   ``min_registrations`` of those before, within ``gate_timeout``;
+5. the gate: the management API answers, SIP OPTIONS is answered, the registrations are back to at least
+   ``min_registrations`` of those before and - with a test call configured - a test call through the callserver to
+   a number routed to the gateway group is answered, within ``gate_timeout`` (``test_call``: a function placing
+   the call, see ``test_caller``);
 6. a failed gate (or a failed restart) puts the backup back and restarts again: the release fails, rolled back.
 
 A continuous OPTIONS probe runs from just before the swap to the end of the gate and reports the service gap (the
@@ -143,38 +145,93 @@ def run_restart(command, timeout):
     return True, ""
 
 
-def gate(driver, sip_uri, needed, timeout, poll=0.25):
-    """Wait until the live instance is healthy: API up, OPTIONS answered, ``needed`` registrations back."""
+def test_caller(number, username, password, domain=None, ring_timeout=8.0, hold=0.2):
+    """``call(sip_uri)`` -> one test call's result (sip_call's dict): ``number`` through the callserver at
+    ``sip_uri`` with the digest account.  None when no number or no account is configured (no test call)."""
+    if not number or not username or password is None:
+        return None
+    from ansible_collections.voipops.voip.plugins.module_utils import sip_call
+
+    def call(sip_uri):
+        proxy = sip_uri[4:] if sip_uri.lower().startswith("sip:") else sip_uri
+        try:
+            out = sip_call.run_calls(targets=[str(number)], proxy=proxy.split(";", 1)[0], domain=domain,
+                                     username=username, password=password, hold=hold, ring_timeout=ring_timeout,
+                                     concurrency=1)
+        except (sip_call.CallError, OSError) as exc:
+            return {"target": str(number), "answered": False, "classification": "unreachable", "code": None,
+                    "reason": None, "error": str(exc)}
+        return out["calls"][0]
+    return call
+
+
+def call_summary(call):
+    """What the record and the result keep of one test call (never the account's password)."""
+    keys = ("target", "answered", "classification", "code", "reason", "post_dial_delay_ms", "setup_ms", "server",
+            "call_id", "error")
+    return dict((k, call.get(k)) for k in keys)
+
+
+def _call_words(call):
+    return "test call to %s not answered: %s%s" % (
+        call.get("target"), call.get("classification"),
+        " %s %s" % (call.get("code"), call.get("reason") or "") if call.get("code") else (
+            " (%s)" % call["error"] if call.get("error") else ""))
+
+
+def gate(driver, sip_uri, needed, timeout, poll=0.25, test_call=None):
+    """Wait until the live instance is healthy: API up, OPTIONS answered, ``needed`` registrations back and, with
+    ``test_call``, a test call answered (placed once the rest is healthy, again on each poll until the deadline)."""
     deadline = time.time() + timeout
     health = {}
+    call = None
+    attempts = 0
     while True:
         health = driver.health(sip_uri, timeout=1.0)
         regs = health.get("registrations") or 0
         reasons = list(health.get("errors") or [])
         if health.get("rpc") and regs < needed:
             reasons.append("registrations %d of the %d needed" % (regs, needed))
-        if health.get("rpc") and health.get("options") is not False and regs >= needed:
-            return {"passed": True, "rpc": True, "options": health.get("options"), "registrations": regs,
-                    "registrations_needed": needed, "reasons": []}
+        healthy = health.get("rpc") and health.get("options") is not False and regs >= needed
+        if healthy and test_call is not None:
+            call = call_summary(test_call(sip_uri))
+            attempts += 1
+            if not call.get("answered"):
+                reasons.append(_call_words(call))
+                healthy = False
+        if healthy:
+            out = {"passed": True, "rpc": True, "options": health.get("options"), "registrations": regs,
+                   "registrations_needed": needed, "reasons": []}
+            if call is not None:
+                out.update(test_call=call, test_call_attempts=attempts)
+            return out
         if time.time() >= deadline:
-            return {"passed": False, "rpc": bool(health.get("rpc")), "options": health.get("options"),
-                    "registrations": health.get("registrations"), "registrations_needed": needed,
-                    "reasons": reasons}
+            out = {"passed": False, "rpc": bool(health.get("rpc")), "options": health.get("options"),
+                   "registrations": health.get("registrations"), "registrations_needed": needed,
+                   "reasons": reasons}
+            if test_call is not None:
+                out.update(test_call=call, test_call_attempts=attempts)
+            return out
         time.sleep(poll)
 
 
 def release(driver, path, candidate, restart_command=None, backup_dir=None, keep=5, binary=None, trial=True,
             trial_timeout=15.0, sip_uri=None, gate_timeout=30.0, min_registrations=0.95, restart_timeout=60.0,
-            check_mode=False, mode=None, measure_gap=True):
+            check_mode=False, mode=None, measure_gap=True, test_call=None):
     """Release ``candidate`` (the full configuration text) to ``path``; see the module docstring for the steps.
 
-    Returns the result dict (``changed``, ``diff``, ``validation``, ``backup``, ``gate``, ``service_gap_ms``, ...);
+    ``test_call``: ``test_caller(...)``'s function (the gate places a test call) or None (no test call; the result's
+    ``test_call`` says so).
+    Returns the result dict (``changed``, ``diff``, ``validation``, ``backup``, ``gate``, ``service_gap_ms``,
+    ``test_call``, ...);
     raises ReleaseFailed(message, result) when the candidate is refused or the gate failed (then rolled back).
     """
     live = read_text(path)
     result = {"changed": False, "path": path, "checksum": sha1(candidate), "previous_checksum": sha1(live) if live
               is not None else None, "validation": {}, "backup": None, "gate": None, "rolled_back": False,
               "restarted": False, "service_gap_ms": 0,
+              "test_call": {"placed": False, "reason": "no test call configured (test_call_number and an account)"}
+              if test_call is None else {"placed": False, "reason": "no restart, so no gate and no test call"},
               "diff": {"before": live or "", "after": candidate, "before_header": path,
                        "after_header": "%s (candidate)" % path}}
     if live == candidate:
@@ -216,16 +273,24 @@ def release(driver, path, candidate, restart_command=None, backup_dir=None, keep
         atomic_write(path, candidate, mode=file_mode)
         result["restarted"] = True
         ok, why = run_restart(restart_command, restart_timeout)
-        result["gate"] = gate(driver, sip_uri, needed, gate_timeout) if ok else {
+        result["gate"] = gate(driver, sip_uri, needed, gate_timeout, test_call=test_call) if ok else {
             "passed": False, "reasons": [why], "registrations_needed": needed}
     finally:
         gap = probe.stop() if probe else None
     if gap:
         result["service_gap_ms"] = gap["gap_ms"]
         result["probe"] = gap
+    if test_call is not None and result["gate"].get("test_call_attempts"):
+        result["test_call"] = dict(result["gate"]["test_call"], placed=True,
+                                   attempts=result["gate"]["test_call_attempts"])
+    elif test_call is not None:
+        result["test_call"] = {"placed": False, "reason": "the gate failed before a test call (%s)" % "; ".join(
+            result["gate"].get("reasons") or [])}
     if result["gate"]["passed"]:
-        result["msg"] = "%s released and healthy (registrations %s, service gap %d ms)" % (
-            path, result["gate"].get("registrations"), result["service_gap_ms"])
+        result["msg"] = "%s released and healthy (registrations %s, service gap %d ms%s)" % (
+            path, result["gate"].get("registrations"), result["service_gap_ms"],
+            ", test call to %s answered" % result["test_call"].get("target") if result["test_call"].get("placed")
+            else ", no test call")
         return result
 
     # 3. roll back

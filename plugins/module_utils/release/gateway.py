@@ -14,6 +14,9 @@ Per gateway, in the order given:
    seconds apart; a refused image - 400 - stops the rollout); the device resets into the new load;
 5. wait until it is healthy on the target version (status UNLOCKED, no upgrade in progress); a device that comes back
    on its previous version (a dual-partition device whose new load did not boot) has failed;
+   a gateway with SNMP settings (its ``snmp`` dict) must also show the target version in its SNMP ``sysDescr``
+   (a Mediant's ends in ``SW Version: <version>``) within ``gate_timeout``, while still drained - the first part
+   of the gate; a sysDescr that does not show it fails the gate like the rest of it;
 6. return it to service and gate it: it answers SIP OPTIONS and its dispatcher entry is active again;
 7. a gate failure with a ``rollback_image`` drains it again, loads that image and waits for the previous version.
 
@@ -25,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils.gateways import base
@@ -46,6 +50,41 @@ def healthy_on(view, version):
             and str(view.get("upgrade_status") or "None") == "None")
 
 
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+
+
+def version_in(text, version):
+    """Whether ``version`` appears in ``text`` as a whole token (7.40A.250.001 is not in 7.40A.250.0012)."""
+    return bool(text) and re.search(r"(?<![\w.])%s(?!\w|\.\w)" % re.escape(version), text) is not None
+
+
+def read_sys_descr(target):
+    """The SNMP sysDescr of ``target`` (a snmp.normalize_target dict): ``(text, None)`` or ``(None, error)``."""
+    from ansible_collections.voipops.voip.plugins.module_utils import snmp
+    poller = snmp.SnmpPoller(timeout=target.get("timeout") or 1.0, retries=target.get("retries") or 0)
+    try:
+        values = poller.run(poller.aget(target, [SYS_DESCR]))
+    except (snmp.SnmpError, OSError, ValueError) as exc:
+        return None, str(exc) or exc.__class__.__name__
+    except Exception as exc:  # pylint: disable=broad-except  # asyncio timeouts and pysnmp errors: no answer
+        return None, "%s: %s" % (target.get("name"), exc or exc.__class__.__name__)
+    value = values.get(SYS_DESCR)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None, "%s: no sysDescr (%r)" % (target.get("name"), value)
+    return value, None
+
+
+def snmp_target_of(gw):
+    """The gateway's SNMP target (its ``snmp`` dict, host defaulting to its SIP host), or None without one."""
+    if not gw.get("snmp"):
+        return None
+    from ansible_collections.voipops.voip.plugins.module_utils import snmp
+    from ansible_collections.voipops.voip.plugins.module_utils.gateways.generic import snmp_target
+    return snmp.normalize_target(snmp_target(gw, {}))
+
+
 def options_answered(sip_uri, timeout=1.0):
     from ansible_collections.voipops.voip.plugins.module_utils import sip
     res = sip.run_sync(sip.probe_many([sip_uri], timeout=timeout))[0]
@@ -57,7 +96,7 @@ class Rollout(object):
 
     def __init__(self, family, callserver, image, version, conn=None, rollback_image=None, drain_timeout=300,
                  boot_timeout=600, busy_retries=5, busy_delay=10.0, gate_timeout=60.0, poll=1.0,
-                 probe=options_answered, sleep=time.sleep, clock=time.time):
+                 probe=options_answered, sys_descr=read_sys_descr, sleep=time.sleep, clock=time.time):
         self.family = family
         self.callserver = callserver
         self.image = image
@@ -71,6 +110,7 @@ class Rollout(object):
         self.gate_timeout = float(gate_timeout)
         self.poll = float(poll)
         self.probe = probe
+        self.sys_descr = sys_descr
         self.sleep = sleep
         self.clock = clock
 
@@ -127,6 +167,17 @@ class Rollout(object):
                 return dict(last, passed=False)
             self.sleep(self.poll)
 
+    def snmp_gate(self, gw, target):
+        """The gateway's sysDescr shows ``version`` within gate_timeout: ``{passed, sys_descr, error}``."""
+        deadline = self.clock() + self.gate_timeout
+        while True:
+            text, error = self.sys_descr(target)
+            if text is not None and version_in(text, self.version):
+                return {"passed": True, "sys_descr": text}
+            if self.clock() >= deadline:
+                return {"passed": False, "sys_descr": text, "error": error or "sysDescr does not show %s" % self.version}
+            self.sleep(self.poll)
+
     def load(self, gw, image, want_version, before, log):
         """Upload ``image`` (busy retried), wait for the reset, check the version it came back on."""
         try:
@@ -164,16 +215,27 @@ class Rollout(object):
             before = self.wait_reset(gw, before, limit, log, "graceful reset")
         view = self.load(gw, self.image, self.version, before, log)
         rec["after"] = view.get("version")
-        self.family.return_to_service(gw, self.callserver)
-        rec["drained"] = False
-        log.append("returned to service")
-        rec["gate"] = self.gate(gw)
-        if rec["gate"]["passed"]:
-            return
-        reason = "gate failed on %s: OPTIONS %s, dispatcher %s" % (
-            self.version, "answered" if rec["gate"]["options"] else "not answered", rec["gate"]["dispatcher"])
-        self.family.drain(gw, self.callserver)
-        rec["drained"] = True
+        target = snmp_target_of(gw)
+        snmp_gate = self.snmp_gate(gw, target) if target else None
+        if snmp_gate is not None and not snmp_gate["passed"]:
+            rec["gate"] = {"passed": False, "snmp": snmp_gate}
+            reason = "gate failed on %s: SNMP sysDescr of %s does not show %s (%s: %r)" % (
+                self.version, target["name"], self.version, snmp_gate["error"], snmp_gate["sys_descr"])
+        else:
+            if snmp_gate is not None:
+                log.append("SNMP sysDescr shows %s" % self.version)
+            self.family.return_to_service(gw, self.callserver)
+            rec["drained"] = False
+            log.append("returned to service")
+            rec["gate"] = self.gate(gw)
+            if snmp_gate is not None:
+                rec["gate"]["snmp"] = snmp_gate
+            if rec["gate"]["passed"]:
+                return
+            reason = "gate failed on %s: OPTIONS %s, dispatcher %s" % (
+                self.version, "answered" if rec["gate"]["options"] else "not answered", rec["gate"]["dispatcher"])
+            self.family.drain(gw, self.callserver)
+            rec["drained"] = True
         if not self.rollback_image:
             raise StepFailed(reason + "; no rollback_image: left drained on the new version")
         log.append(reason + "; rolling back to %s" % rec["before"])

@@ -26,7 +26,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_
 from ansible_collections.voipops.voip.plugins.module_utils.release.record import Record, now_iso, render_page
 
 SUMMARY_KEYS = ("verdict", "started", "finished", "service_gap_ms", "failed_gateway", "target_version", "path",
-                "checksum", "previous_checksum", "backup", "rolled_back", "message")
+                "checksum", "previous_checksum", "backup", "rolled_back", "test_call", "message")
 
 
 def _write(record_dir, release_id, kind, targets, summary, gates=None):
@@ -75,12 +75,13 @@ def record_config(record_dir, release_id, result, started, failed=None):
                "refused": "refused by the validation", "failed": "failed"}[verdict]
     after = result.get("checksum") if verdict in ("released", "unchanged") else result.get("previous_checksum")
     fields = {"before": result.get("previous_checksum"), "after": after, "outcome": outcome,
-              "candidate": result.get("checksum"), "gate": gate, "validation": dict(
+              "candidate": result.get("checksum"), "gate": gate, "test_call": result.get("test_call"),
+              "validation": dict(
                   (k, v) for k, v in (result.get("validation") or {}).items() if k != "log")}
     summary = {"verdict": verdict, "started": started, "finished": now_iso(), "path": result.get("path"),
                "checksum": result.get("checksum"), "previous_checksum": result.get("previous_checksum"),
                "backup": result.get("backup"), "service_gap_ms": result.get("service_gap_ms", 0),
-               "rolled_back": bool(result.get("rolled_back")), "gate": gate,
+               "rolled_back": bool(result.get("rolled_back")), "gate": gate, "test_call": result.get("test_call"),
                "message": failed or result.get("msg")}
     return _write(record_dir, release_id, "callserver_config", [(result.get("path"), state, fields)], summary)
 

@@ -108,3 +108,41 @@ def test_refused_candidate_leaves_the_live_file_and_unchanged_one_does_nothing(t
     with open(path) as handle:
         assert handle.read() == live
     assert not os.path.exists(str(tmp_path / "b"))
+
+
+class _Healthy(object):
+    """A callserver that is healthy on every health read (RPC, OPTIONS, 3 registrations)."""
+
+    def health(self, sip_uri, timeout=2.0, rpc=True):
+        return {"rpc": True, "options": True, "registrations": 3, "errors": []}
+
+
+def test_gate_requires_the_test_call_and_retries_it_until_the_deadline():
+    placed = []
+
+    def call(answers):
+        def place(sip_uri):
+            placed.append(sip_uri)
+            code = answers.pop(0) if answers else 503
+            return {"target": "90001", "answered": code == 200, "classification": "answered" if code == 200 else
+                    "rejected", "code": code, "reason": "OK" if code == 200 else "No media gateway available",
+                    "password": "never kept"}
+        return place
+
+    # first attempt 503 (gateways not probed yet after the restart), the second answered: passed after 2 attempts
+    out = config.gate(_Healthy(), "sip:127.0.0.1:5060", 3, timeout=5, poll=0, test_call=call([503, 200]))
+    assert out["passed"] and out["test_call_attempts"] == 2 and out["test_call"]["code"] == 200
+    assert "password" not in out["test_call"] and placed == ["sip:127.0.0.1:5060"] * 2
+    # always 503: failed at the deadline, the reason names the number and the answer
+    out = config.gate(_Healthy(), "sip:127.0.0.1:5060", 3, timeout=0, poll=0, test_call=call([]))
+    assert not out["passed"] and out["test_call"]["code"] == 503
+    assert out["reasons"] == ["test call to 90001 not answered: rejected 503 No media gateway available"]
+    # without a test call the same health passes at once
+    assert config.gate(_Healthy(), "sip:127.0.0.1:5060", 3, timeout=0, poll=0)["passed"]
+
+
+def test_no_test_call_without_a_number_or_an_account():
+    assert config.test_caller(None, "1001", "pw") is None
+    assert config.test_caller("90001", None, "pw") is None
+    assert config.test_caller("90001", "1001", None) is None
+    assert callable(config.test_caller("90001", "1001", "pw", domain="voip.lab"))
