@@ -56,6 +56,17 @@ def atomic_write(path, data, mode=0o640, gid=None, makedirs=True, fsync=True):
 _SECRET_QUERY = re.compile(r"(?i)((?:pass(?:word)?|pwd|secret|token|key|auth|sig(?:nature)?)=)[^&;]*")
 
 
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@\"'<>]*:)([^\s@\"'<>/]+)@")
+
+
+def mask_urls_in_text(text):
+    """``text`` (a configuration file, a diff) with the password of every ``scheme://user:password@host`` URL in it
+    replaced by ``********`` - the rest of the text is left as it is."""
+    if not isinstance(text, str) or "://" not in text:
+        return text
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + "********@", text)
+
+
 def mask_url(url):
     """``url`` with its password, secret query values and path replaced by ``********`` where they may be secret.
 

@@ -35,7 +35,7 @@ import threading
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError
-from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write, mask_urls_in_text
 
 
 class ReleaseFailed(Exception):
@@ -232,10 +232,11 @@ def release(driver, path, candidate, restart_command=None, backup_dir=None, keep
               "restarted": False, "service_gap_ms": 0,
               "test_call": {"placed": False, "reason": "no test call configured (test_call_number and an account)"}
               if test_call is None else {"placed": False, "reason": "no restart, so no gate and no test call"},
-              "diff": {"before": live or "", "after": candidate, "before_header": path,
+              # a configuration may carry a database URL with its password: the diff shows it masked
+              "diff": {"before": mask_urls_in_text(live or ""), "after": mask_urls_in_text(candidate), "before_header": path,
                        "after_header": "%s (candidate)" % path}}
     if live == candidate:
-        result["diff"] = {"before": live, "after": live}
+        result["diff"] = {"before": mask_urls_in_text(live), "after": mask_urls_in_text(live)}
         result["msg"] = "%s already has this configuration" % path
         return result
 

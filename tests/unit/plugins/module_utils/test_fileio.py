@@ -43,3 +43,13 @@ def test_mask_url(url, masked):
     assert fileio.mask_url(url) == masked
     for secret in ("s3cret", "XYZsecret", "abc123"):
         assert secret not in fileio.mask_url(url)
+
+
+def test_mask_urls_in_text_masks_only_url_passwords():
+    from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_urls_in_text
+    text = ('modparam("usrloc", "db_url", "postgres://kam:p4ss@db:5432/kam")\n'
+            'modparam("x", "url", "http://user@host/path")\n# sqlite:////var/lib/kamailio.db\nplain: a:b@c\n')
+    masked = mask_urls_in_text(text)
+    assert "p4ss" not in masked
+    assert 'postgres://kam:********@db:5432/kam' in masked
+    assert masked.replace('kam:********@', 'kam:p4ss@') == text

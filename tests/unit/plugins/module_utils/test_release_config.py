@@ -146,3 +146,23 @@ def test_no_test_call_without_a_number_or_an_account():
     assert config.test_caller("90001", None, "pw") is None
     assert config.test_caller("90001", "1001", None) is None
     assert callable(config.test_caller("90001", "1001", "pw", domain="voip.lab"))
+
+
+def test_the_diff_masks_database_url_passwords(tmp_path):
+    """A configuration that carries a database URL with its password (PostgreSQL-backed Kamailio) never shows that
+    password in the diff a --diff run prints."""
+    path = str(tmp_path / "kamailio.cfg")
+    live = '#!KAMAILIO\n#!define DBURL "postgres://kamailio:Liv3Secr3t@db.example.org/kamailio"\nrequest_route { exit; }\n'
+    with open(path, "w") as handle:
+        handle.write(live)
+    driver = KamailioDriver(rpc_url="http://127.0.0.1:1/RPC")
+    same = config.release(driver, path, live, restart_command=["false"])
+    assert same["changed"] is False
+    assert "Liv3Secr3t" not in repr(same["diff"])
+    assert 'postgres://kamailio:********@db.example.org/kamailio' in same["diff"]["before"]
+    if os.path.exists("/usr/sbin/kamailio"):
+        bad = live.replace("exit;", "route(MISSING);").replace("Liv3Secr3t", "N3wSecr3t")
+        with pytest.raises(config.ReleaseFailed) as err:
+            config.release(driver, path, bad, restart_command=["false"], backup_dir=str(tmp_path / "b"))
+        text = repr(err.value.result["diff"]) + str(err.value)
+        assert "Liv3Secr3t" not in text and "N3wSecr3t" not in text
