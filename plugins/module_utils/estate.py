@@ -69,6 +69,7 @@ class Estate(object):
         self.racks = {}
         self.patch_panels = {}
         self.approved_firmware = {}
+        self.thresholds = {}  # the estate's own audit thresholds, over audit/finding.DEFAULT_THRESHOLDS
         self._dependents = None
         self._levels = None
 
@@ -208,6 +209,7 @@ class Estate(object):
             "racks": dict((k, clean(v)) for k, v in self.racks.items()),
             "patch_panels": dict((k, clean(v)) for k, v in self.patch_panels.items()),
             "approved_firmware": self.approved_firmware,
+            "thresholds": self.thresholds,
         }
 
 

@@ -107,6 +107,7 @@ options:
         C(media_jitter_warning_ms), C(media_mos_warning), C(media_mos_minor)), and of the service KPIs
         (C(registration_success_min_pct), C(ser_min_pct), C(seer_min_pct), C(ner_min_pct), C(asr_min_pct), and
         C(kpi_min_samples), the least number of attempts a KPI is judged on).
+      - The estate file's own C(thresholds) apply first; these override them.
       - The KPIs are computed when the C(rpc) results carry the callserver's C(counters)
         (M(voipops.voip.callserver_info) gathering C(statistics)), on their change since the previous report.
     type: dict
@@ -489,6 +490,8 @@ def main():
     except (SourceError, SourceErrors) as exc:
         module.fail_json(msg="invalid estate: %s" % exc,
                          errors=exc.as_list() if isinstance(exc, SourceErrors) else [exc.as_dict()])
+    # the estate's thresholds, then this run's (O(thresholds) wins)
+    p["thresholds"] = dict(estate.thresholds, **(p["thresholds"] or {}))
     results, findings, failures, callserver, coverage = p["results"], p["findings"], [], p["callserver"], None
     when = p["now"]
     if p["merge"]:

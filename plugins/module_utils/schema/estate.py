@@ -20,11 +20,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import difflib
 import os
 import re
 import traceback
 
 from ansible_collections.voipops.voip.plugins.module_utils.apps import REFERENCE_KINDS, parse_endpoint
+from ansible_collections.voipops.voip.plugins.module_utils.audit.finding import DEFAULT_THRESHOLDS
 from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import normalize_mac  # one MAC rule for every caller
 from ansible_collections.voipops.voip.plugins.module_utils.schema.values import EMAIL_RE, parse_number_range
 from ansible_collections.voipops.voip.plugins.module_utils.sla import parse_days, parse_duration, parse_time
@@ -1038,6 +1040,29 @@ def _references(out, ctx):
         comp.pop("_line", None)
 
 
+def _thresholds(out, ctx):
+    """The estate's own audit thresholds (name -> number >= 0), over the defaults of ``audit/finding.py``; an unknown
+    name is refused with the closest known one."""
+    data, error = ctx.rec, ctx.validator.error
+    value = data.get("thresholds")
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        error("must be a mapping threshold name -> number", data, "thresholds", "estate")
+        return
+    for name, number in value.items():
+        if name not in DEFAULT_THRESHOLDS:
+            close = difflib.get_close_matches(str(name), list(DEFAULT_THRESHOLDS), n=1)
+            error("unknown threshold%s (known: %s)" % (" - did you mean %s?" % close[0] if close else "",
+                                                       ", ".join(sorted(DEFAULT_THRESHOLDS))),
+                  value, name, "thresholds", "thresholds.%s" % name)
+            continue
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+            error("must be a number >= 0", value, name, "thresholds", "thresholds.%s" % name)
+            continue
+        ctx.state.estate.thresholds[str(name)] = number
+
+
 def _approved_firmware(out, ctx):
     """vendor -> model ('*' = any other model) -> non-empty list of versions."""
     data, error = ctx.rec, ctx.validator.error
@@ -1080,4 +1105,5 @@ ESTATE = Table("estate", [
     Field("applications", "any", check=_records("application", "components", APPLICATION, _component("application"),
                                                 item_field="applications", not_a_mapping="each entry must be a mapping")),
     Field("approved_firmware", "skip"),
-], rules=[_places, _references, _approved_firmware])
+    Field("thresholds", "skip"),
+], rules=[_places, _references, _approved_firmware, _thresholds])

@@ -216,3 +216,24 @@ def test_one_mac_in_two_notations_is_one_device_named_at_both_places(tmp_path):
     (err,) = errors_of(path)
     assert (os.path.basename(err.path), err.line, err.field) == ("handsets.csv", 3, "mac")
     assert "already used by handset 'hs-1' (handsets.csv line 2)" in err.message
+
+
+def test_the_estate_sets_its_own_audit_thresholds_and_misspelt_ones_are_named(tmp_path):
+    good = load_estate(write(tmp_path, """\
+    thresholds:
+      ner_min_pct: 90
+      media_mos_warning: 3.8
+    """))
+    assert good.thresholds == {"ner_min_pct": 90, "media_mos_warning": 3.8}
+    assert good.as_dict()["thresholds"] == good.thresholds
+    errs = errors_of(write(tmp_path, """\
+    thresholds:
+      ner_min_pc: 90
+      cpu_warning: -5
+      disk_warning: lots
+    """))
+    by_field = dict((e.field, e) for e in errs)
+    assert set(by_field) == {"thresholds.ner_min_pc", "thresholds.cpu_warning", "thresholds.disk_warning"}
+    assert "did you mean ner_min_pct?" in by_field["thresholds.ner_min_pc"].message
+    assert by_field["thresholds.cpu_warning"].line == 32 and ">= 0" in by_field["thresholds.cpu_warning"].message
+    assert all(e.path.endswith("estate.yml") for e in errs)

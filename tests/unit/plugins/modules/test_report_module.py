@@ -3,6 +3,7 @@
 """voipops.voip.audit_report run by real ansible-playbook: check mode, reports, idempotence, webhook, fail_on_priority."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -42,10 +43,10 @@ PLAY = """
 """
 
 
-def play(tmp_path, now, results, hook=None, check=False, extra_env=None):
+def play(tmp_path, now, results, hook=None, check=False, extra_env=None, estate=ESTATE):
     (tmp_path / "results.json").write_text(json.dumps({"audit_now": now, "results": results, "hook": hook} if hook else
                                                       {"audit_now": now, "results": results}))
-    (tmp_path / "play.yml").write_text(PLAY % {"estate": ESTATE, "dest": tmp_path / "reports"})
+    (tmp_path / "play.yml").write_text(PLAY % {"estate": estate, "dest": tmp_path / "reports"})
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".state", "collections"),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_REMOTE_TMP=str(tmp_path / "tmp"),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1", **(extra_env or {}))
@@ -142,3 +143,19 @@ def test_webhook_url_and_bearer_token_from_the_environment_an_awx_credential_set
         assert "env-t0ken-s3cr3t" not in out.stdout + json.dumps(res)
     finally:
         hook.close()
+
+
+def test_the_estate_file_sets_its_own_thresholds(tmp_path):
+    """The lab's callserver host at 12 % CPU is fine by the defaults; an estate whose own thresholds put the CPU
+    warning at 5 % files it."""
+    with open(ESTATE) as handle:
+        text = handle.read()
+    strict = tmp_path / "estate.yml"
+    strict.write_text(text + "\nthresholds:\n  cpu_warning: 5\n  cpu_critical: 99\n")
+    for extra in os.listdir(os.path.dirname(ESTATE)):  # the files the lab estate names beside it (its handsets CSV)
+        if extra.endswith(".csv"):
+            shutil.copy(os.path.join(os.path.dirname(ESTATE), extra), str(tmp_path / extra))
+    out, res = play(tmp_path, "2026-11-27T07:00:00Z", results(False), estate=str(strict))
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads((tmp_path / "reports" / "health_audit.json").read_text())
+    assert [f["kind"] for f in report["findings"] if f["component"] == "cs1"] == ["cpu_high"], report["findings"]
