@@ -250,8 +250,9 @@ def test_a_second_lab_comes_up_and_goes_down_cleanly(ansible):
         with open(os.path.join(workdir, "ports.json")) as handle:
             ports = json.load(handle)
         pids = [p for p in eps["pids"].values() if p]
-        # kamailio, snmpd, nginx, an snmpsim agent and a gateway simulator (REST + SIP) per gateway, and the phone fleet
-        assert sorted(eps["pids"]) == sorted(["kamailio", "snmpd", "nginx", "phones"] + [
+        # kamailio, snmpd, nginx, slapd (the directory), an snmpsim agent and a gateway simulator (REST + SIP) per
+        # gateway, and the phone fleet
+        assert sorted(eps["pids"]) == sorted(["kamailio", "snmpd", "nginx", "slapd", "phones"] + [
             "%s-%s" % (g["name"], part) for g in eps["gateways"] for part in ("snmp", "sip")])
         assert len(pids) == len(eps["pids"])
         assert all(labmod.pid_alive(p) for p in pids)
