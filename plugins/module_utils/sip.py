@@ -106,6 +106,38 @@ DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
 
 _IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 _IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
+
+
+def open_udp_socket(family, host, port, bufsize=None):
+    """A non-blocking UDP socket bound to ``(host, port)`` that reports ICMP errors (a closed port is "refused" at once,
+    IP_RECVERR); with ``bufsize`` its send and receive buffers are that large (thousands of answers may arrive in a
+    burst; the *FORCE options, for root, pass net.core.rmem_max).  The one socket set-up of the engine and of the
+    INVITE client (sip_call.py)."""
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        if bufsize:
+            for force, opt in ((getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF),
+                               (getattr(socket, "SO_SNDBUFFORCE", 32), socket.SO_SNDBUF)):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, force, bufsize)
+                except OSError:
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, opt, bufsize)
+                    except OSError:
+                        pass
+        try:
+            if family == socket.AF_INET:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+        except OSError:
+            pass
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 _MAX_DATAGRAM = 65535
 _RECV_BATCH = 256
 _ICMP_ERRNOS = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "error", errno.ENETUNREACH: "error"}
@@ -482,30 +514,7 @@ class SipEndpoint(object):
         return ep
 
     def _open_udp(self, family, host, port, rcvbuf=4 * 1024 * 1024):
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.setblocking(False)
-            # large buffers: thousands of answers may arrive in a burst; *FORCE (root) passes net.core.rmem_max
-            for force, opt in ((getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF),
-                               (getattr(socket, "SO_SNDBUFFORCE", 32), socket.SO_SNDBUF)):
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, force, rcvbuf)
-                except OSError:
-                    try:
-                        sock.setsockopt(socket.SOL_SOCKET, opt, rcvbuf)
-                    except OSError:
-                        pass
-            try:
-                if family == socket.AF_INET:
-                    sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
-                else:
-                    sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
-            except OSError:
-                pass
-            sock.bind((host, port))
-        except BaseException:
-            sock.close()
-            raise
+        sock = open_udp_socket(family, host, port, bufsize=rcvbuf)
         self._udp[family] = _UdpTransport(self, sock)
         return self._udp[family]
 

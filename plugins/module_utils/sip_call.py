@@ -40,6 +40,7 @@ import struct
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils import rtp
+from ansible_collections.voipops.voip.plugins.module_utils.sip import open_udp_socket
 from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import DigestChallenge, authorization_value
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
     NameAddr, SipParseError, SipRequest, SipResponse, SipUri, format_hostport, parse_message, split_header_list,
@@ -52,7 +53,6 @@ USER_AGENT = "voipops.voip test call"
 CLASSIFICATIONS = ("answered", "busy", "no_answer", "rejected", "unreachable", "auth_failed")
 BUSY_CODES = (486, 600)
 NO_ANSWER_CODES = (408, 480, 487)
-_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 
 
 class CallError(ValueError):
@@ -185,17 +185,7 @@ class CallEndpoint(object):
     async def create(cls, host="0.0.0.0", port=0, **kwargs):
         loop = asyncio.get_running_loop()
         ep = cls(loop, **kwargs)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setblocking(False)
-            try:
-                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
-            except OSError:
-                pass
-            sock.bind((host, port))
-        except BaseException:
-            sock.close()
-            raise
+        sock = open_udp_socket(socket.AF_INET, host, port)
         ep.sock = sock
         ep.local = sock.getsockname()[:2]
         loop.add_reader(sock.fileno(), ep._readable)
