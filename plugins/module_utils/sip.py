@@ -138,6 +138,8 @@ def open_udp_socket(family, host, port, bufsize=None):
         sock.close()
         raise
     return sock
+
+
 _MAX_DATAGRAM = 65535
 _RECV_BATCH = 256
 _ICMP_ERRNOS = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "error", errno.ENETUNREACH: "error"}
