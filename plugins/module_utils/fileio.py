@@ -6,7 +6,9 @@
 ``atomic_write`` is the only way the collection writes a file a reader may see half-written (provisioning
 files, reports, credentials, release records): a temporary file in the same directory, created with its final
 mode (never readable by others in between), flushed and fsync'ed, then renamed over the target.
-``mask_url`` is the only way a URL that may hold a password or a secret path reaches a message or a summary.
+``mask_url`` is the only way a URL that may hold a password or a secret path reaches a message or a summary;
+``mask_urls_in_text`` does the same for the URLs inside a text (a configuration file, a diff); both mask the
+password of a URL by the one rule, ``mask_userinfo``.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -56,15 +58,24 @@ def atomic_write(path, data, mode=0o640, gid=None, makedirs=True, fsync=True):
 _SECRET_QUERY = re.compile(r"(?i)((?:pass(?:word)?|pwd|secret|token|key|auth|sig(?:nature)?)=)[^&;]*")
 
 
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@\"'<>]*:)([^\s@\"'<>/]+)@")
+# A URL inside text: its scheme, then its userinfo - everything up to the last ``@`` before the URL's path, query,
+# fragment, white space or a quote ends it (what urlsplit() takes as the netloc's userinfo).
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#\"'<>]*)@")
+
+
+def mask_userinfo(userinfo):
+    """The one rule for the userinfo of a URL (``user:password``, the part before ``@``): the password - everything
+    after the first colon - becomes ``********``, the user name stays; userinfo without a colon has no password."""
+    user, colon, _password = userinfo.partition(":")
+    return user + colon + ("********" if colon else "")
 
 
 def mask_urls_in_text(text):
     """``text`` (a configuration file, a diff) with the password of every ``scheme://user:password@host`` URL in it
-    replaced by ``********`` - the rest of the text is left as it is."""
+    masked by :func:`mask_userinfo` - the rest of the text is left as it is."""
     if not isinstance(text, str) or "://" not in text:
         return text
-    return _URL_PASSWORD.sub(lambda m: m.group(1) + "********@", text)
+    return _URL_USERINFO.sub(lambda m: m.group(1) + mask_userinfo(m.group(2)) + "@", text)
 
 
 def mask_url(url):
@@ -81,9 +92,8 @@ def mask_url(url):
         parts = urlsplit(url)
         netloc = parts.netloc
         if "@" in netloc:
-            creds, host = netloc.rsplit("@", 1)
-            user = creds.split(":", 1)[0]
-            netloc = "%s:********@%s" % (user, host) if ":" in creds else "%s@%s" % (user, host)
+            userinfo, host = netloc.rsplit("@", 1)
+            netloc = "%s@%s" % (mask_userinfo(userinfo), host)
         path = parts.path
         segments = [s for s in path.split("/") if s]
         if len(segments) > 1 and parts.scheme.lower() in ("http", "https"):
@@ -92,5 +102,10 @@ def mask_url(url):
         if (netloc, path, query) == (parts.netloc, parts.path, parts.query):
             return url
         return urlunsplit((parts.scheme, netloc, path, query, ""))
-    except ValueError:
-        return re.sub(r"//[^/@]*@", "//********@", url)
+    except ValueError:  # urlsplit() refuses it (an unclosed "[" in the host): its userinfo is masked all the same
+        scheme, rest = url.split("://", 1)
+        netloc = re.split(r"[/?#]", rest, 1)[0]
+        if "@" not in netloc:
+            return url
+        userinfo = netloc.rsplit("@", 1)[0]
+        return "%s://%s%s" % (scheme, mask_userinfo(userinfo), rest[len(userinfo):])

@@ -53,3 +53,23 @@ def test_mask_urls_in_text_masks_only_url_passwords():
     assert "p4ss" not in masked
     assert 'postgres://kam:********@db:5432/kam' in masked
     assert masked.replace('kam:********@', 'kam:p4ss@') == text
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://voip:s3cret@db.example:5432/kamailio",
+    "postgres://kam:p4@ss@db:5432/kam",  # an "@" in the password: the userinfo ends at the last "@"
+    "mysql://kam:@db/kam",               # an empty password is still the password's place
+    "http://user@host/path",             # no colon: no password
+    "sqlite:////var/lib/kamailio/kamailio.db",
+])
+def test_one_userinfo_rule_for_a_url_and_for_urls_in_text(url):
+    line = 'modparam("usrloc", "db_url", "%s")\n' % url
+    assert fileio.mask_urls_in_text(line) == line.replace(url, fileio.mask_url(url))
+    for secret in ("s3cret", "p4@ss", "ss@db"):
+        assert secret not in fileio.mask_urls_in_text(line)
+
+
+def test_mask_url_keeps_the_user_of_an_unparseable_url_and_masks_its_password():
+    # urlsplit() refuses an unclosed IPv6 bracket; the userinfo rule still applies, not a second one
+    assert fileio.mask_url("http://ops:p4ss@[::1/RPC") == "http://ops:********@[::1/RPC"
+    assert fileio.mask_url("http://[::1/RPC") == "http://[::1/RPC"
