@@ -30,6 +30,7 @@ description:
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.callserver
+  - voipops.voip.gateways.firmware
   - voipops.voip.attributes
   - voipops.voip.attributes.CHANGES
 attributes:
@@ -44,79 +45,7 @@ attributes:
 options:
   rpc_url:
     required: true
-  gateways:
-    description: The gateways, upgraded in this order.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: Name of the gateway (messages, results; matched against the dispatcher entry's DUID).
-        type: str
-        required: true
-      api_url:
-        description: Base URL of its management API, for example C(https://10.0.0.5/api/v1).
-        type: str
-        required: true
-      sip_uri:
-        description: Its SIP URI, for the OPTIONS gate and to find its dispatcher entry.
-        type: str
-      dispatcher_uri:
-        description: Its URI in the dispatcher when it differs from O(gateways[].sip_uri).
-        type: str
-      dispatcher_setid:
-        description: Its dispatcher set.
-        type: int
-        default: 1
-      snmp:
-        description:
-          - Its SNMP agent, as the estate or the lab's C(endpoints.json) give it - C(host) (default the host of
-            O(gateways[].sip_uri)), C(port), C(version), C(community) (no_log) or the SNMPv3 C(user), C(auth_protocol),
-            C(auth_key), C(priv_protocol), C(priv_key), C(context), and C(timeout), C(retries); see
-            M(voipops.voip.snmp_info) for these keys.
-          - With it, the gate reads the gateway's C(sysDescr) and requires O(version) in it (within O(gate_timeout),
-            before the gateway returns to service). Without it, no SNMP check.
-        type: dict
-        suboptions:
-          host:
-            description: SNMP address; defaults to the host of O(gateways[].sip_uri).
-            type: str
-          port:
-            description: SNMP UDP port (161 when not set).
-            type: int
-          version:
-            description: SNMP version (V(2c) when not set).
-            type: str
-            choices: ['2c', '3']
-          community:
-            description: SNMPv2c community.
-            type: str
-          user:
-            description: SNMPv3 security name.
-            type: str
-          auth_protocol:
-            description: SNMPv3 authentication protocol.
-            type: str
-            choices: [md5, sha, sha224, sha256, sha384, sha512]
-          auth_key:
-            description: SNMPv3 authentication passphrase.
-            type: str
-          priv_protocol:
-            description: SNMPv3 privacy protocol.
-            type: str
-            choices: [des, 3des, aes, aes192, aes256]
-          priv_key:
-            description: SNMPv3 privacy passphrase.
-            type: str
-          context:
-            description: SNMPv3 context name.
-            type: str
-          timeout:
-            description: Seconds per SNMP request before a retry.
-            type: float
-          retries:
-            description: SNMP retries after a timeout.
-            type: int
+  # gateways (its keys and those of gateways[].snmp): doc fragment voipops.voip.gateways.firmware
   family:
     description: The gateway family (management API).
     type: str

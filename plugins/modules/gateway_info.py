@@ -27,86 +27,13 @@ author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.callserver
   - voipops.voip.snmp
+  - voipops.voip.gateways.info
   - voipops.voip.attributes
   - voipops.voip.attributes.INFO_MODULE
 options:
   rpc_url:
     required: true
-  gateways:
-    description:
-      - The gateways. The C(gateways) list of the lab's C(endpoints.json) can be passed as is.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: Gateway name; also matched against the dispatcher entry's DUID.
-        type: str
-        required: true
-      host:
-        description: Address of the gateway (SIP and SNMP default to it).
-        type: str
-      sip_port:
-        description: SIP port when O(gateways[].sip_uri) is not given.
-        type: int
-        default: 5060
-      sip_uri:
-        description: SIP URI to send OPTIONS to, for example V(sip:10.0.0.2:5060). Default C(sip:host:sip_port).
-        type: str
-      dispatcher_uri:
-        description: URI of the gateway in the callserver's dispatcher list when it differs from O(gateways[].sip_uri).
-        type: str
-      dispatcher_setid:
-        description: Dispatcher set the gateway belongs to (only entries of this set match).
-        type: int
-      priority:
-        description: Dispatcher priority (informational).
-        type: int
-      snmp:
-        description:
-          - SNMP settings of this gateway; what is not set here comes from the module's top-level SNMP options
-            (O(community), O(version), O(user), O(auth_key), ...).
-        type: dict
-        suboptions:
-          host:
-            description: SNMP address when it differs from O(gateways[].host).
-            type: str
-          port:
-            description: SNMP UDP port.
-            type: int
-          version:
-            description: SNMP version.
-            type: str
-            choices: ['2c', '3']
-          community:
-            description: SNMPv2c community.
-            type: str
-          user:
-            description: SNMPv3 security name.
-            type: str
-          auth_protocol:
-            description: SNMPv3 authentication protocol.
-            type: str
-            choices: [md5, sha, sha224, sha256, sha384, sha512]
-          auth_key:
-            description: SNMPv3 authentication passphrase.
-            type: str
-          priv_protocol:
-            description: SNMPv3 privacy protocol.
-            type: str
-            choices: [des, 3des, aes, aes192, aes256]
-          priv_key:
-            description: SNMPv3 privacy passphrase.
-            type: str
-          context:
-            description: SNMPv3 context name.
-            type: str
-          timeout:
-            description: Seconds per SNMP request before a retry.
-            type: float
-          retries:
-            description: SNMP retries after a timeout.
-            type: int
+  # gateways (its keys and those of gateways[].snmp): doc fragment voipops.voip.gateways.info
   gather:
     description: SNMP fact groups to read per gateway. An empty list skips SNMP.
     type: list
