@@ -6,8 +6,8 @@
 The argument spec is ``module_utils/provision.py:PROVISIONING_ARGSPEC`` (``provisioning_argspec()``); keep the two
 in step (tests/unit/plugins/modules/test_provisioning_options.py compares them).  A module states its own
 differences in its DOCUMENTATION, which wins over this fragment option by option (key by key): handset_release
-requires O(users_file), has no environment fallback for O(root) and O(provisioning_url), and takes O(handsets) and
-O(handsets_file) instead of its estate file.
+requires O(users_file) and takes O(handsets) and O(handsets_file) instead of its estate file. Both read O(root) and
+O(provisioning_url) from the environment when the task does not set them.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -72,15 +72,11 @@ SETTING_KEYS = ("registrar", "registrar_port", "transport", "domain", "expires",
                 "firmware", "provisioning_url")
 
 
-def provisioning_argspec(required=(), env=True):
-    """A copy of PROVISIONING_ARGSPEC with ``required`` options marked required; ``env=False`` drops the
-    environment fallbacks of root and provisioning_url (handset_release takes them from its task only)."""
+def provisioning_argspec(required=()):
+    """A copy of PROVISIONING_ARGSPEC with ``required`` options marked required (handset_release: users_file)."""
     spec = dict((k, dict(v)) for k, v in PROVISIONING_ARGSPEC.items())
     for name in required:
         spec[name]["required"] = True
-    if not env:
-        for option in spec.values():
-            option.pop("fallback", None)
     return spec
 
 

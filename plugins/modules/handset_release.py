@@ -108,10 +108,6 @@ options:
     description: A handsets file as M(voipops.voip.handset_provision) reads it, instead of O(estate_file).
   users_file:
     required: true
-  root:
-    description: The provisioning server's document root.
-  provisioning_url:
-    description: The URL at which O(root) is served.
 notes:
   - The provisioning options must be those of the last M(voipops.voip.handset_provision) run, so that only the
     release's phones get other files; the module checks this before it writes anything.
@@ -280,7 +276,7 @@ from ansible_collections.voipops.voip.plugins.module_utils.source import SourceE
 def main():
     argument_spec = callserver_argspec()
     # the provisioning options of handset_provision: the release re-renders the files it wrote
-    argument_spec.update(provision.provisioning_argspec(required=("users_file",), env=False))
+    argument_spec.update(provision.provisioning_argspec(required=("users_file",)))
     argument_spec.update(
         release_file=dict(type="path", required=True),
         record_dir=dict(type="path", required=True),
