@@ -63,10 +63,14 @@ options:
     description: The image of the previous version, loaded when a gateway runs the new version but fails the gate.
     type: path
   username:
-    description: User of the management API.
+    description:
+      - User of the management API.
+      - If not set, the environment variable E(VOIPOPS_GATEWAY_USERNAME) is used (an AWX credential can inject it).
     type: str
   password:
-    description: Password of the management API.
+    description:
+      - Password of the management API.
+      - If not set, the environment variable E(VOIPOPS_GATEWAY_PASSWORD) is used (an AWX credential can inject it).
     type: str
   api_timeout:
     description: Seconds for one management API request.
@@ -134,13 +138,12 @@ EXAMPLES = r"""
     password: "{{ vault_gateway_password }}"
   register: upgrade
 
-- name: Who would be upgraded
+- name: Who would be upgraded (user and password from VOIPOPS_GATEWAY_USERNAME / _PASSWORD, e.g. an AWX credential)
   voipops.voip.gateway_firmware:
     rpc_url: http://127.0.0.1:5071/RPC
     gateways: "{{ gateways }}"
     image: files/M1000_SIP_7.40A.250.001.cmp
     version: 7.40A.250.001
-    password: "{{ vault_gateway_password }}"
   check_mode: true
 """
 
@@ -201,7 +204,7 @@ page:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible_collections.voipops.voip.plugins.module_utils import snmp
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
     DriverError, callserver_argspec, connection, get_driver)
@@ -229,8 +232,8 @@ def main():
         image=dict(type="path", required=True),
         version=dict(type="str", required=True),
         rollback_image=dict(type="path"),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
+        username=dict(type="str", fallback=(env_fallback, ["VOIPOPS_GATEWAY_USERNAME"])),
+        password=dict(type="str", no_log=True, fallback=(env_fallback, ["VOIPOPS_GATEWAY_PASSWORD"])),
         api_timeout=dict(type="float", default=10.0),
         api_validate_certs=dict(type="bool", default=True),
         drain_timeout=dict(type="int", default=300),

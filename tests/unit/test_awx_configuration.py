@@ -283,7 +283,7 @@ def test_credential_types_inject_declared_inputs_into_variables_the_modules_read
     assert {"VOIPOPS_CALLSERVER_RPC_URL", "VOIPOPS_CALLSERVER_DB_URL"} <= set(env_opts)  # the recorder works
     d = data()
     types = dict((t["name"], t) for t in d["awx_credential_types"])
-    assert len(types) == 5
+    assert len(types) == 6
     for ct in d["awx_credential_types"]:
         assert ct["kind"] in ("cloud", "net")  # the kinds AWX allows for custom credential types
         fields = dict((f["id"], f) for f in ct["inputs"]["fields"])
@@ -307,7 +307,8 @@ def test_credential_types_inject_declared_inputs_into_variables_the_modules_read
     secret = set((ct["name"], f["id"]) for ct in d["awx_credential_types"] for f in ct["inputs"]["fields"] if f.get("secret"))
     assert secret == {("VoIP callserver (voipops.voip)", "db_url"), ("VoIP SNMPv3 (voipops.voip)", "auth_key"),
                       ("VoIP SNMPv3 (voipops.voip)", "priv_key"), ("VoIP ticket webhook (voipops.voip)", "webhook_url"),
-                      ("VoIP ticket webhook (voipops.voip)", "token"), ("VoIP test-call account (voipops.voip)", "password")}
+                      ("VoIP ticket webhook (voipops.voip)", "token"), ("VoIP test-call account (voipops.voip)", "password"),
+                      ("VoIP gateway management (voipops.voip)", "password")}
     # credentials: one per type, non-secret inputs as data, secret ones only named (values come from awx_secrets)
     for cred in d["awx_credentials"]:
         ct = types[cred["credential_type"]]

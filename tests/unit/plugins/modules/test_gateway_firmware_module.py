@@ -22,19 +22,29 @@ def load_gwsim():
     return module
 
 
-@pytest.fixture
-def gateway():
+def serve_gateway(credentials):
     gwsim = load_gwsim()
     server = ThreadingHTTPServer(("127.0.0.1", 0), gwsim.Handler)
     server.daemon_threads = True
     server.device = gwsim.Device("7.40A.100.001")
-    server.verbose, server.credentials, server.sip_port = False, None, None
+    server.verbose, server.credentials, server.sip_port = False, credentials, None
     thread = threading.Thread(target=server.serve_forever, args=(0.05,))
     thread.daemon = True
     thread.start()
     yield "http://127.0.0.1:%d/api/v1" % server.server_address[1]
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def gateway():
+    yield from serve_gateway(None)
+
+
+@pytest.fixture
+def gateway_with_login():
+    """A gateway whose management API wants HTTP Basic authentication (Admin / gw-Secret-1)."""
+    yield from serve_gateway(("Admin", "gw-Secret-1"))
 
 
 def call(capsys, args, diff):
@@ -56,3 +66,20 @@ def test_the_version_diff_only_in_diff_mode(capsys, gateway, tmp_path, diff):
     if diff:
         assert out["diff"] == {"before": {"mgw1": "7.40A.100.001"}, "after": {"mgw1": "7.40A.250.001"}}
     assert out["record"] is None and not (tmp_path / "releases").exists()  # check mode writes no record
+
+
+def test_user_and_password_come_from_the_environment_when_the_task_has_none(capsys, gateway_with_login, tmp_path,
+                                                                          monkeypatch):
+    """What the AWX credential "VoIP gateway management" injects (awx/credential_types.yml)."""
+    args = {"rpc_url": "http://127.0.0.1:9/RPC", "image": str(tmp_path / "new.cmp"), "version": "7.40A.250.001",
+            "gateways": [{"name": "mgw1", "api_url": gateway_with_login}]}
+    out = call(capsys, args, False)
+    assert out["failed"] and "401" in out["msg"], out
+    monkeypatch.setenv("VOIPOPS_GATEWAY_USERNAME", "Admin")
+    monkeypatch.setenv("VOIPOPS_GATEWAY_PASSWORD", "gw-Secret-1")
+    out = call(capsys, args, False)
+    assert out["changed"] and out["gateways"][0]["status"] == "would upgrade", out
+    assert "gw-Secret-1" not in json.dumps(out)
+    # a task's own values win over the environment
+    out = call(capsys, dict(args, password="wrong-one"), False)
+    assert out["failed"] and "401" in out["msg"], out
