@@ -68,8 +68,8 @@ def test_the_version_diff_only_in_diff_mode(capsys, gateway, tmp_path, diff):
     assert out["record"] is None and not (tmp_path / "releases").exists()  # check mode writes no record
 
 
-def test_user_and_password_come_from_the_environment_when_the_task_has_none(capsys, gateway_with_login, tmp_path,
-                                                                          monkeypatch):
+def test_user_and_password_come_from_the_environment_when_the_task_has_none(
+        capsys, gateway_with_login, tmp_path, monkeypatch):
     """What the AWX credential "VoIP gateway management" injects (awx/credential_types.yml)."""
     args = {"rpc_url": "http://127.0.0.1:9/RPC", "image": str(tmp_path / "new.cmp"), "version": "7.40A.250.001",
             "gateways": [{"name": "mgw1", "api_url": gateway_with_login}]}

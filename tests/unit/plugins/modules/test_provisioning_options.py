@@ -124,8 +124,8 @@ def test_handset_provision_runs_with_root_and_url_from_the_environment_alone(tmp
     assert not run(handset_provision, capsys, args)["changed"]
 
 
-def test_handset_release_takes_root_and_url_from_the_environment_but_users_file_from_its_task(tmp_path, capsys,
-                                                                                               monkeypatch):
+def test_handset_release_takes_root_and_url_from_the_environment_but_users_file_from_its_task(
+        tmp_path, capsys, monkeypatch):
     args = {"release_file": str(tmp_path / "r.yml"), "record_dir": str(tmp_path), "registrar": "127.0.0.1",
             "handsets": [], "rpc_url": "http://127.0.0.1:9/RPC"}
     out = run(handset_release, capsys, args)
