@@ -63,7 +63,6 @@ TRANSPORTS = ("udp", "tcp", "tls")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 COVERAGES = ("24x7", "business_hours")
 SNMP_VERSIONS = ("1", "2c", "3")
-HANDSET_CSV_COLUMNS = ("name", "mac", "vendor", "model", "site", "user", "lines", "address", "maintainer", "depends_on")
 HANDSET_CSV_REQUIRED = ("name", "mac", "vendor", "model", "site")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -812,6 +811,14 @@ TRUNK = _line_table("trunk", TRUNK_KINDS)
 LINK = _line_table("link", LINK_KINDS)
 
 
+def _firmware_pin(value, ctx):
+    """A handset's firmware pin: a version as the vendor writes it (a YAML number such as 11.3 is read as its text)."""
+    text = str(value).strip()
+    if not text or any(c.isspace() or ord(c) < 32 for c in text):
+        raise ValueError("must be a firmware version without spaces, e.g. 96.86.0.120")
+    return text
+
+
 def _handset_fields(depends_on_check):
     return [
         Field("name", "skip", required=True),
@@ -824,6 +831,9 @@ def _handset_fields(depends_on_check):
         Field("mac", "any", always=True, check=_mac),
         Field("depends_on", "any", default=[], check=depends_on_check),
         Field("address", "any", check=_address),
+        # release groups (a release's scope.groups) and a firmware pin (the version handset_provision serves it)
+        Field("tags", "any", default=[], check=depends_on_check),
+        Field("firmware", "any", check=_firmware_pin),
     ]
 
 
@@ -831,6 +841,9 @@ HANDSET = Table("handset", _handset_fields(_as_list), rules=[_vendor_and_model, 
 # a CSV row: its columns are checked once per file, its name by the section; depends_on is "a|b" or "a b"
 HANDSET_CSV_ROW = Table("handset", _handset_fields(_split_list), rules=[_vendor_and_model, _one_user_or_lines, _handset_site],
                         closed=False, required=())
+# the columns a handsets CSV may have: the handset's fields, in the order a spreadsheet usually has them
+_FIRST_COLUMNS = ("name", "mac", "vendor", "model", "site", "user")
+HANDSET_CSV_COLUMNS = _FIRST_COLUMNS + tuple(n for n in HANDSET_CSV_ROW.names if n not in _FIRST_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -887,7 +900,7 @@ _EXTRA_KEYS = {
     "callserver": ("address", "sip_port", "tls_port", "transport", "rpc_url", "db_url", "snmp"),
     "gateway": ("address", "sip_port", "tls_port", "transport", "snmp"),
     "trunk": ("a", "b", "carrier", "interface", "circuit_id", "address", "sip_port", "channels"),
-    "handset": ("user", "lines", "mac", "address"),
+    "handset": ("user", "lines", "mac", "address", "firmware"),
 }
 _EXTRA_KEYS["link"] = _EXTRA_KEYS["trunk"]
 _EXTRA_KEYS["application"] = ("endpoint", "expect", "ldap", "timeout")

@@ -237,3 +237,42 @@ def test_the_estate_sets_its_own_audit_thresholds_and_misspelt_ones_are_named(tm
     assert "did you mean ner_min_pct?" in by_field["thresholds.ner_min_pc"].message
     assert by_field["thresholds.cpu_warning"].line == 32 and ">= 0" in by_field["thresholds.cpu_warning"].message
     assert all(e.path.endswith("estate.yml") for e in errs)
+
+
+def test_handsets_carry_release_tags_and_a_firmware_pin_from_yaml_and_csv(tmp_path):
+    # docs/release_rollout.md: a release's scope.groups are estate handset tags; a handset's `firmware` pins its version
+    from ansible_collections.voipops.voip.plugins.module_utils.release.handset import load_estate_handsets
+    path = write(tmp_path, """\
+    handsets:
+      - {name: hs-1, mac: "00:15:65:00:00:01", vendor: yealink, model: T54W, site: ams, user: 2001,
+         tags: [pilot, lobby], firmware: 96.86.0.120}
+      - {name: hs-2, mac: "00:15:65:00:00:02", vendor: cisco, model: CP-8841-3PCC, site: ams, user: 2002, firmware: 11.3}
+    handsets_csv: handsets.csv
+    """, csv="""\
+    name,mac,vendor,model,site,user,tags,firmware
+    hs-3,00:15:65:00:00:03,yealink,T54W,ams,2003,pilot|floor2,
+    hs-4,00:15:65:00:00:04,yealink,T54W,ams,2004,,96.86.0.110
+    """)
+    est = load_estate(path)
+    assert est.component("hs-1")["tags"] == ["pilot", "lobby"] and est.component("hs-1")["firmware"] == "96.86.0.120"
+    assert est.component("hs-2")["firmware"] == "11.3"  # a YAML number, read as the version's text
+    assert est.component("hs-3")["tags"] == ["pilot", "floor2"] and not est.component("hs-3")["firmware"]
+    records, _sites, groups = load_estate_handsets(path)
+    assert groups == {"pilot": ["hs-1", "hs-3"], "lobby": ["hs-1"], "floor2": ["hs-3"]}
+    pins = dict((r["name"], r.get("firmware")) for r in records)
+    assert pins == {"hs-1": "96.86.0.120", "hs-2": "11.3", "hs-3": None, "hs-4": "96.86.0.110"}
+
+
+def test_a_firmware_pin_with_a_space_is_refused_at_its_line_and_field(tmp_path):
+    path = write(tmp_path, """\
+    handsets:
+      - name: hs-1
+        mac: "00:15:65:00:00:01"
+        vendor: yealink
+        model: T54W
+        site: ams
+        user: 2001
+        firmware: "96.86 0.120"
+    """)
+    (err,) = errors_of(path)
+    assert (err.line, err.field) == (37, "firmware") and "firmware version" in err.message
