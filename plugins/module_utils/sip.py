@@ -952,6 +952,7 @@ _SWEEP_URI_RE = re.compile(r"sips?:[A-Za-z0-9.:@\-_\[\]]+\Z")
 _SWEEP_TAG_RE = re.compile(b";tag=([A-Za-z0-9.!%*_+`'~\\-]+)")
 _SWEEP_SHAPES_MAX = 1024
 _SWEEP_SPEC_KEYS = frozenset(("uri", "target", "dest", "transport"))
+_SWEEP_HOSTPORT_RE = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,3}){3}):([0-9]{1,5})\Z")
 _SWEEP_FIELD_NAMES = frozenset((b"server", b"user-agent", b"allow", b"supported", b"k"))
 
 
@@ -1004,6 +1005,7 @@ class _UdpSweep(object):
                       "shape_hits": 0, "shape_misses": 0}
         self._wheel = {}
         self._route = {}
+        self._local_parts = {}
         self.closed = False
         self.sock = open_udp_socket(socket.AF_INET, bind_host, 0, bufsize=4 * 1024 * 1024)
         self.local = self.sock.getsockname()[:2]
@@ -1063,13 +1065,17 @@ class _UdpSweep(object):
             self.future.set_result(None)
 
     def _first_send(self, k):
-        ip, port = addr = self.addrs[k]
+        addr = self.addrs[k]
         x = b"%08x" % k
-        via_host = self._via_host(ip)
-        from_uri = self.from_uri or "sip:probe@%s" % via_host
+        local = self._local_parts.get(addr[0])
+        if local is None:
+            via_host = self._via_host(addr[0])
+            local = self._local_parts[addr[0]] = (
+                format_hostport(via_host, self.local[1]).encode("ascii"),
+                (self.from_uri or "sip:probe@%s" % via_host).encode("utf-8"))
         uri = self.uris[k]
-        data = self._template % (uri, format_hostport(via_host, self.local[1]).encode("ascii"), self._br + x,
-                                 from_uri.encode("utf-8"), self._tg + x, uri, self._ci + x + self._cr) + self._body
+        data = self._template % (uri, local[0], self._br + x, local[1], self._tg + x, uri,
+                                 self._ci + x + self._cr) + self._body
         self.data[k] = data
         self.by_addr.setdefault(addr, []).append(k)
         self.sent_at[k] = time.monotonic()
@@ -1299,10 +1305,16 @@ def _sweepable(item, transport):
             return None
     else:
         text = item
-        try:
-            target = SipTarget.parse(item, transport)
-        except (SipParseError, ValueError, TypeError):
-            return None
+        m = _SWEEP_HOSTPORT_RE.match(item) if isinstance(item, str) else None
+        if m is not None and (transport or "udp").lower() == "udp" and 0 < int(m.group(2)) < 65536:
+            # the common "a.b.c.d:port" fleet entry, as SipTarget.parse reads it, without the URI parser
+            port = int(m.group(2))
+            target = SipTarget(item, "sip:%s:%d" % (m.group(1), port), "udp", m.group(1), port, None)
+        else:
+            try:
+                target = SipTarget.parse(item, transport)
+            except (SipParseError, ValueError, TypeError):
+                return None
     if target.transport != "udp" or not _SWEEP_URI_RE.match(target.uri):
         return None
     try:
