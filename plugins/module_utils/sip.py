@@ -1115,11 +1115,19 @@ class _UdpSweep(object):
         entry = self._wheel.pop(slot, None)
         if entry is None:
             return
-        now = self.loop.time()
-        for k in entry[1]:
-            if self.slot[k] == slot and not self.done[k]:
-                self._on_timer(k, now)
-        self._fill()
+        try:
+            now = self.loop.time()
+            for k in entry[1]:
+                if self.slot[k] == slot and not self.done[k]:
+                    self._on_timer(k, now)
+            self._fill()
+        except Exception as exc:  # pylint: disable=broad-except
+            self._abort(exc)
+
+    def _abort(self, exc):
+        """A bug in a loop callback ends the sweep with that error instead of leaving ``run()`` waiting."""
+        if not self.future.done():
+            self.future.set_exception(exc)
 
     def _on_timer(self, k, now):
         if now >= self.deadline[k] - _EARLY:
@@ -1159,16 +1167,19 @@ class _UdpSweep(object):
     def _on_readable(self):
         recv = self.sock.recvfrom
         handle = self._on_datagram
-        for _i in range(_RECV_BATCH):
-            try:
-                data, _addr = recv(_MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                self._drain_errqueue()
-                continue
-            handle(data)
-        self._fill()
+        try:
+            for _i in range(_RECV_BATCH):
+                try:
+                    data, _addr = recv(_MAX_DATAGRAM)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    self._drain_errqueue()
+                    continue
+                handle(data)
+            self._fill()
+        except Exception as exc:  # pylint: disable=broad-except
+            self._abort(exc)
 
     def _drain_errqueue(self):
         while True:

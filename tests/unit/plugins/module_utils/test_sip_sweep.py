@@ -15,6 +15,8 @@ import asyncio
 import os
 import socket
 
+import pytest
+
 from ansible_collections.voipops.voip.plugins.module_utils import sip
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import SipRequest, SipResponse, parse_message
 from tests.support.net import free_udp_port
@@ -257,3 +259,21 @@ def _open_udp_fds():
         finally:
             s.detach()
     return out
+
+
+def test_a_failing_callback_ends_the_sweep_with_its_error_instead_of_hanging(monkeypatch):
+    def broken(_self, _data):
+        raise RuntimeError("bug in the receive path")
+
+    monkeypatch.setattr(sip._UdpSweep, "_on_datagram", broken)  # pylint: disable=protected-access
+
+    async def main():
+        targets, transports, _seen = await _fleet(["ok"])
+        try:
+            return await sip.probe_many(targets, timeout=30, bind_host="127.0.0.1")
+        finally:
+            for t in transports:
+                t.close()
+
+    with pytest.raises(RuntimeError, match="bug in the receive path"):
+        asyncio.run(asyncio.wait_for(main(), 10))
