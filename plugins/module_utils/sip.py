@@ -1229,7 +1229,16 @@ class _UdpSweep(object):
             self._slow(data, k, key)
             return
         self.stats["shape_hits"] += 1
-        self._answer(k, entry)
+        if entry[0] < 200:
+            self.provisional[k] = True
+            return
+        # _finish, inline (the per-answer path)
+        self.done[k] = True
+        self.slot[k] = None
+        self.outcome[k] = (entry, round((time.monotonic() - self.sent_at[k]) * 1000.0, 3))
+        self.data[k] = None
+        self.inflight -= 1
+        self.finished += 1
 
     def _index_of(self, branch):
         br = self._br.decode("ascii")
@@ -1318,9 +1327,14 @@ def _sweepable(item, transport):
         text = item
         m = _SWEEP_HOSTPORT_RE.match(item) if isinstance(item, str) else None
         if m is not None and (transport or "udp").lower() == "udp" and 0 < int(m.group(2)) < 65536:
-            # the common "a.b.c.d:port" fleet entry, as SipTarget.parse reads it, without the URI parser
+            # the common "a.b.c.d:port" fleet entry, as SipTarget.parse reads it, without the URI parser (its URI is
+            # digits, dots and a colon: no need for the URI character check below)
+            try:
+                socket.inet_pton(socket.AF_INET, m.group(1))
+            except OSError:
+                return None
             port = int(m.group(2))
-            target = SipTarget(item, "sip:%s:%d" % (m.group(1), port), "udp", m.group(1), port, None)
+            return item, SipTarget(item, "sip:%s:%d" % (m.group(1), port), "udp", m.group(1), port, None)
         else:
             try:
                 target = SipTarget.parse(item, transport)
