@@ -66,13 +66,14 @@ import asyncio
 import errno
 import inspect
 import os
+import re
 import socket
 import ssl
 import struct
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
-    COMPACT_FORMS, Headers, NameAddr, SipMessage, SipParseError, SipRequest, SipResponse, SipUri,
+    MAX_HEADER_BYTES, COMPACT_FORMS, Headers, NameAddr, SipMessage, SipParseError, SipRequest, SipResponse, SipUri,
     StreamFramer, Via, canonical_name, format_hostport, header_key, parse_message, parse_params,
     parse_response_lean, split_header_list, split_hostport,
 )
@@ -940,20 +941,459 @@ def _identity(headers):
     return server, user_agent, allow, supported
 
 
+# ---------------------------------------------------------------------- the UDP sweep
+# Many OPTIONS (or other credential-less requests) to IP-literal UDP targets without a coroutine, a future or a
+# transaction object per probe: one socket, a send loop that keeps ``concurrency`` probes in flight, every readable
+# datagram drained in one callback, the endpoint's timer-wheel design for Timer E and the deadline, results built
+# at the end.  A response is matched by a bytes search for the sweep's branch prefix; its *skeleton* (the head
+# with the probe's own branch, tag, Call-ID and Request-URI and the responder's To tag masked) is looked up in a
+# per-sweep table filled by the lean/strict parsers, so a fleet that answers alike is parsed once per shape.
+_SWEEP_URI_RE = re.compile(r"sips?:[A-Za-z0-9.:@\-_\[\]]+\Z")
+_SWEEP_TAG_RE = re.compile(b";tag=([A-Za-z0-9.!%*_+`'~\\-]+)")
+_SWEEP_SHAPES_MAX = 1024
+_SWEEP_SPEC_KEYS = frozenset(("uri", "target", "dest", "transport"))
+_SWEEP_HOSTPORT_RE = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,3}){3}):([0-9]{1,5})\Z")
+_SWEEP_FIELD_NAMES = frozenset((b"server", b"user-agent", b"allow", b"supported", b"k"))
+
+
+def _mask_to_tag(match):
+    return b";tag=\x00%d" % len(match.group(1))
+
+
+class _UdpSweep(object):
+    """One sweep of credential-less requests over IPv4-literal UDP targets (see above); ``await run()``."""
+
+    def __init__(self, loop, jobs, method, timeout, t1, t2, concurrency, user_agent, from_uri, extra, body,
+                 bind_host):
+        self.loop = loop
+        self.jobs = jobs  # [(result index, target text, SipTarget)]
+        self.method = method
+        self.timeout = timeout
+        self.t1 = t1
+        self.t2 = t2
+        self.window = max(1, int(concurrency))
+        self.from_uri = from_uri
+        n = len(jobs)
+        prefix = _random_token(4).encode("ascii")
+        self._br = b"z9hG4bK" + prefix + b"b"
+        self._tg = prefix + b"t"
+        self._ci = prefix + b"c"
+        self._cr = b"-" + _random_token(4).encode("ascii")
+        self._template = (
+            "%s %%s SIP/2.0\r\nVia: SIP/2.0/UDP %%s;branch=%%s;rport\r\nMax-Forwards: 70\r\n"
+            "From: <%%s>;tag=%%s\r\nTo: <%%s>\r\nCall-ID: %%s\r\nCSeq: 1 %s\r\n%sUser-Agent: %s\r\n"
+            "Content-Length: %d\r\n\r\n" % (method, method, "".join(extra).replace("%", "%%"),
+                                            user_agent.replace("%", "%%"), len(body))).encode("utf-8")
+        self._body = body
+        self.uris = [job[2].uri.encode("ascii") for job in jobs]
+        self.addrs = [(job[2].host, job[2].port) for job in jobs]
+        self.sent_at = [0.0] * n
+        self.deadline = [0.0] * n
+        self.next_at = [0.0] * n
+        self.interval = [t1] * n
+        self.slot = [None] * n
+        self.provisional = [False] * n
+        self.done = [False] * n
+        self.data = [None] * n
+        self.outcome = [None] * n
+        self.by_addr = {}
+        self.next_k = 0
+        self.inflight = 0
+        self.finished = 0
+        self.shapes = {}
+        self.stats = {"retransmissions": 0, "parse_errors": 0, "udp_send_dropped": 0, "icmp_errors": 0,
+                      "shape_hits": 0, "shape_misses": 0}
+        self._wheel = {}
+        self._route = {}
+        self._local_parts = {}
+        self.closed = False
+        self.sock = open_udp_socket(socket.AF_INET, bind_host, 0, bufsize=4 * 1024 * 1024)
+        self.local = self.sock.getsockname()[:2]
+        self.future = loop.create_future()
+
+    # ------------------------------------------------------------------ run
+    async def run(self):
+        if not self.jobs:
+            self.close()
+            return
+        self.loop.add_reader(self.sock.fileno(), self._on_readable)
+        try:
+            self._fill()
+            await self.future
+        finally:
+            self.close()
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.loop.remove_reader(self.sock.fileno())
+        except (ValueError, OSError):
+            pass
+        self.sock.close()
+        for handle, _bucket in self._wheel.values():
+            handle.cancel()
+        self._wheel.clear()
+
+    def _via_host(self, ip):
+        host = self.local[0]
+        if host != "0.0.0.0":
+            return host
+        cached = self._route.get(ip)
+        if cached is None:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.connect((ip, 9))
+                cached = s.getsockname()[0]
+            except OSError:
+                cached = "127.0.0.1"
+            finally:
+                s.close()
+            self._route[ip] = cached
+        return cached
+
+    # ------------------------------------------------------------------ sending
+    def _fill(self):
+        n = len(self.jobs)
+        while self.inflight < self.window and self.next_k < n:
+            k = self.next_k
+            self.next_k += 1
+            self.inflight += 1
+            self._first_send(k)
+        if self.finished == n and not self.future.done():
+            self.future.set_result(None)
+
+    def _first_send(self, k):
+        addr = self.addrs[k]
+        x = b"%08x" % k
+        local = self._local_parts.get(addr[0])
+        if local is None:
+            via_host = self._via_host(addr[0])
+            local = self._local_parts[addr[0]] = (
+                format_hostport(via_host, self.local[1]).encode("ascii"),
+                (self.from_uri or "sip:probe@%s" % via_host).encode("utf-8"))
+        uri = self.uris[k]
+        data = self._template % (uri, local[0], self._br + x, local[1], self._tg + x, uri,
+                                 self._ci + x + self._cr) + self._body
+        self.data[k] = data
+        self.by_addr.setdefault(addr, []).append(k)
+        self.sent_at[k] = time.monotonic()
+        now = self.loop.time()
+        self.deadline[k] = now + self.timeout
+        self.next_at[k] = now + self.t1
+        self._arm(k, min(self.deadline[k], self.next_at[k]))
+        err = self._send(data, addr)
+        if err:
+            self._fail(k, "error", err)
+
+    def _send(self, data, addr):
+        for _attempt in (1, 2):
+            try:
+                self.sock.sendto(data, addr)
+                return None
+            except BlockingIOError:
+                self.stats["udp_send_dropped"] += 1
+                return None  # retransmission will cover it
+            except OSError as exc:
+                if exc.errno in _ICMP_ERRNOS:
+                    self._drain_errqueue()
+                    continue
+                return "error: send to %s: %s" % (format_hostport(addr[0], addr[1]), exc.strerror or exc)
+        return None
+
+    # ------------------------------------------------------------------ timers (Timer E, deadline)
+    def _arm(self, k, when):
+        slot = int(when / _WHEEL_TICK) + 1
+        entry = self._wheel.get(slot)
+        if entry is None:
+            entry = self._wheel[slot] = (self.loop.call_at(slot * _WHEEL_TICK, self._tick, slot), [])
+        entry[1].append(k)
+        self.slot[k] = slot
+
+    def _tick(self, slot):
+        entry = self._wheel.pop(slot, None)
+        if entry is None:
+            return
+        try:
+            now = self.loop.time()
+            for k in entry[1]:
+                if self.slot[k] == slot and not self.done[k]:
+                    self._on_timer(k, now)
+            self._fill()
+        except Exception as exc:  # pylint: disable=broad-except
+            self._abort(exc)
+
+    def _abort(self, exc):
+        """A bug in a loop callback ends the sweep with that error instead of leaving ``run()`` waiting."""
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+    def _on_timer(self, k, now):
+        if now >= self.deadline[k] - _EARLY:
+            self._fail(k, "timeout", "no final response within %gs" % self.timeout)
+            return
+        if now >= self.next_at[k] - _EARLY:
+            self._send(self.data[k], self.addrs[k])
+            self.stats["retransmissions"] += 1
+            interval = self.t2 if self.provisional[k] else min(self.interval[k] * 2, self.t2)
+            self.interval[k] = interval
+            nxt = self.next_at[k] + interval
+            if nxt < now:
+                nxt = now + interval
+            self.next_at[k] = nxt
+        self._arm(k, min(self.deadline[k], self.next_at[k]))
+
+    # ------------------------------------------------------------------ outcomes
+    def _finish(self, k, outcome):
+        self.done[k] = True
+        self.slot[k] = None
+        self.outcome[k] = outcome
+        self.data[k] = None
+        self.inflight -= 1
+        self.finished += 1
+
+    def _fail(self, k, status, message):
+        if not self.done[k]:
+            self._finish(k, (status, message))
+
+    def _answer(self, k, entry):
+        if entry[0] < 200:
+            self.provisional[k] = True
+            return
+        self._finish(k, (entry, round((time.monotonic() - self.sent_at[k]) * 1000.0, 3)))
+
+    # ------------------------------------------------------------------ receiving
+    def _on_readable(self):
+        recv = self.sock.recvfrom
+        handle = self._on_datagram
+        try:
+            for _i in range(_RECV_BATCH):
+                try:
+                    data, _addr = recv(_MAX_DATAGRAM)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    self._drain_errqueue()
+                    continue
+                handle(data)
+            self._fill()
+        except Exception as exc:  # pylint: disable=broad-except
+            self._abort(exc)
+
+    def _drain_errqueue(self):
+        while True:
+            try:
+                _data, ancdata, _flags, addr = self.sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+            except OSError:
+                return
+            err = 0
+            for _level, _type, cdata in ancdata:
+                if len(cdata) >= 4:
+                    err = struct.unpack("=I", cdata[:4])[0]
+            if not addr:
+                continue
+            self.stats["icmp_errors"] += 1
+            addr = addr[:2]
+            status = _ICMP_ERRNOS.get(err, "error")
+            text = "ICMP from %s: %s" % (format_hostport(addr[0], addr[1]), os.strerror(err) if err else "ICMP error")
+            for k in self.by_addr.get(addr, ()):
+                self._fail(k, status, text)
+
+    def _on_datagram(self, data):
+        i = data.find(self._br)
+        if i < 0:
+            return  # no branch of this sweep anywhere: no transaction of ours can match (the endpoint drops it too)
+        j = i + len(self._br)
+        x = data[j:j + 8]
+        try:
+            k = int(x, 16)
+        except ValueError:
+            k = -1
+        if not 0 <= k < self.next_k or x != b"%08x" % k:
+            self._slow(data, None, None)
+            return
+        if self.done[k]:
+            return  # an answer to a retransmission
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or end > MAX_HEADER_BYTES:
+            self._slow(data, None, None)
+            return
+        head = data[:end].replace(self._br + x, b"\x00B").replace(self._tg + x, b"\x00T").replace(
+            self._ci + x + self._cr, b"\x00C").replace(self.uris[k], b"\x00U")
+        if b";tag=" in head:
+            head = _SWEEP_TAG_RE.sub(_mask_to_tag, head)
+        key = head + data[end:]
+        entry = self.shapes.get(key)
+        if entry is None:
+            self._slow(data, k, key)
+            return
+        self.stats["shape_hits"] += 1
+        if entry[0] < 200:
+            self.provisional[k] = True
+            return
+        # _finish, inline (the per-answer path)
+        self.done[k] = True
+        self.slot[k] = None
+        self.outcome[k] = (entry, round((time.monotonic() - self.sent_at[k]) * 1000.0, 3))
+        self.data[k] = None
+        self.inflight -= 1
+        self.finished += 1
+
+    def _index_of(self, branch):
+        br = self._br.decode("ascii")
+        if branch is None or len(branch) != len(br) + 8 or not branch.startswith(br):
+            return None
+        x = branch[len(br):]
+        try:
+            k = int(x, 16)
+        except ValueError:
+            return None
+        if not 0 <= k < self.next_k or x != "%08x" % k:
+            return None
+        return k
+
+    def _slow(self, data, k_hint, key):
+        """The parsers decide (lean first, then strict); a lean-parsed answer to the probe whose branch was found
+        teaches the shape table its skeleton."""
+        self.stats["shape_misses"] += 1
+        msg = parse_response_lean(data)
+        lean = msg is not None
+        if msg is None:
+            try:
+                msg = parse_message(data)
+            except SipParseError:
+                self.stats["parse_errors"] += 1
+                return
+        if not isinstance(msg, SipResponse):
+            return  # a request to the sweep's socket: a prober serves nobody
+        try:
+            k = self._index_of(msg.top_via.branch)
+            if k is None or self.done[k] or msg.cseq[1] != self.method:
+                return
+        except SipParseError:
+            return
+        entry = (msg.code, msg.reason) + _identity(msg.headers)
+        if lean and k == k_hint and len(self.shapes) < _SWEEP_SHAPES_MAX and not self._uses_masked(data, key):
+            self.shapes[key] = entry
+        self._answer(k, entry)
+
+    @staticmethod
+    def _uses_masked(data, key):
+        """True when a reported field (the reason, Server, User-Agent, Allow, Supported) or a header name lies in
+        a masked span of the skeleton ``key``, or the datagram holds NUL itself: then the shape is not reused."""
+        if b"\x00" in data:
+            return True
+        lines = key[:key.find(b"\r\n\r\n")].split(b"\r\n")
+        if b"\x00" in lines[0]:
+            return True
+        for line in lines[1:]:
+            if b"\x00" in line:
+                name = line.split(b":", 1)[0]
+                if b"\x00" in name or name.strip().lower() in _SWEEP_FIELD_NAMES:
+                    return True
+        return False
+
+    def results(self, results, expect):
+        for k, (index, text, target) in enumerate(self.jobs):
+            res = _result_base(text, target)
+            outcome = self.outcome[k]
+            if outcome is None:
+                res["status"], res["error"] = "error", "not sent"
+            elif isinstance(outcome[0], str):
+                res["status"], res["error"] = outcome
+            else:
+                (code, reason, server, user_agent, allow, supported), rtt = outcome
+                res.update(reachable=True, code=code, reason=reason, rtt_ms=rtt, server=server,
+                           user_agent=user_agent, allow=list(allow), supported=list(supported))
+                if code in expect:
+                    res["status"] = "ok"
+                else:
+                    res["error"] = "unexpected response %d %s" % (code, reason)
+            results[index] = res
+
+
+def _sweepable(item, transport):
+    """The SipTarget of a target the UDP sweep can take (IPv4 literal, UDP, a plain URI, no per-target extras)."""
+    if isinstance(item, dict):
+        if not _SWEEP_SPEC_KEYS.issuperset(item):
+            return None
+        text = item.get("uri") or item.get("target")
+        try:
+            target = SipTarget.parse(text, item.get("transport") or transport, item.get("dest"))
+        except (SipParseError, ValueError, TypeError):
+            return None
+    else:
+        text = item
+        m = _SWEEP_HOSTPORT_RE.match(item) if isinstance(item, str) else None
+        if m is not None and (transport or "udp").lower() == "udp" and 0 < int(m.group(2)) < 65536:
+            # the common "a.b.c.d:port" fleet entry, as SipTarget.parse reads it, without the URI parser (its URI is
+            # digits, dots and a colon: no need for the URI character check below)
+            try:
+                socket.inet_pton(socket.AF_INET, m.group(1))
+            except OSError:
+                return None
+            port = int(m.group(2))
+            return item, SipTarget(item, "sip:%s:%d" % (m.group(1), port), "udp", m.group(1), port, None)
+        else:
+            try:
+                target = SipTarget.parse(item, transport)
+            except (SipParseError, ValueError, TypeError):
+                return None
+    if target.transport != "udp" or not _SWEEP_URI_RE.match(target.uri):
+        return None
+    try:
+        socket.inet_pton(socket.AF_INET, target.host)
+    except (OSError, ValueError):
+        return None
+    return text, target
+
+
 async def request_many(targets, method="OPTIONS", transport="udp", concurrency=1000, timeout=5.0, from_uri=None,
                        validate_certs=True, ca_path=None, expect_codes=(200,), endpoint=None, credentials=None,
                        headers=None, body=b"", content_type=None, user_agent=DEFAULT_USER_AGENT, t1=T1, t2=T2,
-                       bind_host="0.0.0.0"):
+                       bind_host="0.0.0.0", sweep=True):
     """Send ``method`` to every target with at most ``concurrency`` in flight; one result dict per target,
-    in input order (see the module docstring for the keys)."""
+    in input order (see the module docstring for the keys).
+
+    Without an ``endpoint`` and ``credentials``, IPv4-literal UDP targets (plain URIs or host:port) go through
+    the UDP sweep (no coroutine per probe, same results); the rest, or everything with ``sweep=False``, through
+    :meth:`SipEndpoint.request`.  Both run at once and share ``concurrency``."""
     targets = list(targets)
     results = [None] * len(targets)
-    own = endpoint is None
-    if own:
-        endpoint = await SipEndpoint.create(bind_host, 0, user_agent=user_agent, t1=t1, t2=t2)
-    ssl_contexts = {}
     expect = frozenset(int(c) for c in expect_codes)
-    work = iter(enumerate(targets))
+    jobs = []
+    rest = list(range(len(targets)))
+    if sweep and endpoint is None and not credentials and ":" not in bind_host:
+        rest = []
+        for i, item in enumerate(targets):
+            found = _sweepable(item, transport)
+            if found is None:
+                rest.append(i)
+            else:
+                jobs.append((i, found[0], found[1]))
+    window = max(1, int(concurrency))
+    sweeper = None
+    if jobs:
+        hdrs = list((headers.items() if isinstance(headers, dict) else headers) or [])
+        extra = ["%s: %s\r\n" % (canonical_name(name), value) for name, value in hdrs]
+        sweep_body = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+        if sweep_body and content_type:
+            extra.append("Content-Type: %s\r\n" % content_type)
+        share = window if not rest else max(1, window * len(jobs) // len(targets))
+        window = max(1, window - share) if rest else window
+        sweeper = _UdpSweep(asyncio.get_running_loop(), jobs, method, timeout, t1, t2, share, user_agent, from_uri,
+                            extra, sweep_body, bind_host)
+    own = endpoint is None
+    if own and rest:
+        try:
+            endpoint = await SipEndpoint.create(bind_host, 0, user_agent=user_agent, t1=t1, t2=t2)
+        except BaseException:
+            if sweeper is not None:
+                sweeper.close()
+            raise
+    ssl_contexts = {}
+    work = iter([(i, targets[i]) for i in rest])
 
     async def one(item):
         spec = item if isinstance(item, dict) else {"uri": item}
@@ -1003,11 +1443,17 @@ async def request_many(targets, method="OPTIONS", transport="udp", concurrency=1
             results[i] = await one(item)
 
     try:
-        n = max(1, min(int(concurrency), len(targets)))
-        await asyncio.gather(*(worker() for _unused in range(n)))
+        running = [worker() for _unused in range(min(window, len(rest)))]
+        if sweeper is not None:
+            running.append(sweeper.run())
+        await asyncio.gather(*running)
     finally:
-        if own:
+        if sweeper is not None:
+            sweeper.close()
+        if own and endpoint is not None:
             endpoint.close()
+    if sweeper is not None:
+        sweeper.results(results, expect)
     return results
 
 

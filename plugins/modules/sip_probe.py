@@ -17,8 +17,10 @@ description:
     target the final response code and reason, the round-trip time, the C(Server)/C(User-Agent),
     C(Allow) and C(Supported) headers, or the exact failure (timeout, ICMP port unreachable, TCP refused,
     TLS error, DNS failure).
-  - Thousands of targets go in one task; one UDP socket carries all probes, with RFC 3261 retransmission
-    (T1 = 500 ms doubling up to T2 = 4 s) until O(timeout).
+  - Thousands of targets go in one task, with RFC 3261 retransmission over UDP (T1 = 500 ms doubling up to
+    T2 = 4 s) until O(timeout). UDP targets given as IPv4 addresses are swept from one socket that keeps
+    O(concurrency) probes in flight (when O(auth_username) is not set); names, IPv6, TCP and TLS targets go
+    through the per-request engine at the same time. Both report the same.
   - Any final response means the target is reachable; its status is V(ok) only when the code is one of
     O(expect_codes) (default V(200)); an empty O(expect_codes) accepts any final response.
   - Read-only, so it runs normally in check mode. It never fails because a target is down unless

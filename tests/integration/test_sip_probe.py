@@ -70,6 +70,31 @@ def test_real_answers_take_the_lean_path_and_read_as_the_strict_parser_reads_the
         assert lean.code == 200 and lean.headers.get("server")
 
 
+def test_the_sweep_reads_the_lab_as_the_request_path_does(lab, monkeypatch):
+    """Kamailio, both gateways and a dead port, each several times: the UDP sweep (no coroutine per probe) and the
+    per-request path report the same but for the round-trip times, and the sweep parsed Kamailio's and the
+    gateways' answers once per shape, though every answer carries its own branch, Call-ID, tags and To URI."""
+    from ansible_collections.voipops.voip.plugins.module_utils import sip  # pylint: disable=import-outside-toplevel
+    made = []
+
+    class Recording(sip._UdpSweep):  # pylint: disable=protected-access
+        def __init__(self, *args, **kwargs):
+            super(Recording, self).__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(sip, "_UdpSweep", Recording)
+    targets = ([lab["callserver"]["sip_uri"]] + [gw["sip_uri"] for gw in lab["gateways"]]) * 4
+    targets.append("127.0.0.1:%d" % _dead_udp_port())
+    swept = run(probe_many(targets, timeout=3))
+    plain = run(probe_many(targets, timeout=3, sweep=False))
+    assert len(made) == 1 and len(made[0].jobs) == len(targets)
+    for res in swept + plain:
+        assert res.pop("rtt_ms") is not None or res["status"] == "refused"
+    assert swept == plain
+    assert [r["status"] for r in swept] == ["ok"] * (len(targets) - 1) + ["refused"]
+    assert made[0].stats["shape_hits"] >= len(targets) - 1 - 2 * (1 + len(lab["gateways"]))
+
+
 def test_kamailio_over_tcp(lab):
     cs = lab["callserver"]
     (res,) = run(probe_many(["sip:%s:%d;transport=tcp" % (cs["host"], cs["sip_port"])], timeout=5))
