@@ -58,7 +58,7 @@ options:
   details:
     description:
       - V(full) returns RV(results), one entry per NOTIFY, and every RV(not_notified) handset.
-      - V(summary) returns RV(outcomes) and RV(failed) (at most 100 NOTIFYs) instead of RV(results), and at most 100
+      - V(summary) returns RV(outcomes) and RV(failures) (at most 100 NOTIFYs) instead of RV(results), and at most 100
         RV(not_notified) handsets; RV(summary) has the totals either way. For a re-sync of thousands of handsets, where
         the job log and Ansible's result processing would otherwise carry a record per handset.
     type: str
@@ -118,10 +118,11 @@ results:
   sample: [{"name": "hs-0001", "vendor": "yealink", "event": "check-sync", "uri": "sip:1001@10.0.0.7:5060",
             "status": "ok", "code": 200, "reason": "OK", "rtt_ms": 1.2, "user_agent": "Yealink SIP-T54W 96.86.0.100",
             "error": null}]
-failed:
+failures:
   description:
     - The NOTIFYs that did not succeed (no answer, an error answer, a send error), in the form of RV(results), sorted
       by handset name, at most 100; RV(summary.failed) is their number.
+    - (Not called C(failed), which Ansible would read as "the task failed".)
   returned: when O(details=summary)
   type: list
   elements: dict
@@ -197,9 +198,9 @@ def main():
     ok = sum(1 for r in results if r["status"] == "ok")
     summary = {"targets": len(results), "ok": ok, "failed": len(results) - ok if not module.check_mode else 0,
                "not_notified": len(skipped)}
-    outcomes, failed = resync.summarize(results)
+    outcomes, failures = resync.summarize(results)
     if p["details"] == "summary":
-        module.exit_json(changed=bool(targets), outcomes=outcomes, failed=failed,
+        module.exit_json(changed=bool(targets), outcomes=outcomes, failures=failures,
                          not_notified=skipped[:resync.FAILED_MAX], summary=summary)
     module.exit_json(changed=bool(targets), results=results, outcomes=outcomes, not_notified=skipped, summary=summary)
 
