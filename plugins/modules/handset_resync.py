@@ -18,7 +18,7 @@ description:
     its vendor's reboot event, concurrently, to every address the handset has registered from at the callserver
     (read over O(rpc_url); a DECT base or an ATA registering several lines from one address gets one NOTIFY) or to
     the C(address) given for it.
-  - The handsets come inline (O(handsets)) or from a file (O(handsets_file)): the estate file, or a handsets file as
+  - The handsets come inline (O(handsets)) or from a file (O(handsets_file)), the estate file or a handsets file as
     M(voipops.voip.handset_provision) reads it. For thousands of handsets prefer the file, which the module reads
     itself, over a module argument that Ansible templates and sends through its module transport.
   - Returns one result per NOTIFY (O(details=full)), or counts by outcome and the failed ones (O(details=summary)),
