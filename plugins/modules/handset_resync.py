@@ -148,6 +148,19 @@ summary:
   returned: always
   type: dict
   sample: {"targets": 50, "ok": 49, "failed": 1, "not_notified": 0}
+  contains:
+    targets:
+      description: NOTIFYs sent (or planned, in check mode).
+      type: int
+    ok:
+      description: NOTIFYs answered with success.
+      type: int
+    failed:
+      description: NOTIFYs that did not succeed (0 in check mode).
+      type: int
+    not_notified:
+      description: Handsets that were not notified.
+      type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
