@@ -18,7 +18,11 @@ description:
     its vendor's reboot event, concurrently, to every address the handset has registered from at the callserver
     (read over O(rpc_url); a DECT base or an ATA registering several lines from one address gets one NOTIFY) or to
     the C(address) given for it.
-  - Returns one result per NOTIFY, so a caller sees which handsets answered and which did not.
+  - The handsets come inline (O(handsets)) or from a file (O(handsets_file)), the estate file or a handsets file as
+    M(voipops.voip.handset_provision) reads it. For thousands of handsets prefer the file, which the module reads
+    itself, over a module argument that Ansible templates and sends through its module transport.
+  - Returns one result per NOTIFY (O(details=full)), or counts by outcome and the failed ones (O(details=summary)),
+    so a caller sees which handsets answered and which did not.
 author: voipops maintainers (@voipops)
 extends_documentation_fragment:
   - voipops.voip.callserver
@@ -39,9 +43,27 @@ options:
     description:
       - The estate's handsets, each with C(name), C(vendor), C(model), C(user) (extension), optionally C(mac)
         and C(address) (C(host:port) or a SIP URI, used when the handset is not registered).
+      - Exactly one of O(handsets) and O(handsets_file) is required.
     type: list
     elements: dict
-    required: true
+  handsets_file:
+    description:
+      - A file with the handsets, instead of O(handsets), read with the collection's loaders.
+      - An estate file (a mapping with C(sites), see the estate schema) gives its handsets, validated, with their
+        C(address) when they have one; an invalid estate fails naming file, line and field.
+      - Any other file is a handsets file as M(voipops.voip.handset_provision) reads it in its own O(handsets_file)
+        option (CSV with a header row, or YAML/JSON with a C(handsets) list or a top-level list); the same file can
+        serve both modules. Its records may carry an C(address) column or key.
+    type: path
+  details:
+    description:
+      - V(full) returns RV(results), one entry per NOTIFY, and every RV(not_notified) handset.
+      - V(summary) returns RV(outcomes) and RV(failures) (at most 100 NOTIFYs) instead of RV(results), and at most 100
+        RV(not_notified) handsets; RV(summary) has the totals either way. For a re-sync of thousands of handsets, where
+        the job log and Ansible's result processing would otherwise carry a record per handset.
+    type: str
+    choices: [full, summary]
+    default: full
   names:
     description: Only these handsets (for example RV(voipops.voip.handset_provision#module:changed_handsets)).
     type: list
@@ -72,6 +94,14 @@ EXAMPLES = r"""
     names: "{{ prov.changed_handsets }}"
   register: resync
 
+- name: Re-sync 10,000 handsets from the estate file, reporting only counts and failures
+  voipops.voip.handset_resync:
+    rpc_url: http://127.0.0.1:5071/RPC
+    handsets_file: inventories/lab/estate.yml
+    names: "{{ prov.changed_handsets }}"
+    details: summary
+  register: resync
+
 - name: Reboot one handset
   voipops.voip.handset_resync:
     rpc_url: http://127.0.0.1:5071/RPC
@@ -81,16 +111,33 @@ EXAMPLES = r"""
 
 RETURN = r"""
 results:
-  description: One entry per NOTIFY sent (a handset registered twice gets two).
-  returned: always
+  description: One entry per NOTIFY sent (a handset registered twice gets two); in check mode their status is C(planned).
+  returned: when O(details=full)
   type: list
   elements: dict
   sample: [{"name": "hs-0001", "vendor": "yealink", "event": "check-sync", "uri": "sip:1001@10.0.0.7:5060",
             "status": "ok", "code": 200, "reason": "OK", "rtt_ms": 1.2, "user_agent": "Yealink SIP-T54W 96.86.0.100",
             "error": null}]
+failures:
+  description:
+    - The NOTIFYs that did not succeed (no answer, an error answer, a send error), in the form of RV(results), sorted
+      by handset name, at most 100; RV(summary.failed) is their number.
+    - (Not called C(failed), which Ansible would read as "the task failed".)
+  returned: when O(details=summary)
+  type: list
+  elements: dict
+  sample: [{"name": "hs-0007", "vendor": "snom", "event": "check-sync;reboot=false", "uri": "sip:1007@10.0.0.9:5060",
+            "status": "timeout", "code": null, "reason": null, "rtt_ms": null, "user_agent": null,
+            "error": "no final response within 5s"}]
+outcomes:
+  description: The number of NOTIFYs per status (C(ok), C(timeout), C(refused), C(error), ...; C(planned) in check mode).
+  returned: always
+  type: dict
+  sample: {"ok": 9998, "timeout": 2}
 not_notified:
   description:
-    - Handsets that were not notified, with the reason (not registered and no address, unknown vendor).
+    - Handsets that were not notified, with the reason (not registered and no address, unknown vendor); at most 100
+      with O(details=summary) (RV(summary.not_notified) is their number).
     - (Not called C(skipped), which Ansible would read as "the task was skipped".)
   returned: always
   type: list
@@ -101,11 +148,25 @@ summary:
   returned: always
   type: dict
   sample: {"targets": 50, "ok": 49, "failed": 1, "not_notified": 0}
+  contains:
+    targets:
+      description: NOTIFYs sent (or planned, in check mode).
+      type: int
+    ok:
+      description: NOTIFYs answered with success.
+      type: int
+    failed:
+      description: NOTIFYs that did not succeed (0 in check mode).
+      type: int
+    not_notified:
+      description: Handsets that were not notified.
+      type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet
+from ansible_collections.voipops.voip.plugins.module_utils.handsets import fleet, resync
+from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
     DriverError, callserver_argspec, connection, get_driver)
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
@@ -114,13 +175,25 @@ from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio 
 def main():
     argument_spec = callserver_argspec()
     argument_spec.update(
-        handsets=dict(type="list", elements="dict", required=True),
+        handsets=dict(type="list", elements="dict"),
+        handsets_file=dict(type="path"),
+        details=dict(type="str", choices=["full", "summary"], default="full"),
         names=dict(type="list", elements="str"),
         action=dict(type="str", choices=["resync", "reboot"], default="resync"),
         concurrency=dict(type="int", default=500),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[("handsets", "handsets_file")],
+                           mutually_exclusive=[("handsets", "handsets_file")])
     p = module.params
+    handsets = p["handsets"]
+    if handsets is None:
+        try:
+            handsets = resync.load_handsets_file(p["handsets_file"])
+        except SourceErrors as exc:
+            module.fail_json(msg=str(exc), errors=exc.as_list())
+        except SourceError as exc:
+            module.fail_json(msg=str(exc), errors=[exc.as_dict()])
     registrations = []
     if p["rpc_url"]:
         if not HAS_REQUESTS:
@@ -129,7 +202,7 @@ def main():
             registrations = get_driver(**connection(p)).registrations()
         except DriverError as exc:
             module.fail_json(msg="cannot read the registrations: %s" % exc)
-    targets, skipped = fleet.resync_targets(p["handsets"], registrations, action=p["action"], names=p["names"])
+    targets, skipped = fleet.resync_targets(handsets, registrations, action=p["action"], names=p["names"])
     if module.check_mode:
         results = [dict(t, status="planned", code=None, reason=None, rtt_ms=None, user_agent=None, error=None)
                    for t in targets]
@@ -138,7 +211,11 @@ def main():
     ok = sum(1 for r in results if r["status"] == "ok")
     summary = {"targets": len(results), "ok": ok, "failed": len(results) - ok if not module.check_mode else 0,
                "not_notified": len(skipped)}
-    module.exit_json(changed=bool(targets), results=results, not_notified=skipped, summary=summary)
+    outcomes, failures = resync.summarize(results)
+    if p["details"] == "summary":
+        module.exit_json(changed=bool(targets), outcomes=outcomes, failures=failures,
+                         not_notified=skipped[:resync.FAILED_MAX], summary=summary)
+    module.exit_json(changed=bool(targets), results=results, outcomes=outcomes, not_notified=skipped, summary=summary)
 
 
 if __name__ == "__main__":

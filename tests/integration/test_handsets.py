@@ -211,6 +211,18 @@ def test_each_vendor_receives_its_own_notify_event(fleet, ansible):
              10, what="every phone to have received its vendor's event")
 
 
+def test_resync_from_a_handsets_file_with_a_summary(fleet, ansible, tmp_path):
+    # the estate as a file (as handset_provision reads it) instead of a module argument, and counts instead of records
+    hfile = tmp_path / "handsets.json"
+    hfile.write_text(json.dumps({"handsets": fleet.estate}))
+    res = ansible.module("handset_resync", {"rpc_url": fleet.rpc_url, "handsets_file": str(hfile),
+                                            "details": "summary", "concurrency": 50})
+    assert not res["failed"] and "results" not in res, res
+    assert res["summary"] == {"targets": N, "ok": N, "failed": 0, "not_notified": 1}, res["summary"]
+    assert res["outcomes"] == {"ok": N} and res["failures"] == []
+    assert res["not_notified"] == [{"name": "it-ghost", "reason": "not registered and no address given"}]
+
+
 def test_bad_input_is_rejected_and_nothing_written(fleet, ansible):
     def snapshot():
         out = {}

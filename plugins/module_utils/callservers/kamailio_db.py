@@ -36,6 +36,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import sys
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import (
@@ -47,11 +48,10 @@ from ansible_collections.voipops.voip.plugins.module_utils.users import (
 )
 
 from ansible_collections.voipops.voip.plugins.module_utils.db import (  # noqa: F401  pylint: disable=unused-import
-    HAS_PSYCOPG, PSYCOPG_IMPORT_ERROR, DbUrlError, parse_db_url as _parse_db_url, test_pause as _test_pause,
+    HAS_PSYCOPG, PSYCOPG_IMPORT_ERROR, DbUrlError, parse_db_url as _parse_db_url, psycopg_module,
+    test_pause as _test_pause,
 )
 
-if HAS_PSYCOPG:
-    import psycopg
 
 SCHEMA_DIRS = {"sqlite": "/usr/share/kamailio/db_sqlite", "postgres": "/usr/share/kamailio/postgres"}
 KAMAILIO_SCRIPTS = ("standard", "auth_db", "usrloc", "alias_db", "group", "avpops", "dispatcher")
@@ -122,9 +122,9 @@ def _hint(text):
 
 def _database_errors(method):
     """A database library's error (sqlite3, psycopg) becomes a DriverError naming the database and what to do."""
-    db_errors = (sqlite3.Error,) + ((psycopg.Error,) if HAS_PSYCOPG else ())
-
     def wrapper(self, *args, **kwargs):
+        # psycopg is imported only for a PostgreSQL URL (db.psycopg_module): its errors count once it is loaded
+        db_errors = (sqlite3.Error,) + ((sys.modules["psycopg"].Error,) if "psycopg" in sys.modules else ())
         try:
             return method(self, *args, **kwargs)
         except db_errors as exc:
@@ -151,6 +151,7 @@ class KamailioDB(object):
         else:
             if not HAS_PSYCOPG:
                 raise DriverError("the Python library 'psycopg' (3) is required for a PostgreSQL db_url")
+            psycopg = psycopg_module()
             try:
                 self.conn = psycopg.connect(target, autocommit=True, connect_timeout=int(busy_timeout))
             except psycopg.Error as exc:
@@ -520,6 +521,6 @@ def create_kamailio_schema(db_url, scripts=KAMAILIO_SCRIPTS):
         finally:
             conn.close()
     else:
-        with psycopg.connect(target, autocommit=True) as conn:
+        with psycopg_module().connect(target, autocommit=True) as conn:
             for text in texts:
                 conn.execute(text)
