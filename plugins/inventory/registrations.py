@@ -90,13 +90,13 @@ import re
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, get_driver
-from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
-from ansible_collections.voipops.voip.plugins.module_utils.handsets.registrations import (
-    aor_user, handset_status, match_by_handset, parse_user_agent,
-)
-from ansible_collections.voipops.voip.plugins.module_utils.sip_message import host_port
-from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
+# the driver, the estate loader and the User-Agent rules are imported where they are used: Ansible loads every enabled
+# inventory plugin at the start of every run, most of which have no registrations source
+
+
+def _registrations():
+    from ansible_collections.voipops.voip.plugins.module_utils.handsets import registrations
+    return registrations
 
 
 def _by_aor(entries):
@@ -106,15 +106,19 @@ def _by_aor(entries):
     return [(None, regs, None) for _aor, regs in sorted(by_aor.items(), key=lambda kv: str(kv[0]))]
 
 
-def registration_hosts(contacts, estate=None, parse=parse_user_agent):
+def registration_hosts(contacts, estate=None, parse=None):
     """Contacts -> {host name: host vars} (pure).  Matched handsets keep their estate name.
 
     With the estate, contacts are paired with handsets by the one matcher (:func:`.registrations.match`);
     a pairing whose User-Agent disagrees with the estate still names the handset (as the audit does).
     """
+    from ansible_collections.voipops.voip.plugins.module_utils.sip_message import host_port
+    rules = _registrations()
+    parse = parse or rules.parse_user_agent
+    aor_user, handset_status = rules.aor_user, rules.handset_status
     hosts = {}
     if estate is not None:
-        matched, unknown = match_by_handset(estate.handsets, contacts, parse)
+        matched, unknown = rules.match_by_handset(estate.handsets, contacts, parse)
         groups = [(name, regs, estate.components[name]) for name, regs in sorted(matched.items())]
         groups.extend(_by_aor(unknown))
     else:
@@ -194,6 +198,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("voipops.voip.registrations: no callserver.rpc_url in %s: %s" % (endpoints, exc))
 
     def parse(self, inventory, loader, path, cache=True):
+        from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import DriverError, get_driver
+        from ansible_collections.voipops.voip.plugins.module_utils.estate import load_estate
+        from ansible_collections.voipops.voip.plugins.module_utils.source import SourceError, SourceErrors
         super(InventoryModule, self).parse(inventory, loader, path)
         self._read_config_data(path)
         url = self._rpc_url(path)
