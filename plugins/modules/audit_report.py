@@ -82,6 +82,16 @@ options:
       - The same problem gets the same finding id whichever module reported it.
     type: dict
     default: {}
+  results_files:
+    description:
+      - Check results by file - a mapping of a check family (a key of O(results)) to a JSON file holding that family's
+        result in the shape O(results) takes, for example C(handset_info) to the file M(voipops.voip.handset_info)
+        writes with its O(voipops.voip.handset_info#module:dest) option.
+      - Large results (thousands of handsets) travel this way instead of through Ansible's templating and module
+        arguments. The files are only read; a family may be given either here or in O(results), not in both.
+      - A slice's partial report (O(partial)) keeps what the files held, so the merge needs none of them.
+    type: dict
+    default: {}
   findings:
     description:
       - Extra findings from custom checks, each with C(check), C(component), C(kind), C(severity), C(summary)
@@ -112,6 +122,12 @@ options:
         (M(voipops.voip.callserver_info) gathering C(statistics)), on their change since the previous report.
     type: dict
     default: {}
+  tickets_limit:
+    description:
+      - Return at most this many tickets in RV(tickets) (the first ones in fault-handling order), so that a large
+        audit keeps the job log small; RV(tickets_omitted) says how many were left out. The reports hold them all.
+      - Default (not set) returns all tickets.
+    type: int
   title:
     description: Title of the reports.
     type: str
@@ -269,7 +285,9 @@ summary:
   sample: {"tickets": 2, "findings": 8, "suppressed": 6, "by_priority": {"P1": 1, "P2": 0, "P3": 0, "P4": 1},
            "overdue": 0, "new": 2, "persisting": 0, "resolved": 0}
 tickets:
-  description: Open tickets in fault-handling order (root causes only; symptoms are inside the JSON report).
+  description:
+    - Open tickets in fault-handling order (root causes only; symptoms are inside the JSON report).
+    - At most O(tickets_limit) of them when it is set (RV(summary) counts them all).
   returned: always
   type: list
   elements: dict
@@ -277,6 +295,11 @@ tickets:
             "kind": "e1_alarm", "summary": "e1-mgw1-1 E1 0/1 on mgw1: LOS", "supplier": "telco",
             "response_due": "2026-11-27T18:00:00+01:00", "resolve_due": "2026-11-27T23:30:00+01:00",
             "status": "new", "affected": 0, "symptoms": 0}]
+tickets_omitted:
+  description: How many open tickets O(tickets_limit) left out of RV(tickets) (0 when none).
+  returned: always
+  type: int
+  sample: 0
 reports:
   description: Path of every report written (or that would be written in check mode), per format; with O(partial) the
     partial report's path as C(partial).
@@ -399,24 +422,26 @@ def _append_history(module, audit):
         module.fail_json(msg=str(exc))
 
 
-def _tickets(audit):
+def _tickets(audit, limit=None):
+    """The tickets RV(tickets) returns (at most ``limit``), and how many were left out."""
     by_id = dict((f["id"], f) for f in audit["findings"])
     tickets = []
-    for fid in audit["tickets"]:
+    ids = audit["tickets"] if limit is None else audit["tickets"][:max(0, limit)]
+    for fid in ids:
         f = by_id[fid]
         tickets.append({"id": fid, "order": f["order"], "priority": f["priority"], "component": f["component"],
                         "site": f["site"], "kind": f["kind"], "summary": f["summary"], "supplier": f["supplier"],
                         "response_due": f["response_due"], "resolve_due": f["resolve_due"], "status": f["status"],
                         "affected": len(f["affected"]), "symptoms": len(f["children"])})
-    return tickets
+    return tickets, len(audit["tickets"]) - len(tickets)
 
 
-def _exit_partial(module, estate, now, checks):
+def _exit_partial(module, estate, now, checks, results):
     """Write the slice's partial report (raw results, so that the merge checks all slices together) and exit."""
     p = module.params
     part = p["partial"]
     try:
-        doc = P.make_partial(p["results"], p["findings"], estate, now.strftime("%Y-%m-%dT%H:%M:%SZ"), part["audit_id"], part["slice"],
+        doc = P.make_partial(results, p["findings"], estate, now.strftime("%Y-%m-%dT%H:%M:%SZ"), part["audit_id"], part["slice"],
                              count=part["count"], callserver=p["callserver"])
     except P.PartialError as exc:
         module.fail_json(msg=str(exc))
@@ -431,7 +456,9 @@ def _exit_partial(module, estate, now, checks):
         atomic_write(path, text, mode=0o644)
     # the slice's own findings, as a preview for its job log (the merge builds the audit of record)
     audit = B.build_audit(checks, estate, now, thresholds=p["thresholds"], title=p["title"])
-    module.exit_json(changed=changed, status=audit["status"], summary=audit["summary"], tickets=_tickets(audit),
+    tickets, omitted = _tickets(audit, p["tickets_limit"])
+    module.exit_json(changed=changed, status=audit["status"], summary=audit["summary"], tickets=tickets,
+                     tickets_omitted=omitted,
                      reports={"partial": path}, partial={"path": path, "audit_id": doc["audit_id"],
                                                          "slice": doc["slice"]["name"]},
                      webhook={"sent": False, "count": 0, "status_code": None, "url": mask_url(p["webhook_url"])},
@@ -448,11 +475,13 @@ def main():
             basename=dict(type="str", default="health_audit"),
             formats=dict(type="list", elements="str", choices=["json", "html", "junit"], default=["json", "html", "junit"]),
             results=dict(type="dict", default={}),
+            results_files=dict(type="dict", default={}),
             findings=dict(type="list", elements="dict", default=[]),
             callserver=dict(type="str"),
             previous=dict(type="path"),
             now=dict(type="str"),
             thresholds=dict(type="dict", default={}),
+            tickets_limit=dict(type="int"),
             title=dict(type="str", default="VoIP estate health audit"),
             fail_on_priority=dict(type="str", choices=["P1", "P2", "P3", "P4", "none"], default="none"),
             # a webhook's path is its secret (Slack, Teams, ...)
@@ -474,8 +503,9 @@ def main():
         mutually_exclusive=[("partial", "merge")],
         supports_check_mode=True,
     )
-    if module.params["merge"] and (module.params["results"] or module.params["findings"]):
-        module.fail_json(msg="merge takes the results and findings of the partial reports; do not set results or findings")
+    if module.params["merge"] and (module.params["results"] or module.params["results_files"] or module.params["findings"]):
+        module.fail_json(msg="merge takes the results and findings of the partial reports; do not set results, "
+                             "results_files or findings")
     if not HAS_NETADDR:
         module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
     if "html" in module.params["formats"] and not R.HAS_JINJA2:
@@ -492,7 +522,11 @@ def main():
                          errors=exc.as_list() if isinstance(exc, SourceErrors) else [exc.as_dict()])
     # the estate's thresholds, then this run's (O(thresholds) wins)
     p["thresholds"] = dict(estate.thresholds, **(p["thresholds"] or {}))
-    results, findings, failures, callserver, coverage = p["results"], p["findings"], [], p["callserver"], None
+    try:
+        results = C.read_results_files(p["results_files"], p["results"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    findings, failures, callserver, coverage = p["findings"], [], p["callserver"], None
     when = p["now"]
     if p["merge"]:
         results, findings, failures, first, callserver, coverage = _merged_inputs(module, estate)
@@ -501,7 +535,7 @@ def main():
         now = S.to_utc(when) if when else datetime.datetime.now(S.UTC).replace(microsecond=0)
         checks = _check_results(module, estate, now, results, findings, callserver, failures)
         if p["partial"]:
-            _exit_partial(module, estate, now, checks)
+            _exit_partial(module, estate, now, checks, results)
         previous_path = p["previous"] or R.report_paths(p["dest"], p["basename"], ["json"])["json"]
         previous = R.read_previous(previous_path)
         kpis, kpi_checks = C.from_kpis(results, estate, now, previous=previous, callserver=callserver,
@@ -532,8 +566,9 @@ def main():
             changed = changed or webhook["sent"]
     history = _append_history(module, audit)
     changed = changed or history["appended"]
-    tickets = _tickets(audit)
+    tickets, omitted = _tickets(audit, p["tickets_limit"])
     result = dict(changed=changed, status=audit["status"], summary=audit["summary"], tickets=tickets,
+                  tickets_omitted=omitted,
                   reports=dict((k, v["path"]) for k, v in written.items()), webhook=webhook,
                   history=history, fail_reason=_fail_reason(audit, p["fail_on_priority"]))
     if coverage is not None:

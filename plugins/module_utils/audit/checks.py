@@ -16,6 +16,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import io
+import json
+
 from ansible_collections.voipops.voip.plugins.module_utils import sla
 from ansible_collections.voipops.voip.plugins.module_utils.apps import parse_endpoint
 from ansible_collections.voipops.voip.plugins.module_utils.audit.finding import (
@@ -816,6 +819,30 @@ def from_failed_check(family, result, estate, callserver):
                            "the %s check could not run against %s: %s" % (family, target, message),
                            {"family": family, "error": message}, availability=availability)
     return check_result(check, [target], [finding])
+
+
+def read_results_files(files, results=None):
+    """``results`` with each family of ``files`` (``{family: path}``) read from its JSON file (a large result - the
+    handset fleet - travels by file, not through module arguments).
+
+    ValueError naming the family and the file (and the line for bad JSON) for an unknown family, a family also given
+    in ``results``, or a file that cannot be read.
+    """
+    out = dict(results or {})
+    for family, path in sorted((files or {}).items()):
+        if family not in FAMILIES:
+            raise ValueError("results_files: unknown check family %s (%s; known: %s)" % (family, path, ", ".join(FAMILIES)))
+        if family in out:
+            raise ValueError("results_files: %s is also given in results; give each check family once" % family)
+        try:
+            with io.open(path, "r", encoding="utf-8") as handle:
+                out[family] = json.load(handle)
+        except ValueError as exc:
+            raise ValueError("results_files: %s: %s is not JSON (line %s): %s"
+                             % (family, path, getattr(exc, "lineno", "?"), getattr(exc, "msg", exc)))
+        except (IOError, OSError) as exc:
+            raise ValueError("results_files: %s: cannot read %s: %s" % (family, path, exc))
+    return out
 
 
 def from_results(results, estate, now, callserver=None, thresholds=None, findings=None):

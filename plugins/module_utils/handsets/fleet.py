@@ -7,6 +7,9 @@
   records), pairs them with the one matcher of :mod:`.registrations`, and returns, per handset, its contacts
   with vendor/model/firmware/MAC read from the User-Agent, the handsets that are provisioned but not
   registered, and the registered devices the estate does not know.
+- :func:`info_result` is handset_info's result: the joined fleet, or - with a results file - the joined fleet written
+  to that file (0600, atomically) and only its summary returned, so that thousands of handsets stay out of the job's
+  events; beside it the first N registered handsets a test call needs (:func:`registered_sample`).
 - :func:`resync_targets` picks, per handset, where to send the NOTIFY (its registered contacts, or a given
   address) and its vendor's event; :func:`resync` sends them all concurrently with ``sip.notify_many``.
 """
@@ -15,8 +18,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import time
 
+from ansible_collections.voipops.voip.plugins.module_utils.fileio import atomic_write
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import base
 from ansible_collections.voipops.voip.plugins.module_utils.handsets import registrations as hreg
 
@@ -94,6 +99,31 @@ def join(handsets, registrations, now=None):
             by_vendor[key] = by_vendor.get(key, 0) + 1
     summary["firmware"] = by_vendor
     return {"handsets": out, "unregistered": unregistered, "unknown": unknown, "summary": summary}
+
+
+def registered_sample(joined, count):
+    """The first ``count`` registered handsets of :func:`join`'s result, in estate order: ``[{name, user}]`` (a
+    multi-line device gives its first registered line's user) - what a test call to a phone needs."""
+    out = []
+    for h in joined["handsets"]:
+        if len(out) >= (count or 0):
+            break
+        if h["registered"]:
+            user = next((ln["user"] for ln in h["lines"] if ln["registered"]), h.get("user"))
+            out.append({"name": h["name"], "user": user})
+    return out
+
+
+def info_result(joined, dest=None, sample=0):
+    """handset_info's result from :func:`join`'s: all of it, or with ``dest`` the whole of it written to ``dest`` (JSON,
+    mode 0600, atomically) and only ``summary`` and ``dest`` returned; ``registered_sample`` either way."""
+    result = {"summary": joined["summary"], "registered_sample": registered_sample(joined, sample)}
+    if dest is None:
+        result.update(joined)
+        return result
+    atomic_write(dest, json.dumps(joined), mode=0o600)
+    result["dest"] = dest
+    return result
 
 
 def resync_targets(handsets, registrations, action="resync", names=None, now=None):
