@@ -48,10 +48,18 @@ options:
   handsets:
     description:
       - V(hosts) makes one host per handset. V(none) keeps handsets out of the host list (large fleets handled by bulk
-        modules); the fleet is always available as C(voipops_handsets) on the C(callservers) group.
+        modules); the fleet is available as C(voipops_handsets) on the C(callservers) group unless O(fleet_var=false).
     type: str
     choices: [hosts, none]
     default: hosts
+  fleet_var:
+    description:
+      - Set the whole handset fleet as C(voipops_handsets) on the C(callservers) group.
+      - V(false) for large fleets. Ansible tags every variable it is given, which costs about 2 s of every run's
+        start-up at 5,000 handsets. The collection's own roles and modules read the fleet from the estate file
+        (C(voipops_estate_file)) instead (health audit, handset re-sync, handset releases).
+    type: bool
+    default: true
   endpoints_file:
     description:
       - Optional JSON file (the embedded lab's C(endpoints.json) shape) whose C(callserver) and C(gateways) entries
@@ -92,11 +100,12 @@ compose:
 groups:
   critical_path: voipops_type in ['callserver', 'gateway', 'trunk']
 
-# a large fleet (another file, e.g. inventories/prod/estate.inventory.yml): handsets stay out of the host list,
-# bulk modules take voipops_handsets
+# a large fleet (another file, e.g. inventories/prod/estate.inventory.yml): handsets stay out of the host list and
+# out of the variables; the bulk modules read the estate file (voipops_estate_file)
 # plugin: voipops.voip.estate
 # estate_file: /srv/voip/estate.yml
 # handsets: none
+# fleet_var: false
 # cache: true
 # cache_plugin: ansible.builtin.jsonfile
 # cache_connection: /var/cache/ansible/voipops
@@ -257,7 +266,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for tgroup in TYPE_GROUPS.values():
             self.inventory.add_child(top, self._group(tgroup))
         fleet = [c for c in (data["components"][n] for n in data["_order"]) if c["type"] == "handset"]
-        self.inventory.set_variable(self._group("callservers"), "voipops_handsets", fleet)
+        if self.get_option("fleet_var"):
+            self.inventory.set_variable(self._group("callservers"), "voipops_handsets", fleet)
         for name in data["_order"]:
             comp = data["components"][name]
             if comp["type"] == "handset" and not handsets_as_hosts:

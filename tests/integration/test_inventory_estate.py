@@ -192,3 +192,19 @@ def test_lab_inventory_overlays_the_running_lab(lab, tmp_path):
         assert hv[gw["name"]]["voipops_sip_uri"] == gw["sip_uri"]
         assert hv[gw["name"]]["voipops_snmp"]["port"] == gw["snmp"]["port"]
     assert "infrastructure" in data and "coverage_24x7" in data
+
+
+def test_a_large_fleet_inventory_leaves_the_fleet_to_the_estate_file(tmp_path):
+    # fleet_var: false - no 5,000-dict variable for Ansible to tag at every start; the roles read voipops_estate_file
+    copy_lab(tmp_path)
+    cfg = config(tmp_path, """\
+        plugin: voipops.voip.estate
+        estate_file: estate.yml
+        handsets: none
+        fleet_var: false
+        """)
+    data = inventory(cfg)
+    hv = data["_meta"]["hostvars"]
+    assert "voipops_handsets" not in hv["cs1"]
+    allvars = data["voipops"]["vars"] if "vars" in data.get("voipops", {}) else hv["cs1"]
+    assert allvars["voipops_estate_file"].endswith("estate.yml")

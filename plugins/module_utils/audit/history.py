@@ -33,12 +33,10 @@ import sqlite3
 
 from ansible_collections.voipops.voip.plugins.module_utils import sla as _sla
 from ansible_collections.voipops.voip.plugins.module_utils.db import (
-    HAS_PSYCOPG, DbUrlError, parse_db_url, test_pause as _test_pause,
+    HAS_PSYCOPG, DbUrlError, parse_db_url, psycopg_module, test_pause as _test_pause,
 )
 from ansible_collections.voipops.voip.plugins.module_utils.fileio import mask_url
-
-if HAS_PSYCOPG:
-    import psycopg
+# psycopg is imported by db.psycopg_module() when a PostgreSQL store is opened (a SQLite history pays nothing)
 
 HISTORY_ENV = "VOIPOPS_AUDIT_HISTORY"
 DEFAULT_FILE = "health_audit_history.sqlite"
@@ -194,11 +192,11 @@ class History(object):
             else:
                 if not HAS_PSYCOPG:
                     raise HistoryError("the Python library 'psycopg' (3) is required for a PostgreSQL history store")
-                self.conn = psycopg.connect(target, autocommit=True, connect_timeout=int(busy_timeout))
+                self.conn = psycopg_module().connect(target, autocommit=True, connect_timeout=int(busy_timeout))
         except (sqlite3.Error, OSError) as exc:
             raise HistoryError("cannot open the history store %s: %s" % (target, exc))
         except Exception as exc:  # psycopg.Error; the URL may carry a password: masked
-            if HAS_PSYCOPG and isinstance(exc, psycopg.Error):
+            if self.kind != "sqlite" and HAS_PSYCOPG and isinstance(exc, psycopg_module().Error):
                 raise HistoryError("cannot connect to the history store %s: %s" % (mask_url(self.location),
                                                                                    str(exc).strip()))
             raise
@@ -211,7 +209,7 @@ class History(object):
         return cur
 
     def _db(self, what, func, *args):
-        errors = (sqlite3.Error,) + ((psycopg.Error,) if HAS_PSYCOPG else ())
+        errors = (sqlite3.Error,) + ((psycopg_module().Error,) if self.kind != "sqlite" and HAS_PSYCOPG else ())
         try:
             return func(*args)
         except errors as exc:
