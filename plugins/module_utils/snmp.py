@@ -600,7 +600,8 @@ def _repetitions(needs, budget):
     ``REQUEST_COST_VARBINDS`` varbinds (longer streams finish in the next request, sized to them alone)."""
     share = max(1, min(MAX_REPETITIONS, budget // len(needs)))
     if any(n is None for n in needs):
-        return share
+        # nothing known about some tables: the budget shared out, or what a known run (scalars) needs to finish now
+        return max([share] + [min(n, MAX_REPETITIONS) for n in needs if n is not None])
     top = max(needs)
 
     def cost(r):

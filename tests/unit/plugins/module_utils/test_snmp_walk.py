@@ -203,6 +203,7 @@ def test_a_run_of_adjacent_columns_is_one_repeater_and_other_scalars_stay_exact(
 
 def test_repetitions_follow_what_the_runs_still_need():
     assert snmp._repetitions([None, 3], 160) == 80           # nothing known about a table: the budget shared out
+    assert snmp._repetitions([None] * 25 + [7], 160) == 7  # ... unless a run of 7 scalars needs more to finish now
     assert snmp._repetitions([3, 3, 3, 24], 160) == 3        # the long run finishes alone in the next request
     assert snmp._repetitions([22, 24, 23], 160) == 24        # a round trip costs more than the few repetitions wasted
     assert snmp._repetitions([200], 160) == snmp.MAX_REPETITIONS
