@@ -509,6 +509,8 @@ class _Stream(object):
         self.depth = len(base)
         self.lo, self.hi = lo, hi
         self.exact = exact
+        self.exact_t = sorted(_oid_tuple(o) for o in exact) if exact else []
+        self.exact_last = self.exact_t[-1] if exact else None
         self.start = ".".join(map(str, base + (lo,)))
         self.last = self.start
         self.last_t = base + (lo,)
@@ -586,11 +588,7 @@ def _streams(scalars, columns):
             if kind == "column":
                 streams.append(_Stream(base, lo, hi))
             else:
-                s = _Stream(base, lo, hi, exact=set(".".join(map(str, base + (a, 0))) for a in range(lo, hi + 1)
-                                                    if a in groups[(kind, base)]))
-                s.exact_t = sorted(_oid_tuple(o) for o in s.exact)
-                s.exact_last = s.exact_t[-1]
-                streams.append(s)
+                streams.append(_Stream(base, lo, hi, exact=set(".".join(map(str, base + (a, 0))) for a in range(lo, hi + 1))))
     return streams
 
 
@@ -607,7 +605,8 @@ def _repetitions(needs, budget):
     def cost(r):
         return sum(r - n for n in needs if n < r) + (REQUEST_COST_VARBINDS if top > r else 0)
 
-    return max(1, min(share, min(sorted(set(needs)), key=cost)))
+    best = min(sorted(set(needs)), key=cost)
+    return max(1, min(share, best))
 
 
 async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET):
