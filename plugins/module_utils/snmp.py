@@ -562,11 +562,12 @@ class _Stream(object):
         return (self.hi - arc + 1) * rows - done + 1
 
 
-def _streams(scalars, columns):
-    """Group ``.0`` scalars and walked subtrees into runs of consecutive sibling arcs (order of first appearance)."""
+def _streams(scalars, columns, runs=True):
+    """Group ``.0`` scalars and walked subtrees into runs of consecutive sibling arcs (order of first appearance);
+    with ``runs=False`` every subtree is its own stream and no scalar is (they go as non-repeaters)."""
     groups = {}
     order = []
-    for kind, oids in (("scalar", [s for s in scalars if s.endswith(".0")]), ("column", columns)):
+    for kind, oids in (("scalar", [s for s in scalars if s.endswith(".0")] if runs else []), ("column", columns)):
         for oid in oids:
             t = _oid_tuple(oid)
             base, arc = (t[:-2], t[-2]) if kind == "scalar" else (t[:-1], t[-1])
@@ -578,13 +579,13 @@ def _streams(scalars, columns):
     streams = []
     for kind, base in order:
         arcs = sorted(groups[(kind, base)])
-        runs = [[arcs[0], arcs[0]]]
+        chunks = [[arcs[0], arcs[0]]]
         for a in arcs[1:]:
-            if a == runs[-1][1] + 1:
-                runs[-1][1] = a
+            if a == chunks[-1][1] + 1 and runs:
+                chunks[-1][1] = a
             else:
-                runs.append([a, a])
-        for lo, hi in runs:
+                chunks.append([a, a])
+        for lo, hi in chunks:
             if kind == "column":
                 streams.append(_Stream(base, lo, hi))
             else:
@@ -609,7 +610,7 @@ def _repetitions(needs, budget):
     return max(1, min(share, best))
 
 
-async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET):
+async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET, runs=True):
     """Fetch ``scalars`` (exact instances) and walk every subtree in ``columns``; ``{oid: value}``.
 
     Every unfinished subtree shares each GETBULK.  Sibling subtrees that follow each other (``ifEntry.2`` ..
@@ -618,6 +619,11 @@ async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET):
     first request (GETNEXT of the parent returns the ``.0`` instance).  After the first response,
     max-repetitions is sized to what the runs still need (a table's finished columns tell its rows), a run that
     needs one varbind rides as a non-repeater, and finished runs are dropped.  Missing objects are left out.
+
+    ``runs=False`` walks every column on its own and sends all scalars as non-repeaters: more lookups and
+    end-of-column varbinds for the agent, but small tables come back in ONE response (a run of nine columns needs
+    nine times the repetitions of one column).  ``session.walk_requests`` tells how many requests the walk took;
+    :class:`SnmpPoller` walks runs once an agent of the poll needed more than one.
     """
     result = {}
     scalars = list(scalars)
@@ -626,8 +632,9 @@ async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET):
             if value is not NO_SUCH and value is not END_OF_MIB:
                 result[oid] = value
         return result
-    pending = _streams(scalars, list(columns))
-    loose = [s for s in scalars if not s.endswith(".0")]  # instances of columns: GETNEXT of their parent, as asked
+    pending = _streams(scalars, list(columns), runs)
+    # instances of columns (and, without runs, every scalar): GETNEXT of their parent, as asked
+    loose = [s for s in scalars if not s.endswith(".0") or not runs]
     finished = {}  # table entry -> most rows of a finished column of it
     first = True
     requests = 0
@@ -665,6 +672,7 @@ async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET):
             raise SnmpError("%s: empty GETBULK response" % session.name)
         pending = [s for s in pending if id(s) not in done]
         first = False
+    session.walk_requests = requests
     return result
 
 
@@ -677,6 +685,9 @@ class SnmpPoller(object):
         self.defaults = {"timeout": timeout, "retries": retries}
         self.concurrency = max(1, int(concurrency))
         self.budget = max(1, int(budget))
+        # walk runs of sibling columns once an agent of this poll needed more than one request: one request per
+        # agent is kept where columns get it; where the walk takes several anyway, runs cut the agent's work
+        self.runs = False
         self._engine = None
         self._sem = None
 
@@ -718,7 +729,7 @@ class SnmpPoller(object):
     async def awalk(self, target, subtrees):
         session = await self._session(target)
         try:
-            return await collect(session, columns=[_check_oid(o) for o in subtrees], budget=self.budget)
+            return await collect(session, columns=[_check_oid(o) for o in subtrees], budget=self.budget, runs=self.runs)
         finally:
             session.close()
 
@@ -742,7 +753,7 @@ class SnmpPoller(object):
             session = None
             try:
                 session = await self._session(t)
-                values = await collect(session, scalars, columns, budget=self.budget)
+                values = await collect(session, scalars, columns, budget=self.budget, runs=self.runs)
             except SnmpError as exc:
                 result["error"] = str(exc)
                 return result
@@ -752,6 +763,7 @@ class SnmpPoller(object):
             finally:
                 if session is not None:
                     result["requests"] = session.requests
+                    self.runs = self.runs or getattr(session, "walk_requests", 1) > 1
                     session.close()
         result["facts"] = snmp_decode.decode(groups, values)
         if extra_get or extra_walk:
