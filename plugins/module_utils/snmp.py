@@ -13,10 +13,11 @@ Built on pysnmp 7 (asyncio):
   ``pysnmp.hlapi.v3arch.asyncio`` with one shared ``SnmpEngine`` per poll.
 
 Both speak the same walk algorithm (:func:`collect`): every column/subtree a target needs is walked *in
-parallel in one GETBULK*; sibling columns (or scalars) that follow each other in OID order share one
-repeater, so the agent starts one lookup and sends one end-of-walk varbind per run, not per column;
-max-repetitions is first a share of a varbind budget, then sized to what the runs still need.  A target
-with ``system + interfaces + ds1`` and small tables costs two or three requests.
+parallel in one GETBULK* (one repeater per column, scalars as non-repeaters), max-repetitions first a share
+of a varbind budget, then sized to what the columns still need.  A target with ``system + interfaces + ds1``
+and small tables costs a single request/response.  Once an agent of a poll needs several requests anyway,
+the poller walks runs: sibling columns (or scalars) that follow each other in OID order share one repeater,
+so the agent starts one lookup and sends one end-of-walk varbind per run, not per column.
 
 Public API (all synchronous for callers; asyncio stays inside)::
 
