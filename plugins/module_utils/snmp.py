@@ -12,10 +12,12 @@ Built on pysnmp 7 (asyncio):
 - **SNMPv3** (noAuthNoPriv / authNoPriv / authPriv, MD5/SHA-1/SHA-2, DES/3DES/AES) goes through
   ``pysnmp.hlapi.v3arch.asyncio`` with one shared ``SnmpEngine`` per poll.
 
-Both speak the same walk algorithm: every column/subtree a target needs is walked *in parallel in one
-GETBULK* (one varbind per unfinished column, max-repetitions sized to a varbind budget), and scalars
-ride along as GETBULK non-repeaters (GETNEXT of the scalar's parent).  A target with ``system +
-interfaces + ds1`` and small tables costs a single request/response.
+Both speak the same walk algorithm (:func:`collect`): every column/subtree a target needs is walked *in
+parallel in one GETBULK* (one repeater per column, scalars as non-repeaters), max-repetitions first a share
+of a varbind budget, then sized to what the columns still need.  A target with ``system + interfaces + ds1``
+and small tables costs a single request/response.  Once an agent of a poll needs several requests anyway,
+the poller walks runs: sibling columns (or scalars) that follow each other in OID order share one repeater,
+so the agent starts one lookup and sends one end-of-walk varbind per run, not per column.
 
 Public API (all synchronous for callers; asyncio stays inside)::
 
@@ -488,55 +490,190 @@ class V3Session(object):
 
 
 # --------------------------------------------------------------------------- walking
-async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET):
+# an extra request costs the agent about what this many varbinds cost (snmpsim: 0.47 ms a request, 0.06-0.2 ms a
+# varbind; docs/snmp_info.md); used to choose between wasted repetitions and one more round trip
+REQUEST_COST_VARBINDS = 6
+
+
+class _Stream(object):
+    """One GETBULK repeater: a run of sibling subtrees that follow each other in OID order.
+
+    ``base`` is the common parent, ``lo``..``hi`` the first and last sibling arc.  A column run (``exact`` is
+    None) keeps every OID under ``base.lo`` .. ``base.hi`` (nothing else can sit between ``base.c.*`` and
+    ``base.(c+1).*``), so it returns what walking each column alone returns, with one search and one end
+    varbind for the run instead of one per column.  A scalar run (``exact``: the ``base.c.0`` instances
+    wanted) keeps exactly those and ends on the last of them.
+    """
+
+    def __init__(self, base, lo, hi, exact=None):
+        self.base = base
+        self.depth = len(base)
+        self.lo, self.hi = lo, hi
+        self.exact = exact
+        self.exact_t = sorted(_oid_tuple(o) for o in exact) if exact else []
+        self.exact_last = self.exact_t[-1] if exact else None
+        self.start = ".".join(map(str, base + (lo,)))
+        self.last = self.start
+        self.last_t = base + (lo,)
+        self.arc = None  # sibling the stream is in
+        self.rows = 0  # rows seen in that sibling
+
+    def take(self, oid, value, result, finished):
+        """Record one answered varbind; ``True`` while the stream goes on."""
+        if value is END_OF_MIB:
+            return self._end(finished)
+        t = _oid_tuple(oid)
+        if t <= self.last_t:
+            return self._end(finished)  # agent went backwards or repeated itself: stop rather than loop
+        if t[:self.depth] != self.base or len(t) == self.depth or not self.lo <= t[self.depth] <= self.hi:
+            return self._end(finished)
+        self.last, self.last_t = oid, t
+        arc = t[self.depth]
+        if arc != self.arc:
+            self._end(finished)
+            self.arc, self.rows = arc, 0
+        if self.exact is None:
+            if len(t) > self.depth + 1:
+                result[oid] = value
+                self.rows += 1
+            return True
+        if oid in self.exact:
+            if value is not NO_SUCH:
+                result[oid] = value
+            self.rows += 1
+        return t < self.exact_last
+
+    def _end(self, finished):
+        if self.exact is None and self.arc is not None:
+            finished[self.base] = max(finished.get(self.base, 0), self.rows)
+        return False
+
+    def need(self, finished):
+        """Varbinds this stream still needs (known for scalars; for columns from finished sibling columns of
+        the same table, which usually have the same rows), or ``None``."""
+        if self.exact is not None:
+            return max(1, sum(1 for t in self.exact_t if t > self.last_t))
+        rows = finished.get(self.base)
+        if rows is None:
+            return None
+        arc = self.lo if self.arc is None else self.arc
+        done = 0 if self.arc is None else self.rows
+        if done > rows:
+            return None
+        return (self.hi - arc + 1) * rows - done + 1
+
+
+def _streams(scalars, columns, runs=True):
+    """Group ``.0`` scalars and walked subtrees into runs of consecutive sibling arcs (order of first appearance);
+    with ``runs=False`` every subtree is its own stream and no scalar is (they go as non-repeaters)."""
+    groups = {}
+    order = []
+    for kind, oids in (("scalar", [s for s in scalars if s.endswith(".0")] if runs else []), ("column", columns)):
+        for oid in oids:
+            t = _oid_tuple(oid)
+            base, arc = (t[:-2], t[-2]) if kind == "scalar" else (t[:-1], t[-1])
+            key = (kind, base)
+            if key not in groups:
+                groups[key] = set()
+                order.append(key)
+            groups[key].add(arc)
+    streams = []
+    for kind, base in order:
+        arcs = sorted(groups[(kind, base)])
+        chunks = [[arcs[0], arcs[0]]]
+        for a in arcs[1:]:
+            if a == chunks[-1][1] + 1 and runs:
+                chunks[-1][1] = a
+            else:
+                chunks.append([a, a])
+        for lo, hi in chunks:
+            if kind == "column":
+                streams.append(_Stream(base, lo, hi))
+            else:
+                streams.append(_Stream(base, lo, hi, exact=set(".".join(map(str, base + (a, 0))) for a in range(lo, hi + 1))))
+    return streams
+
+
+def _repetitions(needs, budget):
+    """max-repetitions for repeaters needing ``needs`` varbinds (``None`` = unknown): the budget shared out
+    while anything is unknown, else the need that wastes least, counting a round trip as
+    ``REQUEST_COST_VARBINDS`` varbinds (longer streams finish in the next request, sized to them alone)."""
+    share = max(1, min(MAX_REPETITIONS, budget // len(needs)))
+    if any(n is None for n in needs):
+        # nothing known about some tables: the budget shared out, or what a known run (scalars) needs to finish now
+        return max([share] + [min(n, MAX_REPETITIONS) for n in needs if n is not None])
+    top = max(needs)
+
+    def cost(r):
+        return sum(r - n for n in needs if n < r) + (REQUEST_COST_VARBINDS if top > r else 0)
+
+    best = min(sorted(set(needs)), key=cost)
+    return max(1, min(share, best))
+
+
+async def collect(session, scalars=(), columns=(), budget=DEFAULT_BULK_BUDGET, runs=True):
     """Fetch ``scalars`` (exact instances) and walk every subtree in ``columns``; ``{oid: value}``.
 
-    All unfinished subtrees share each GETBULK; scalars go as non-repeaters of the first one
-    (GETNEXT of the parent returns the ``.0`` instance).  Missing objects are left out.
+    Every unfinished subtree shares each GETBULK.  Sibling subtrees that follow each other (``ifEntry.2`` ..
+    ``ifEntry.10``; ``sysDescr.0`` .. ``sysServices.0``) are walked as one run, so an agent searches once per
+    run and sends one end-of-run varbind instead of one per column.  Other scalars ride as non-repeaters of the
+    first request (GETNEXT of the parent returns the ``.0`` instance).  After the first response,
+    max-repetitions is sized to what the runs still need (a table's finished columns tell its rows), a run that
+    needs one varbind rides as a non-repeater, and finished runs are dropped.  Missing objects are left out.
+
+    ``runs=False`` walks every column on its own and sends all scalars as non-repeaters: more lookups and
+    end-of-column varbinds for the agent, but small tables come back in ONE response (a run of nine columns needs
+    nine times the repetitions of one column).  ``session.walk_requests`` tells how many requests the walk took;
+    :class:`SnmpPoller` walks runs once an agent of the poll needed more than one.
     """
     result = {}
     scalars = list(scalars)
-    pending = list(columns)
-    if scalars and not pending:
+    if scalars and not columns:
         for oid, value in await session.get(scalars):
             if value is not NO_SUCH and value is not END_OF_MIB:
                 result[oid] = value
         return result
-    last = dict((c, c) for c in pending)
+    pending = _streams(scalars, list(columns), runs)
+    # instances of columns (and, without runs, every scalar): GETNEXT of their parent, as asked
+    loose = [s for s in scalars if not s.endswith(".0") or not runs]
+    finished = {}  # table entry -> most rows of a finished column of it
     first = True
     requests = 0
     while pending:
         requests += 1
         if requests > MAX_REQUESTS_PER_TARGET:
             raise SnmpError("%s: walk did not finish after %d requests (agent loops?)" % (session.name, requests - 1))
-        nr = scalars if first else []
-        reps = max(1, min(MAX_REPETITIONS, budget // len(pending)))
-        req = [s.rsplit(".", 1)[0] for s in nr] + [last[c] for c in pending]
-        rsp = await session.bulk(len(nr), reps, req)
+        nr = loose if first else []
+        needs = [s.need(finished) for s in pending]
+        single = [s for s, n in zip(pending, needs) if n == 1 and not first]
+        repeat = [s for s, n in zip(pending, needs) if n != 1 or first]
+        reps = _repetitions([n for s, n in zip(pending, needs) if s in repeat], budget) if repeat else 0
+        req = [s.rsplit(".", 1)[0] for s in nr] + [s.last for s in single] + [s.last for s in repeat]
+        rsp = await session.bulk(len(nr) + len(single), reps, req)
         for i, scalar in enumerate(nr):
             if i < len(rsp) and rsp[i][0] == scalar and rsp[i][1] is not END_OF_MIB and rsp[i][1] is not NO_SUCH:
                 result[scalar] = rsp[i][1]
-        rest = rsp[len(nr):]
-        k = len(pending)
+        # (stream, varbind) in the order the agent answered: the non-repeaters, then row by row of repetitions
+        k = len(repeat)
+        answers = list(zip(single, rsp[len(nr):len(nr) + len(single)]))
+        if k:
+            answers += [(repeat[j % k], vb) for j, vb in enumerate(rsp[len(nr) + len(single):])]
         done = set()
         progressed = False
-        for j, (oid, value) in enumerate(rest):
-            col = pending[j % k]
-            if col in done:
+        for stream, (oid, value) in answers:
+            if id(stream) in done:
                 continue
-            if value is END_OF_MIB or not oid.startswith(col + "."):
-                done.add(col)
-                continue
-            if oid == last[col] or _oid_tuple(oid) < _oid_tuple(last[col]):
-                done.add(col)  # agent went backwards: stop this column rather than loop
-                continue
-            result[oid] = value
-            last[col] = oid
-            progressed = True
-        if not progressed and len(done) == 0:
+            before = stream.last
+            if stream.take(oid, value, result, finished):
+                progressed = True
+            else:
+                done.add(id(stream))
+                progressed = progressed or stream.last != before
+        if not progressed and not done:
             raise SnmpError("%s: empty GETBULK response" % session.name)
-        pending = [c for c in pending if c not in done]
+        pending = [s for s in pending if id(s) not in done]
         first = False
+    session.walk_requests = requests
     return result
 
 
@@ -549,6 +686,9 @@ class SnmpPoller(object):
         self.defaults = {"timeout": timeout, "retries": retries}
         self.concurrency = max(1, int(concurrency))
         self.budget = max(1, int(budget))
+        # walk runs of sibling columns once an agent of this poll needed more than one request: one request per
+        # agent is kept where columns get it; where the walk takes several anyway, runs cut the agent's work
+        self.runs = False
         self._engine = None
         self._sem = None
 
@@ -590,7 +730,7 @@ class SnmpPoller(object):
     async def awalk(self, target, subtrees):
         session = await self._session(target)
         try:
-            return await collect(session, columns=[_check_oid(o) for o in subtrees], budget=self.budget)
+            return await collect(session, columns=[_check_oid(o) for o in subtrees], budget=self.budget, runs=self.runs)
         finally:
             session.close()
 
@@ -614,7 +754,7 @@ class SnmpPoller(object):
             session = None
             try:
                 session = await self._session(t)
-                values = await collect(session, scalars, columns, budget=self.budget)
+                values = await collect(session, scalars, columns, budget=self.budget, runs=self.runs)
             except SnmpError as exc:
                 result["error"] = str(exc)
                 return result
@@ -624,6 +764,7 @@ class SnmpPoller(object):
             finally:
                 if session is not None:
                     result["requests"] = session.requests
+                    self.runs = self.runs or getattr(session, "walk_requests", 1) > 1
                     session.close()
         result["facts"] = snmp_decode.decode(groups, values)
         if extra_get or extra_walk:
