@@ -141,6 +141,27 @@ def open_udp_socket(family, host, port, bufsize=None):
     return sock
 
 
+def route_source(dest_ip, bound_host, family=socket.AF_INET, cache=None):
+    """The local address a Via/Contact names for ``dest_ip``: the bound address, or - for a wildcard bind - the one
+    the kernel routes to ``dest_ip`` from (a connected UDP socket's name; nothing is sent).  ``cache``: a dict the
+    caller keeps per socket.  The one rule of the engine, the UDP sweep and the INVITE client (sip_call.py)."""
+    if bound_host not in ("0.0.0.0", "::"):
+        return bound_host
+    cached = cache.get(dest_ip) if cache is not None else None
+    if cached is None:
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            s.connect((dest_ip, 9))
+            cached = s.getsockname()[0]
+        except OSError:
+            cached = "127.0.0.1" if family == socket.AF_INET else "::1"
+        finally:
+            s.close()
+        if cache is not None:
+            cache[dest_ip] = cached
+    return cached
+
+
 _MAX_DATAGRAM = 65535
 _RECV_BATCH = 256
 _ICMP_ERRNOS = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "error", errno.ENETUNREACH: "error"}
@@ -253,21 +274,7 @@ class _UdpTransport(object):
 
     def via_host(self, dest_ip):
         """The local address that routes to ``dest_ip`` (the bound address unless it is a wildcard)."""
-        host = self.local_addr[0]
-        if host not in ("0.0.0.0", "::"):
-            return host
-        cached = self._route_cache.get(dest_ip)
-        if cached is None:
-            s = socket.socket(self.family, socket.SOCK_DGRAM)
-            try:
-                s.connect((dest_ip, 9))
-                cached = s.getsockname()[0]
-            except OSError:
-                cached = "127.0.0.1" if self.family == socket.AF_INET else "::1"
-            finally:
-                s.close()
-            self._route_cache[dest_ip] = cached
-        return cached
+        return route_source(dest_ip, self.local_addr[0], self.family, self._route_cache)
 
     def send(self, data, addr):
         """Returns None, or an error status string when the send failed for good."""
@@ -1037,21 +1044,7 @@ class _UdpSweep(object):
         self._wheel.clear()
 
     def _via_host(self, ip):
-        host = self.local[0]
-        if host != "0.0.0.0":
-            return host
-        cached = self._route.get(ip)
-        if cached is None:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                s.connect((ip, 9))
-                cached = s.getsockname()[0]
-            except OSError:
-                cached = "127.0.0.1"
-            finally:
-                s.close()
-            self._route[ip] = cached
-        return cached
+        return route_source(ip, self.local[0], socket.AF_INET, self._route)
 
     # ------------------------------------------------------------------ sending
     def _fill(self):

@@ -40,7 +40,7 @@ import struct
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils import rtp
-from ansible_collections.voipops.voip.plugins.module_utils.sip import open_udp_socket
+from ansible_collections.voipops.voip.plugins.module_utils.sip import open_udp_socket, route_source
 from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import DigestChallenge, authorization_value
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
     NameAddr, SipParseError, SipRequest, SipResponse, SipUri, format_hostport, parse_message, split_header_list,
@@ -238,21 +238,7 @@ class CallEndpoint(object):
         return "%s%s%x" % (prefix, self._prefix, self._n)
 
     def via_host(self, dest_ip):
-        host = self.local[0]
-        if host != "0.0.0.0":
-            return host
-        cached = self._route_cache.get(dest_ip)
-        if cached is None:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                s.connect((dest_ip, 9))
-                cached = s.getsockname()[0]
-            except OSError:
-                cached = "127.0.0.1"
-            finally:
-                s.close()
-            self._route_cache[dest_ip] = cached
-        return cached
+        return route_source(dest_ip, self.local[0], socket.AF_INET, self._route_cache)
 
     def send(self, data, addr):
         if self.sock is None:

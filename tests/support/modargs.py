@@ -21,3 +21,23 @@ except ImportError:  # ansible-core < 2.19
             yield
         finally:
             basic._ANSIBLE_ARGS = old  # pylint: disable=protected-access
+
+
+class _Captured(Exception):
+    pass
+
+
+def argument_spec(module):
+    """The argument spec a module's ``main()`` passes to AnsibleModule (captured; the module does not run)."""
+    def capture(argument_spec=None, **_kwargs):
+        raise _Captured(argument_spec)
+
+    real = module.AnsibleModule
+    module.AnsibleModule = capture
+    try:
+        module.main()
+    except _Captured as exc:
+        return exc.args[0]
+    finally:
+        module.AnsibleModule = real
+    raise AssertionError("%s.main() built no AnsibleModule" % module.__name__)

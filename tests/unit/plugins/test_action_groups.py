@@ -15,6 +15,8 @@ import sys
 import pytest
 import yaml
 
+from tests.support.modargs import argument_spec as module_argument_spec
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PKG = "ansible_collections.voipops.voip.plugins"
 
@@ -48,26 +50,9 @@ ARGUMENT_ERRORS = ("Unsupported parameters", "must be one of", "is of type", "mi
                    "parameters are mutually exclusive")
 
 
-class _Captured(Exception):
-    pass
-
-
 def argument_spec(name):
     """The argument spec a module's main() passes to AnsibleModule."""
-    mod = importlib.import_module("%s.modules.%s" % (PKG, name))
-
-    def capture(argument_spec=None, **kwargs):
-        raise _Captured(argument_spec)
-
-    real = mod.AnsibleModule
-    mod.AnsibleModule = capture
-    try:
-        mod.main()
-    except _Captured as exc:
-        return exc.args[0]
-    finally:
-        mod.AnsibleModule = real
-    raise AssertionError("%s.main() built no AnsibleModule" % name)
+    return module_argument_spec(importlib.import_module("%s.modules.%s" % (PKG, name)))
 
 
 def fragment_options(name):

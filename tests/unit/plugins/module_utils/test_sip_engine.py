@@ -287,3 +287,14 @@ def test_request_raises_typed_transport_error():
         run(main())
     assert info.value.status == "refused"
     assert sip.STATUSES == ("ok", "error", "timeout", "refused", "tls_error", "dns_error")
+
+
+def test_the_via_host_is_the_bound_address_or_the_one_routed_to_the_target():
+    # one rule for the engine, the sweep and the INVITE client: a wildcard bind names the address the kernel routes from
+    from ansible_collections.voipops.voip.plugins.module_utils.sip import route_source
+    cache = {}
+    assert route_source("127.0.0.5", "0.0.0.0", cache=cache) == "127.0.0.1"
+    assert cache == {"127.0.0.5": "127.0.0.1"}
+    cache["127.0.0.5"] = "127.0.0.9"  # a cached route is not looked up again
+    assert route_source("127.0.0.5", "0.0.0.0", cache=cache) == "127.0.0.9"
+    assert route_source("127.0.0.5", "127.0.0.2") == "127.0.0.2"  # a bound address is named as it is

@@ -11,6 +11,7 @@ import sys
 import pytest
 import yaml
 
+from tests.support.modargs import argument_spec
 from ansible_collections.voipops.voip.plugins.module_utils import snmp
 from ansible_collections.voipops.voip.plugins.modules import gateway_firmware, gateway_info
 
@@ -19,23 +20,6 @@ MODULES = {"gateway_info": (gateway_info, "voipops.voip.gateways.info"),
            "gateway_firmware": (gateway_firmware, "voipops.voip.gateways.firmware")}
 
 
-class _Captured(Exception):
-    pass
-
-
-def argument_spec(module):
-    def capture(argument_spec=None, **kwargs):
-        raise _Captured(argument_spec)
-
-    real = module.AnsibleModule
-    module.AnsibleModule = capture
-    try:
-        module.main()
-    except _Captured as exc:
-        return exc.args[0]
-    finally:
-        module.AnsibleModule = real
-    raise AssertionError("no AnsibleModule built")
 
 
 @pytest.fixture(scope="module")

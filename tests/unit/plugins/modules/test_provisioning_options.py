@@ -9,7 +9,7 @@ import os
 
 import pytest
 import yaml
-from tests.support.modargs import patch_module_args
+from tests.support.modargs import argument_spec, patch_module_args
 
 from ansible_collections.voipops.voip.plugins.module_utils import provision
 from ansible_collections.voipops.voip.plugins.module_utils.callservers.base import CALLSERVER_ARGSPEC
@@ -26,24 +26,6 @@ LAB_ESTATE = os.path.join(ROOT, "inventories", "lab", "estate.yml")
 DIFFERENCES = {("users_file", "required")}
 
 
-class _Captured(Exception):
-    pass
-
-
-def argument_spec(module):
-    """The argument spec the module's main() passes to AnsibleModule."""
-    def capture(argument_spec=None, **kwargs):
-        raise _Captured(argument_spec)
-
-    real = module.AnsibleModule
-    module.AnsibleModule = capture
-    try:
-        module.main()
-    except _Captured as exc:
-        return exc.args[0]
-    finally:
-        module.AnsibleModule = real
-    raise AssertionError("no AnsibleModule built")
 
 
 def fragment_options():
