@@ -238,7 +238,33 @@ def bench_pipeline(n=3000):
         shutil.rmtree(tmp, ignore_errors=True)
     return [{"name": "audit_pipeline_%d_in_process" % n, "value": round(t_ours, 2), "unit": "s",
              "baseline": "same pipeline with nested-loop registration matching", "baseline_value": round(t_base, 2),
-             "ratio": round(t_base / t_ours, 1)}]
+             "ratio": round(t_base / t_ours, 1)}] + _pipeline_growth(n, t_ours)
+
+
+def _pipeline_growth(n, t_n):
+    """The in-process pipeline at n/3 and 2n beside n (each the best of 3): its growth exponent."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chart  # pylint: disable=import-outside-toplevel
+    points = []
+    for size in (n // 3, n, 2 * n):
+        if size == n:
+            points.append((n, t_n))
+            continue
+        tmp = tempfile.mkdtemp(prefix="bench-audit-pipe-")
+        try:
+            estate_path, checks = make_estate(tmp, size)
+            best = None
+            for _unused in range(3):
+                started = time.monotonic()
+                _pipeline(estate_path, checks)
+                best = min(best or 1e9, time.monotonic() - started)
+            points.append((size, best))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    k = chart.growth_exponent(points)
+    return [{"name": "audit_pipeline_growth", "value": round(k, 2), "unit": "exponent", "sizes": [p[0] for p in points],
+             "seconds": [round(p[1], 3) for p in points],
+             "baseline": "linear", "baseline_value": 1, "ratio": None, "target": "k <= 1.1", "met": k <= 1.1}]
 
 
 def minute_stepping(cal, start, minutes):
@@ -266,9 +292,21 @@ def bench_sla(count=10000, baseline_count=200):
     t_base = (time.monotonic() - started) / baseline_count
     for a, b in zip(ours, naive):  # same answers (the naive loop ends on the minute after the last business minute)
         assert S.to_utc(a) == b, (a, b)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chart  # pylint: disable=import-outside-toplevel
+    points = []
+    for size in (count // 10, count // 2, count):  # the same deadlines, the first N of them: the growth exponent
+        started = time.monotonic()
+        for s, m in zip(starts[:size], spans[:size]):
+            cal.add(s, m)
+        points.append((size, time.monotonic() - started))
+    k = chart.growth_exponent(points)
     return [{"name": "sla_deadlines_%d" % count, "value": round(t_ours * count, 3), "unit": "s",
              "baseline": "minute-stepping loop (measured on %d deadlines, scaled)" % baseline_count,
-             "baseline_value": round(t_base * count, 3), "ratio": round(t_base / t_ours, 1)}]
+             "baseline_value": round(t_base * count, 3), "ratio": round(t_base / t_ours, 1)},
+            {"name": "sla_deadlines_growth", "value": round(k, 2), "unit": "exponent", "sizes": [p[0] for p in points],
+             "baseline": "minute-stepping loop (linear by construction)", "baseline_value": 1, "ratio": None,
+             "target": "k <= 1.1", "met": k <= 1.1}]
 
 
 def run():

@@ -284,6 +284,13 @@ def bench_resync(tmp, n=10000, baseline_n=300, boot_timeout=90):
         results = hfleet.resync(targets, concurrency=1000, timeout=5.0)
         ours = time.perf_counter() - t0
         ok = sum(1 for r in results if r["status"] == "ok")
+        # the growth: the first n/10 and n/2 of the same booted fleet again, beside the n run
+        points = []
+        for size in (len(targets) // 10, len(targets) // 2):
+            t1 = time.perf_counter()
+            hfleet.resync(targets[:size], concurrency=1000, timeout=5.0)
+            points.append((size, time.perf_counter() - t1))
+        points.append((len(targets), ours))
         sample = targets[-baseline_n:]
         t0 = time.perf_counter()
         base_ok = _sipsak_loop(tmp, sample)
@@ -294,7 +301,18 @@ def bench_resync(tmp, n=10000, baseline_n=300, boot_timeout=90):
     return [{"name": "handset_resync_10000", "value": round(ours, 2), "unit": "s",
              "baseline": "sipsak NOTIFY per handset in a loop (%d measured, extrapolated to %d)" % (len(sample), len(targets)),
              "baseline_value": round(base, 1), "ratio": round(base / ours, 1), "phones": len(targets), "answered_ok": ok,
-             "baseline_answered_ok": "%d/%d" % (base_ok, len(sample)), "fleet_boot_s": round(boot, 1)}]
+             "baseline_answered_ok": "%d/%d" % (base_ok, len(sample)), "fleet_boot_s": round(boot, 1)},
+            _resync_growth(points)]
+
+
+def _resync_growth(points):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chart  # pylint: disable=import-outside-toplevel
+    k = chart.growth_exponent(points)
+    return {"name": "handset_resync_growth", "value": round(k, 2), "unit": "exponent", "sizes": [p[0] for p in points],
+            "seconds": [round(p[1], 3) for p in points],
+            "baseline": "a NOTIFY per handset (linear by construction)", "baseline_value": 1, "ratio": None,
+            "target": "k <= 1.1", "met": k <= 1.1}
 
 
 def run():
