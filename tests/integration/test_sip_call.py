@@ -206,3 +206,82 @@ def test_health_audit_without_a_test_call_account_places_no_call(ansible, lab, t
     assert "skipping: [localhost]" in out.split("TASK [voipops.voip.health_audit : Test calls")[1].split("TASK [")[0]
     with open(os.path.join(str(dest), "health_audit.json")) as handle:
         assert "test_calls" not in [c["name"] for c in json.load(handle)["checks"]]
+
+
+class _RecordingProxy(object):
+    """A SIP "proxy" on a UDP port of the test's own: it records each request and answers an INVITE 503 (RFC 3261
+    8.2.6: the response copies Via, From, To, Call-ID and CSeq), so the audit's calls through it fail at once."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import socket
+        while not self.stop:
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            text = data.decode("utf-8", "replace")
+            self.requests.append(text)
+            if not text.startswith("INVITE "):
+                continue
+            head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+            copied = [h for h in head[1:] if h.split(":", 1)[0].strip().lower() in ("via", "v", "from", "f", "to", "t",
+                                                                                   "call-id", "i", "cseq")]
+            self.sock.sendto(("SIP/2.0 503 Service Unavailable\r\n%s\r\nContent-Length: 0\r\n\r\n"
+                              % "\r\n".join(copied)).encode(), peer)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def test_the_audit_takes_the_test_call_account_and_proxy_from_the_environment(ansible, lab, caller, tmp_path):
+    """The AWX test-call credential injects VOIPOPS_TEST_CALL_USERNAME/_PASSWORD/_PROXY: the audit's calls through the
+    callserver go to that proxy (here a recording one that answers 503), the gateways are still called straight, and
+    the password reaches neither the job output nor the reports."""
+    proxy = _RecordingProxy()
+    try:
+        inv = tmp_path / "lab.estate.yml"
+        inv.write_text("plugin: voipops.voip.estate\nestate_file: %s\nendpoints_file: %s\nhandsets: none\n" % (
+            os.path.join(ROOT, "inventories", "lab", "estate.yml"), os.path.join(lab["state_dir"], "endpoints.json")))
+        dest = tmp_path / "audit"
+        extra = {"health_audit_dest": str(dest), "health_audit_fail_on_priority": "none", "health_audit_history": "",
+                 "health_audit_thresholds": {"cpu_warning": 101, "cpu_critical": 101, "media_jitter_warning_ms": 1000},
+                 "health_audit_test_call_groups": [{"name": "external", "number": "90001"}],
+                 "health_audit_test_call_phones": 1, "health_audit_test_call_ring_timeout": 2.0,
+                 "health_audit_test_call_hold": 0.2, "health_audit_test_call_media": False}
+        rc, out, _recap = ansible.playbook(
+            "playbooks/health_audit.yml", extra_vars=extra,
+            inventory=[str(inv), os.path.join(ROOT, "inventories/lab/hosts.yml")],
+            env={"VOIPOPS_TEST_CALL_USERNAME": caller["username"], "VOIPOPS_TEST_CALL_PASSWORD": caller["password"],
+                 "VOIPOPS_TEST_CALL_PROXY": "127.0.0.1:%d" % proxy.port})
+    finally:
+        proxy.close()
+    assert rc == 0, out[-4000:]
+    invites = [r for r in proxy.requests if r.startswith("INVITE ")]
+    # the group and the sampled phone were called through the proxy from the environment, as the account from it
+    assert any(r.startswith("INVITE sip:90001@") for r in invites), proxy.requests[:3]
+    assert len(invites) >= 2 and all(caller["username"] in r.split("\r\nFrom:", 1)[1].split("\r\n")[0]
+                                     for r in invites if "\r\nFrom:" in r), invites[:2]
+    with open(os.path.join(str(dest), "health_audit.json")) as handle:
+        report = json.load(handle)
+    found = sorted((f["component"], f["kind"]) for f in report["findings"] if f["check"] == "test_calls")
+    # through the recording proxy every call got 503; the gateways, called straight, answered
+    assert [c for c, _k in found if c in ("mgw1", "mgw2")] == [], found
+    assert any(c == "cs1" and "external" in k for c, k in found), found
+    assert caller["password"] not in out
+    for name in os.listdir(str(dest)):
+        with open(os.path.join(str(dest), name), "rb") as handle:
+            assert caller["password"].encode() not in handle.read(), name
