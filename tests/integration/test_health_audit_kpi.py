@@ -5,12 +5,14 @@ Kamailio's statistics module, and the second audit computes ASR/NER/SER from the
 a low-NER finding on the callserver, in the JSON, HTML and JUnit reports."""
 import json
 import os
+import signal
 import xml.etree.ElementTree as ET
 
 import pytest
 import requests
 
-from conftest import ROOT, LAB_DIR
+from ansible_collections.voipops.voip.plugins.module_utils.callservers.kamailio import KamailioRPC
+from conftest import ROOT, LAB_DIR, wait_for
 
 pytestmark = [pytest.mark.lab]
 
@@ -80,3 +82,30 @@ def test_kpis_from_the_callservers_counters_between_two_audits(ansible, lab, cal
     cases = dict((c.get("name"), c) for s in junit.iter("testsuite") if s.get("name") == "kpi" for c in s.iter("testcase"))
     assert cases["ner gateway group 1"].find("failure") is not None
     assert cases["asr gateway group 1"].find("failure") is None
+
+
+def test_a_callserver_restart_between_two_audits_is_seen_and_its_counters_start_again(ansible, lab, caller,
+                                                                                       lab_component, tmp_path):
+    """Kamailio's counters start from zero when it restarts: the audit after a real restart says so (``restarted``)
+    and takes the counters since the restart as the change, instead of a negative one."""
+    rpc = KamailioRPC(lab["callserver"]["rpc_url"])
+    before = set(c["aor"] for c in rpc.registrations())
+    ok(ansible.module("sip_call", dict(caller, targets=["90001"])))  # the counters the first audit sees are not zero
+    first_counters, first = audit(ansible, lab, tmp_path, "2026-12-07T10:00:00Z")
+    assert first_counters["gateway_groups"]["1"]["invites"] >= 1
+    try:
+        # a clean stop (SIGTERM: usrloc writes its registrations back), then the lab starts Kamailio again
+        lab_component.stop("kamailio", sig=signal.SIGTERM)
+    finally:
+        lab_component.restore()
+        wait_for(lambda: before <= set(c["aor"] for c in KamailioRPC(lab["callserver"]["rpc_url"]).registrations()),
+                 120, what="the phones registered before the restart to be registered again")
+    answered = ok(ansible.module("sip_call", dict(caller, targets=["90002"])))["calls"]
+    assert [c["code"] for c in answered] == [200]
+    counters, second = audit(ansible, lab, tmp_path, "2026-12-07T11:00:00Z")
+    assert counters["gateway_groups"]["1"]["invites"] == 1  # Kamailio counted from zero again
+    kpis = second["kpis"]
+    assert kpis["restarted"] is True and kpis["baseline_at"] == "2026-12-07T10:00:00Z"
+    group = kpis["gateway_groups"]["1"]
+    # since the restart: the one call just placed (never a negative change)
+    assert (group["invites"], group["answered"]) == (1, 1)
