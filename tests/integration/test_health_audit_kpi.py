@@ -84,8 +84,8 @@ def test_kpis_from_the_callservers_counters_between_two_audits(ansible, lab, cal
     assert cases["asr gateway group 1"].find("failure") is None
 
 
-def test_a_callserver_restart_between_two_audits_is_seen_and_its_counters_start_again(ansible, lab, caller,
-                                                                                       lab_component, tmp_path):
+def test_a_callserver_restart_between_two_audits_is_seen_and_its_counters_start_again(
+        ansible, lab, caller, lab_component, tmp_path):
     """Kamailio's counters start from zero when it restarts: the audit after a real restart says so (``restarted``)
     and takes the counters since the restart as the change, instead of a negative one."""
     rpc = KamailioRPC(lab["callserver"]["rpc_url"])

@@ -236,8 +236,8 @@ class _RecordingProxy(object):
             if not text.startswith("INVITE "):
                 continue
             head = text.split("\r\n\r\n", 1)[0].split("\r\n")
-            copied = [h for h in head[1:] if h.split(":", 1)[0].strip().lower() in ("via", "v", "from", "f", "to", "t",
-                                                                                   "call-id", "i", "cseq")]
+            copied = [h for h in head[1:]
+                      if h.split(":", 1)[0].strip().lower() in ("via", "v", "from", "f", "to", "t", "call-id", "i", "cseq")]
             self.sock.sendto(("SIP/2.0 503 Service Unavailable\r\n%s\r\nContent-Length: 0\r\n\r\n"
                               % "\r\n".join(copied)).encode(), peer)
 

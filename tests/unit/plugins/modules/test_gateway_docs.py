@@ -20,8 +20,6 @@ MODULES = {"gateway_info": (gateway_info, "voipops.voip.gateways.info"),
            "gateway_firmware": (gateway_firmware, "voipops.voip.gateways.firmware")}
 
 
-
-
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory):
     """The docs ansible-doc shows for both modules (fragments merged), from this checkout."""

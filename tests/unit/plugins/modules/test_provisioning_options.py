@@ -26,8 +26,6 @@ LAB_ESTATE = os.path.join(ROOT, "inventories", "lab", "estate.yml")
 DIFFERENCES = {("users_file", "required")}
 
 
-
-
 def fragment_options():
     mod = importlib.import_module("%s.doc_fragments.provisioning" % PKG)
     return yaml.safe_load(mod.ModuleDocFragment.DOCUMENTATION)["options"]
