@@ -162,6 +162,41 @@ def route_source(dest_ip, bound_host, family=socket.AF_INET, cache=None):
     return cached
 
 
+def udp_send(sock, data, addr, stats, drain_errqueue):
+    """``sendto`` on a non-blocking UDP socket: None, or an error status string when the send failed for good.  A full
+    socket buffer drops the datagram (counted in ``stats["udp_send_dropped"]``; retransmission covers it); an ICMP
+    error queued by an earlier datagram is drained (``drain_errqueue()``) and the send tried once more.  The one send
+    rule of the engine's UDP transport, the UDP sweep and the INVITE client (sip_call.py)."""
+    for _attempt in (1, 2):
+        try:
+            sock.sendto(data, addr)
+            return None
+        except BlockingIOError:
+            stats["udp_send_dropped"] = stats.get("udp_send_dropped", 0) + 1
+            return None
+        except OSError as exc:
+            if exc.errno in _ICMP_ERRNOS:
+                drain_errqueue()
+                continue
+            return "error: send to %s: %s" % (format_hostport(addr[0], addr[1]), exc.strerror or exc)
+    return None
+
+
+def icmp_errors(sock):
+    """The ICMP errors queued on ``sock`` (IP_RECVERR), as ``(addr, errno)`` pairs, until the queue is empty."""
+    while True:
+        try:
+            _data, ancdata, _flags, addr = sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+        except OSError:  # BlockingIOError / InterruptedError: the queue is empty
+            return
+        err = 0
+        for _level, _type, cdata in ancdata:
+            if len(cdata) >= 4:
+                err = struct.unpack("=I", cdata[:4])[0]
+        if addr:
+            yield addr[:2], err
+
+
 _MAX_DATAGRAM = 65535
 _RECV_BATCH = 256
 _ICMP_ERRNOS = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "error", errno.ENETUNREACH: "error"}
@@ -278,19 +313,7 @@ class _UdpTransport(object):
 
     def send(self, data, addr):
         """Returns None, or an error status string when the send failed for good."""
-        for _attempt in (1, 2):
-            try:
-                self.sock.sendto(data, addr)
-                return None
-            except BlockingIOError:
-                self.endpoint.stats["udp_send_dropped"] += 1
-                return None  # retransmission will cover it
-            except OSError as exc:
-                if exc.errno in _ICMP_ERRNOS:
-                    self._drain_errqueue()
-                    continue
-                return "error: send to %s: %s" % (format_hostport(addr[0], addr[1]), exc.strerror or exc)
-        return None
+        return udp_send(self.sock, data, addr, self.endpoint.stats, self._drain_errqueue)
 
     def _on_readable(self):
         sock = self.sock
@@ -307,20 +330,8 @@ class _UdpTransport(object):
         # more may be pending: the reader fires again
 
     def _drain_errqueue(self):
-        sock = self.sock
-        while True:
-            try:
-                _data, ancdata, _flags, addr = sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            err = 0
-            for _level, _type, cdata in ancdata:
-                if len(cdata) >= 4:
-                    err = struct.unpack("=I", cdata[:4])[0]
-            if addr:
-                self.endpoint._on_icmp_error(addr[:2], err)
+        for addr, err in icmp_errors(self.sock):
+            self.endpoint._on_icmp_error(addr, err)
 
     def close(self):
         if not self.closed:
@@ -1081,19 +1092,7 @@ class _UdpSweep(object):
             self._fail(k, "error", err)
 
     def _send(self, data, addr):
-        for _attempt in (1, 2):
-            try:
-                self.sock.sendto(data, addr)
-                return None
-            except BlockingIOError:
-                self.stats["udp_send_dropped"] += 1
-                return None  # retransmission will cover it
-            except OSError as exc:
-                if exc.errno in _ICMP_ERRNOS:
-                    self._drain_errqueue()
-                    continue
-                return "error: send to %s: %s" % (format_hostport(addr[0], addr[1]), exc.strerror or exc)
-        return None
+        return udp_send(self.sock, data, addr, self.stats, self._drain_errqueue)
 
     # ------------------------------------------------------------------ timers (Timer E, deadline)
     def _arm(self, k, when):
@@ -1175,19 +1174,8 @@ class _UdpSweep(object):
             self._abort(exc)
 
     def _drain_errqueue(self):
-        while True:
-            try:
-                _data, ancdata, _flags, addr = self.sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
-            except OSError:
-                return
-            err = 0
-            for _level, _type, cdata in ancdata:
-                if len(cdata) >= 4:
-                    err = struct.unpack("=I", cdata[:4])[0]
-            if not addr:
-                continue
+        for addr, err in icmp_errors(self.sock):
             self.stats["icmp_errors"] += 1
-            addr = addr[:2]
             status = _ICMP_ERRNOS.get(err, "error")
             text = "ICMP from %s: %s" % (format_hostport(addr[0], addr[1]), os.strerror(err) if err else "ICMP error")
             for k in self.by_addr.get(addr, ()):

@@ -40,7 +40,7 @@ import struct
 import time
 
 from ansible_collections.voipops.voip.plugins.module_utils import rtp
-from ansible_collections.voipops.voip.plugins.module_utils.sip import open_udp_socket, route_source
+from ansible_collections.voipops.voip.plugins.module_utils.sip import icmp_errors, open_udp_socket, route_source, udp_send
 from ansible_collections.voipops.voip.plugins.module_utils.sip_digest import DigestChallenge, authorization_value
 from ansible_collections.voipops.voip.plugins.module_utils.sip_message import (
     NameAddr, SipParseError, SipRequest, SipResponse, SipUri, format_hostport, parse_message, split_header_list,
@@ -218,20 +218,13 @@ class CallEndpoint(object):
             self.on_datagram(data, addr[:2])
 
     def _drain_errqueue(self):
-        while self.sock is not None:
-            try:
-                _data, ancdata, _flags, addr = self.sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
-            except (BlockingIOError, InterruptedError, OSError):
-                return
-            err = 0
-            for _level, _type, cdata in ancdata:
-                if len(cdata) >= 4:
-                    err = struct.unpack("=I", cdata[:4])[0]
+        if self.sock is None:
+            return
+        for addr, err in icmp_errors(self.sock):
             self.stats["icmp_errors"] += 1
-            if addr:
-                for tx in list(self.transactions.values()):
-                    if tx.addr == tuple(addr[:2]):
-                        tx.refuse(os.strerror(err) if err else "ICMP error")
+            for tx in list(self.transactions.values()):
+                if tx.addr == tuple(addr):
+                    tx.refuse(os.strerror(err) if err else "ICMP error")
 
     def new_id(self, prefix=""):
         self._n += 1
@@ -241,16 +234,8 @@ class CallEndpoint(object):
         return route_source(dest_ip, self.local[0], socket.AF_INET, self._route_cache)
 
     def send(self, data, addr):
-        if self.sock is None:
-            return
-        for _attempt in (1, 2):
-            try:
-                self.sock.sendto(data, addr)
-                return
-            except BlockingIOError:
-                return             # retransmission covers it
-            except OSError:
-                self._drain_errqueue()
+        if self.sock is not None:
+            udp_send(self.sock, data, addr, self.stats, self._drain_errqueue)  # a lost datagram: retransmission covers it
 
     def on_datagram(self, data, addr):
         try:
